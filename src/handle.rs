@@ -1,0 +1,1022 @@
+//! The handle: the one owner of the action queues.
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng as _, SeedableRng as _};
+
+use crate::action::{Action, ActionContext, ActionQueue, BufferType, Received, SendBuffer, SendBuffers};
+use crate::close::{self, CloseStatus};
+use crate::error::{Error, Result};
+use crate::frame::{self, FrameHeader, HeaderDecoder, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, Opcode};
+use crate::handshake::{self, ClientHandshakeOutcome};
+use crate::http::HttpHeader;
+use crate::mask;
+use crate::property::{Config, Property};
+use crate::state::{Session, State};
+use crate::utf8::Utf8Validator;
+
+/// Which end of the connection a handle is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The end that sent the upgrade request; it masks what it sends.
+    Client,
+    /// The end that answered it; it sends unmasked, zero-copy.
+    Server,
+}
+
+/// The smallest buffer [`Handle::receive`] accepts: a whole control payload fits.
+pub const MIN_CALLER_RECEIVE_BUFFER: usize = MAX_CONTROL_PAYLOAD;
+
+/// A queued send operation.
+#[derive(Debug)]
+struct SendOp<B, C> {
+    ty: BufferType,
+    buffer: Option<SendBuffer<B>>,
+    context: C,
+    /// Payload bytes already framed and written.
+    sent: usize,
+    /// True once a frame of this operation went out.
+    started: bool,
+    /// True when the first frame continues a message opened by an earlier send.
+    continues: bool,
+    /// Over: every byte written, or cancelled.
+    finished: bool,
+    /// True when cancelled (short write or abort).
+    cancelled: bool,
+}
+
+/// A queued receive operation.
+#[derive(Debug)]
+struct ReceiveOp<C> {
+    buffer: Option<Vec<u8>>,
+    context: C,
+}
+
+/// Where the bytes of a SEND_TO_NETWORK action live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Payload {
+    /// Nothing beyond the first buffer.
+    None,
+    /// `start..end` of the send operation's own buffer (zero copy).
+    Caller { start: usize, end: usize },
+}
+
+/// The action a queue has handed out and not seen completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flight {
+    /// A frame: `first` is a range of the handle's buffer (header, or header and a
+    /// masked copy), then `payload`. `advance` payload bytes of the operation are done
+    /// when it completes.
+    Frame { first: (usize, usize), payload: Payload, advance: usize, serial: u32 },
+    /// An automatic pong in the control area.
+    Pong { len: usize, serial: u32 },
+    /// Free space of the receive buffer lent for reading.
+    Read { start: usize, end: usize, serial: u32 },
+    /// An INDICATE_* action; nothing to do at completion but free the queue.
+    Indicate { serial: u32 },
+}
+
+impl Flight {
+    fn serial(self) -> u32 {
+        match self {
+            Self::Frame { serial, .. } | Self::Pong { serial, .. } | Self::Read { serial, .. } | Self::Indicate { serial } => serial,
+        }
+    }
+}
+
+/// The frame being received, once its header is in.
+#[derive(Clone, Copy, Debug)]
+struct InFrame {
+    header: FrameHeader,
+    /// Payload bytes not yet delivered.
+    remaining: u64,
+    /// Payload bytes already delivered (the masking key's position).
+    offset: usize,
+}
+
+/// The handshake's memory, kept until the handshake ends.
+#[derive(Debug, Default)]
+struct HandshakeData {
+    key: String,
+    subprotocols: Vec<String>,
+    extensions: Vec<String>,
+    headers: Vec<HttpHeader<'static>>,
+}
+
+/// A WebSocket session: websocket.dll's `WEB_SOCKET_HANDLE`.
+///
+/// `B` is the type of send payloads (anything that derefs to bytes: `Vec<u8>`,
+/// `Box<[u8]>`, `bytes::Bytes`, `&'static [u8]`...), held by the handle from
+/// [`send`](Self::send) until its [`Action::IndicateSendComplete`] gives it back. `C`
+/// is the application context carried from [`send`](Self::send) and
+/// [`receive`](Self::receive) to their indications.
+///
+/// # The action loop
+///
+/// After any command or completion, call [`get_action`](Self::get_action) until it
+/// answers [`Action::NoAction`]; carry out each action (write the bytes, read into the
+/// buffer, consume the indication) and report it with
+/// [`complete_action`](Self::complete_action):
+///
+/// ```text
+///   send(..) / receive(..)          queue operations (at most one of each)
+///          │
+///          ▼
+///   get_action(queue) ──► SendToNetwork       write buffers   ─┐
+///          ▲          ──► ReceiveFromNetwork  read into buffer ─┤
+///          │          ──► IndicateSendComplete / IndicateReceiveComplete
+///          │                                 take the result  ─┤
+///          └──────────── complete_action(action, bytes) ◄──────┘
+/// ```
+#[derive(Debug)]
+pub struct Handle<B = Vec<u8>, C = ()> {
+    role: Role,
+    config: Config,
+    session: Session,
+    /// receive area | send area | control area.
+    buf: Vec<u8>,
+    /// True when `buf` came from [`Property::AllocatedBuffer`].
+    caller_buffer: bool,
+    rng: Option<ChaCha8Rng>,
+    handshake: Option<HandshakeData>,
+    allowed_rsv: u8,
+    serial: u32,
+
+    send_op: Option<SendOp<B, C>>,
+    send_flight: Option<Flight>,
+    send_utf8: Utf8Validator,
+
+    receive_op: Option<ReceiveOp<C>>,
+    receive_flight: Option<Flight>,
+    /// Unconsumed received bytes are `buf[rpos..rend]`.
+    rpos: usize,
+    rend: usize,
+    /// Bytes handed over by [`Handle::push_received`], not yet in the receive area.
+    spill: Vec<u8>,
+    spill_pos: usize,
+    decoder: HeaderDecoder,
+    frame: Option<InFrame>,
+    /// `Some(text)` while a received message is open.
+    message: Option<bool>,
+    receive_utf8: Utf8Validator,
+    /// An automatic pong built in the control area, waiting to be handed out.
+    pong: Option<usize>,
+}
+
+impl<B: AsRef<[u8]>, C> Handle<B, C> {
+    /// `WebSocketCreateClientHandle`: a client handle configured by `properties`.
+    pub fn new_client(properties: impl IntoIterator<Item = Property>) -> Result<Self> {
+        Self::create(Role::Client, properties, Session::new())
+    }
+
+    /// `WebSocketCreateServerHandle`: a server handle configured by `properties`.
+    pub fn new_server(properties: impl IntoIterator<Item = Property>) -> Result<Self> {
+        Self::create(Role::Server, properties, Session::new())
+    }
+
+    /// wsengine extension: a handle for a connection whose upgrade was done elsewhere
+    /// (by an HTTP server, a proxy, an HTTP/2 or HTTP/3 extended CONNECT), open for
+    /// data at once. websocket.dll has no such call; .NET fakes a handshake to get
+    /// there. No extension is in force, whatever the upgrade negotiated.
+    pub fn from_upgraded(role: Role, properties: impl IntoIterator<Item = Property>) -> Result<Self> {
+        Self::create(role, properties, Session::open())
+    }
+
+    fn create(role: Role, properties: impl IntoIterator<Item = Property>, session: Session) -> Result<Self> {
+        let mut config = Config::from_properties(role, properties)?;
+        let needs_rng = role == Role::Client;
+        let rng = match (config.seed, needs_rng) {
+            (Some(seed), _) => Some(ChaCha8Rng::from_seed(seed)),
+            (None, true) => Some(ChaCha8Rng::from_seed(os_seed()?)),
+            (None, false) => None,
+        };
+        let len = config.buffer_len();
+        let caller_buffer = config.allocated.is_some();
+        let buf = config.allocated.take().unwrap_or_else(|| vec![0; len]);
+        Ok(Self {
+            role,
+            config,
+            session,
+            buf,
+            caller_buffer,
+            rng,
+            handshake: None,
+            allowed_rsv: 0,
+            serial: 0,
+            send_op: None,
+            send_flight: None,
+            send_utf8: Utf8Validator::new(),
+            receive_op: None,
+            receive_flight: None,
+            rpos: 0,
+            rend: 0,
+            spill: Vec::new(),
+            spill_pos: 0,
+            decoder: HeaderDecoder::new(),
+            frame: None,
+            message: None,
+            receive_utf8: Utf8Validator::new(),
+            pong: None,
+        })
+    }
+
+    /// The handle's role.
+    #[must_use]
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The handle's state.
+    #[must_use]
+    pub fn state(&self) -> State {
+        self.session.state()
+    }
+
+    /// The receive buffer size in force.
+    #[must_use]
+    pub fn receive_buffer_size(&self) -> usize {
+        self.config.receive_buffer_size
+    }
+
+    /// The send buffer size in force.
+    #[must_use]
+    pub fn send_buffer_size(&self) -> usize {
+        self.config.send_buffer_size
+    }
+
+    /// `WebSocketDeleteHandle` for a handle created with
+    /// [`Property::AllocatedBuffer`]: drops the handle and gives the buffer back
+    /// (`None` when the handle allocated its own). Dropping a handle is the plain
+    /// `WebSocketDeleteHandle`.
+    #[must_use]
+    pub fn into_allocated_buffer(self) -> Option<Vec<u8>> {
+        self.caller_buffer.then_some(self.buf)
+    }
+
+    // ------------------------------------------------------------------ handshake
+
+    /// `WebSocketBeginClientHandshake`: starts the client side of the opening
+    /// handshake. Returns the headers to add to the upgrade request (Connection,
+    /// Upgrade, Sec-WebSocket-Key, Sec-WebSocket-Version, and Sec-WebSocket-Protocol /
+    /// Sec-WebSocket-Extensions listing the offers), replacing any the application set
+    /// itself. `initial_headers` are the application's own request headers; they are
+    /// only checked to be writable. Subprotocols must be tokens; extensions are offers
+    /// such as `permessage-deflate; client_max_window_bits`, one per entry.
+    ///
+    /// The engine implements no extension: negotiating one is header handling only.
+    pub fn begin_client_handshake(
+        &mut self,
+        subprotocols: &[&str],
+        extensions: &[&str],
+        initial_headers: &[HttpHeader<'_>],
+    ) -> Result<&[HttpHeader<'static>]> {
+        if self.role != Role::Client {
+            return Err(Error::InvalidState { call: "begin_client_handshake", state: self.state() });
+        }
+        let Some(rng) = self.rng.as_mut() else { return Err(Error::NoRandomSource) };
+        let mut raw = [0u8; 16];
+        rng.fill_bytes(&mut raw);
+        let key = handshake::new_key(raw);
+        let headers = handshake::client_request_headers(&key, subprotocols, extensions, initial_headers)?;
+        self.session.begin_client()?;
+        let data = self.handshake.insert(HandshakeData {
+            key,
+            subprotocols: subprotocols.iter().map(|s| (*s).to_owned()).collect(),
+            extensions: extensions.iter().map(|s| (*s).to_owned()).collect(),
+            headers,
+        });
+        Ok(&data.headers)
+    }
+
+    /// `WebSocketEndClientHandshake`: checks the server's response headers (the host
+    /// checked the `101` status itself) and opens the session. Returns the indices of
+    /// the subprotocol and extensions the server selected. A bad response leaves the
+    /// handle in [`State::HandshakeFailed`].
+    pub fn end_client_handshake(&mut self, response_headers: &[HttpHeader<'_>]) -> Result<ClientHandshakeOutcome> {
+        self.session.check_end_client()?;
+        let data = self.handshake.take().unwrap_or_default();
+        match handshake::check_client_response(&data.key, &data.subprotocols, &data.extensions, response_headers) {
+            Ok(outcome) => {
+                self.session.handshake_done();
+                Ok(outcome)
+            }
+            Err(e) => {
+                self.session.handshake_failed();
+                Err(e)
+            }
+        }
+    }
+
+    /// `WebSocketBeginServerHandshake`: checks the client's request headers and returns
+    /// the response headers to send after `HTTP/1.1 101 Switching Protocols`
+    /// (Connection, Upgrade, Sec-WebSocket-Accept, and the selections). The
+    /// application chose `subprotocol` and `extensions` from the offers itself; they
+    /// are checked to be well-formed, not to have been offered.
+    ///
+    /// A malformed request leaves the handle in [`State::HandshakeFailed`]; answer it
+    /// with [`encode_rejection`](crate::encode_rejection).
+    pub fn begin_server_handshake(
+        &mut self,
+        subprotocol: Option<&str>,
+        extensions: &[&str],
+        request_headers: &[HttpHeader<'_>],
+    ) -> Result<&[HttpHeader<'static>]> {
+        if self.role != Role::Server {
+            return Err(Error::InvalidState { call: "begin_server_handshake", state: self.state() });
+        }
+        if self.state() != State::Created {
+            return Err(Error::InvalidState { call: "begin_server_handshake", state: self.state() });
+        }
+        match handshake::server_response_headers(request_headers, subprotocol, extensions) {
+            Ok(headers) => {
+                self.session.begin_server()?;
+                Ok(&self.handshake.insert(HandshakeData { headers, ..HandshakeData::default() }).headers)
+            }
+            Err(e @ (Error::InvalidToken | Error::InvalidHeader)) => Err(e),
+            Err(e) => {
+                self.session.handshake_failed();
+                Err(e)
+            }
+        }
+    }
+
+    /// `WebSocketEndServerHandshake`: opens the session and frees the response headers
+    /// (copy or write them first). Optional: the first session call does the same.
+    pub fn end_server_handshake(&mut self) -> Result<()> {
+        self.session.end_server()?;
+        self.handshake = None;
+        Ok(())
+    }
+
+    fn enter_session(&mut self, call: &'static str) -> Result<()> {
+        if self.session.enter_session(call)? {
+            self.handshake = None;
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    /// `WebSocketSend`: queues one send operation. Produces no bytes by itself: they
+    /// come out of [`get_action`](Self::get_action).
+    ///
+    /// - Data types take `Some(SendBuffer::Data(payload))` (empty payloads allowed).
+    ///   `*Fragment` leaves the message open; the next data send must be of the same
+    ///   kind. Text must be UTF-8 (checked across fragments unless UTF-8 verification
+    ///   is disabled).
+    /// - `Close` takes `None` (an empty close body, read by the peer as 1005) or
+    ///   `Some(SendBuffer::Close { status, reason })`: a status the wire allows and a
+    ///   UTF-8 reason of at most 123 bytes. After it only ping and unsolicited pong.
+    /// - `PingPong` (a ping) and `UnsolicitedPong` take `None`.
+    ///
+    /// One send may be outstanding: until its `IndicateSendComplete` is completed.
+    pub fn send(&mut self, buffer_type: BufferType, buffer: Option<SendBuffer<B>>, context: C) -> Result<()> {
+        self.enter_session("send")?;
+        self.session.check_send(buffer_type)?;
+        if self.send_op.is_some() || self.send_flight.is_some() {
+            return Err(Error::SendOutstanding);
+        }
+        match (&buffer, buffer_type) {
+            (None, t) if t.is_data() => return Err(Error::BufferRequired(t)),
+            (Some(_), BufferType::PingPong | BufferType::UnsolicitedPong) => {
+                return Err(Error::BufferNotAllowed(buffer_type));
+            }
+            (Some(SendBuffer::Close { .. }), t) if t != BufferType::Close => return Err(Error::BufferShapeMismatch(t)),
+            (Some(SendBuffer::Data(_)), BufferType::Close) => return Err(Error::BufferShapeMismatch(buffer_type)),
+            (Some(SendBuffer::Close { status, reason }), _) => {
+                if self.config.verify_utf8 {
+                    close::check_outgoing(*status, reason.as_ref())?;
+                } else if !status.is_sendable() {
+                    return Err(Error::ReservedCloseStatus(status.0));
+                } else if reason.as_ref().len() > close::MAX_CLOSE_REASON_LENGTH {
+                    return Err(Error::CloseReasonTooLong(reason.as_ref().len()));
+                }
+            }
+            (Some(SendBuffer::Data(payload)), t) if t.is_text() && self.config.verify_utf8 => {
+                // Validate on a copy: a rejected piece must not move the state.
+                let mut v = self.send_utf8;
+                let ok = if t.is_fragment() { v.feed(payload.as_ref()) } else { v.finish(payload.as_ref()) };
+                if ok.is_err() {
+                    return Err(Error::InvalidOutgoingUtf8);
+                }
+                self.send_utf8 = v;
+            }
+            _ => {}
+        }
+        let continues = self.session.send_accepted(buffer_type);
+        self.send_op = Some(SendOp {
+            ty: buffer_type,
+            buffer,
+            context,
+            sent: 0,
+            started: false,
+            continues,
+            finished: false,
+            cancelled: false,
+        });
+        Ok(())
+    }
+
+    /// `WebSocketReceive`: queues one receive operation. With `None`, data is indicated
+    /// in place in the receive buffer (zero copy); with `Some(buffer)`, it is copied
+    /// into `buffer` (up to its capacity, which must be at least 125 bytes; its
+    /// contents are replaced) and the buffer comes back in the indication.
+    ///
+    /// One receive may be outstanding: until its `IndicateReceiveComplete` is completed.
+    pub fn receive(&mut self, buffer: Option<Vec<u8>>, context: C) -> Result<()> {
+        self.enter_session("receive")?;
+        self.session.check_receive()?;
+        if self.receive_op.is_some() || self.receive_flight.is_some() {
+            return Err(Error::ReceiveOutstanding);
+        }
+        if let Some(b) = &buffer {
+            if b.capacity() < MIN_CALLER_RECEIVE_BUFFER {
+                return Err(Error::ReceiveBufferTooSmall { capacity: b.capacity(), min: MIN_CALLER_RECEIVE_BUFFER });
+            }
+        }
+        self.receive_op = Some(ReceiveOp { buffer, context });
+        Ok(())
+    }
+
+    /// wsengine extension: bytes of the WebSocket stream that the host already read
+    /// (typically those behind the HTTP head, see
+    /// [`HeadParser::rest`](crate::HeadParser::rest)). They are copied and consumed
+    /// before anything is read from the network. Allowed in any state but aborted;
+    /// ignored once the receive side is over.
+    pub fn push_received(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.session.is_aborted() {
+            return Err(Error::Aborted);
+        }
+        if self.spill_pos == self.spill.len() {
+            self.spill.clear();
+            self.spill_pos = 0;
+        }
+        self.spill.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    /// `WebSocketAbortHandle`: fails every later send and receive. Queued operations
+    /// drain: `get_action` indicates each as complete (cancelled), an action in flight
+    /// still takes its completion, and no new network action appears. A no-op before
+    /// the handshake.
+    pub fn abort(&mut self) {
+        self.session.abort();
+        if self.session.is_aborted() {
+            self.pong = None;
+        }
+    }
+
+    // ------------------------------------------------------------------ actions
+
+    fn next_serial(&mut self) -> u32 {
+        self.serial = self.serial.wrapping_add(1);
+        self.serial
+    }
+
+    /// `WebSocketGetAction`: the next action of `queue`. Protocol errors in received
+    /// data surface here (`E_INVALID_PROTOCOL_FORMAT` / `_OPERATION`), and again on
+    /// every later call for the receive queue until the handle is aborted; the send
+    /// queue keeps working so the host can send a close.
+    ///
+    /// With [`ActionQueue::All`], a pending automatic pong comes first, then send
+    /// actions, then receive actions.
+    pub fn get_action(&mut self, queue: ActionQueue) -> Result<Action<'_, B, C>> {
+        self.enter_session("get_action")?;
+        if queue.has_receive() && self.receive_flight.is_none() && self.pong.is_some() {
+            return Ok(self.hand_out_pong());
+        }
+        if queue.has_send() && self.send_ready() {
+            return Ok(self.next_send_action());
+        }
+        if queue.has_receive() {
+            return self.next_receive_action();
+        }
+        Ok(Action::NoAction)
+    }
+
+    /// `WebSocketCompleteAction`: reports an action carried out. `bytes_transferred`
+    /// counts the bytes written (SEND_TO_NETWORK: fewer than all cancels the send and
+    /// breaks the outgoing stream) or read (RECEIVE_FROM_NETWORK: 0 means end of
+    /// stream and cancels the receive); it is ignored for indications.
+    ///
+    /// Unlike websocket.dll, whose call returns nothing, this one refuses a token that
+    /// names no action in flight, or a count larger than the action's buffers, with
+    /// `E_INVALIDARG` and changes nothing, so the host can complete correctly.
+    pub fn complete_action(&mut self, action: ActionContext, bytes_transferred: usize) -> Result<()> {
+        let slot = match action.queue {
+            ActionQueue::Send => self.send_flight,
+            ActionQueue::Receive => self.receive_flight,
+            ActionQueue::All => None,
+        };
+        let flight = slot.filter(|f| f.serial() == action.serial).ok_or(Error::UnknownActionContext)?;
+        let max = match flight {
+            Flight::Frame { first, payload, .. } => first.1 - first.0 + payload_len(payload),
+            Flight::Pong { len, .. } => len,
+            Flight::Read { start, end, .. } => end - start,
+            Flight::Indicate { .. } => usize::MAX,
+        };
+        if bytes_transferred > max {
+            return Err(Error::TooManyBytesTransferred { reported: bytes_transferred, max });
+        }
+        match action.queue {
+            ActionQueue::Send => self.send_flight = None,
+            _ => self.receive_flight = None,
+        }
+        match flight {
+            Flight::Frame { advance, .. } => self.frame_written(bytes_transferred == max, advance),
+            Flight::Pong { .. } => {
+                // 0 cancels the pong (nothing written); a part of it corrupts the stream.
+                if bytes_transferred != 0 && bytes_transferred != max {
+                    self.session.send_broke();
+                }
+            }
+            Flight::Read { .. } => {
+                if bytes_transferred == 0 {
+                    self.session.receive_failed(Error::ConnectionClosed);
+                } else {
+                    self.rend += bytes_transferred;
+                }
+            }
+            Flight::Indicate { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// The network action `action` names, again, while it is in flight: for a host
+    /// that could not finish its I/O while it held the borrow `get_action` returned
+    /// (a non-blocking socket that accepted part of a write, say). Indications are
+    /// not returned again: their data was handed over.
+    pub fn action(&mut self, action: ActionContext) -> Result<Action<'_, B, C>> {
+        let slot = match action.queue {
+            ActionQueue::Send => self.send_flight,
+            ActionQueue::Receive => self.receive_flight,
+            ActionQueue::All => None,
+        };
+        let flight = slot.filter(|f| f.serial() == action.serial).ok_or(Error::UnknownActionContext)?;
+        match flight {
+            Flight::Frame { first, payload, .. } => {
+                let op = self.send_op.as_ref();
+                Ok(Action::SendToNetwork {
+                    buffer_type: op.map_or(BufferType::PingPong, |op| op.ty),
+                    buffers: self.frame_buffers(first, payload),
+                    context: op.map(|op| &op.context),
+                    action,
+                })
+            }
+            Flight::Pong { len, .. } => Ok(Action::SendToNetwork {
+                buffer_type: BufferType::PingPong,
+                buffers: SendBuffers::new(&self.buf[self.control_start()..self.control_start() + len], &[]),
+                context: None,
+                action,
+            }),
+            Flight::Read { start, end, .. } => Ok(Action::ReceiveFromNetwork { buffer: &mut self.buf[start..end], action }),
+            Flight::Indicate { .. } => Err(Error::UnknownActionContext),
+        }
+    }
+
+    // ------------------------------------------------------------------ send path
+
+    fn send_start(&self) -> usize {
+        self.config.receive_buffer_size
+    }
+
+    fn control_start(&self) -> usize {
+        self.config.receive_buffer_size + self.config.send_buffer_size
+    }
+
+    /// True when the send queue has an action to hand out now.
+    fn send_ready(&self) -> bool {
+        self.send_flight.is_none() && self.send_op.is_some()
+    }
+
+    fn masking_key(&mut self) -> Option<[u8; 4]> {
+        match self.role {
+            Role::Server => None,
+            Role::Client if self.config.disable_masking => Some([0; 4]),
+            Role::Client => Some(self.rng.as_mut().map_or([0; 4], |r| r.next_u32().to_ne_bytes())),
+        }
+    }
+
+    fn frame_buffers(&self, first: (usize, usize), payload: Payload) -> SendBuffers<'_> {
+        let second: &[u8] = match (payload, &self.send_op) {
+            (Payload::Caller { start, end }, Some(op)) => match &op.buffer {
+                Some(SendBuffer::Data(b)) => &b.as_ref()[start..end],
+                _ => &[],
+            },
+            _ => &[],
+        };
+        SendBuffers::new(&self.buf[first.0..first.1], second)
+    }
+
+    fn next_send_action(&mut self) -> Action<'_, B, C> {
+        let aborted = self.session.is_aborted();
+        let Some(op) = self.send_op.as_mut() else { return Action::NoAction };
+        if aborted && !op.finished {
+            op.finished = true;
+            op.cancelled = true;
+        }
+        if op.finished {
+            let serial = self.next_serial();
+            self.send_flight = Some(Flight::Indicate { serial });
+            let Some(op) = self.send_op.take() else { return Action::NoAction };
+            return Action::IndicateSendComplete {
+                buffer_type: op.ty,
+                buffer: op.buffer,
+                context: op.context,
+                completed: !op.cancelled,
+                action: ActionContext { queue: ActionQueue::Send, serial },
+            };
+        }
+        let ty = op.ty;
+        let flight = match ty {
+            BufferType::Close => {
+                if self.pong.is_some() || self.receive_flight.is_some_and(|f| matches!(f, Flight::Pong { .. })) {
+                    // The control area holds an automatic pong: the close waits for it.
+                    return Action::NoAction;
+                }
+                self.build_close_frame()
+            }
+            BufferType::PingPong | BufferType::UnsolicitedPong => {
+                let opcode = if ty == BufferType::PingPong { Opcode::Ping } else { Opcode::Pong };
+                let key = self.masking_key();
+                let mut header = [0u8; MAX_HEADER_LEN];
+                let n = frame::encode_header(&mut header, true, 0, opcode, key, 0);
+                let s = self.send_start();
+                self.buf[s..s + n].copy_from_slice(&header[..n]);
+                Flight::Frame { first: (s, s + n), payload: Payload::None, advance: 0, serial: 0 }
+            }
+            _ => self.build_data_frame(),
+        };
+        let serial = self.next_serial();
+        let flight = match flight {
+            Flight::Frame { first, payload, advance, .. } => Flight::Frame { first, payload, advance, serial },
+            other => other,
+        };
+        self.send_flight = Some(flight);
+        let action = ActionContext { queue: ActionQueue::Send, serial };
+        let Flight::Frame { first, payload, .. } = flight else { return Action::NoAction };
+        Action::SendToNetwork {
+            buffer_type: ty,
+            buffers: self.frame_buffers(first, payload),
+            context: self.send_op.as_ref().map(|op| &op.context),
+            action,
+        }
+    }
+
+    /// Builds the next data frame of the send operation into the send area.
+    fn build_data_frame(&mut self) -> Flight {
+        let key = self.masking_key();
+        let sbs = self.config.send_buffer_size;
+        let s = self.send_start();
+        let Some(op) = self.send_op.as_mut() else { return Flight::Indicate { serial: 0 } };
+        let payload: &[u8] = match &op.buffer {
+            Some(SendBuffer::Data(b)) => b.as_ref(),
+            _ => &[],
+        };
+        let remaining = payload.len() - op.sent;
+        let text = op.ty.is_text();
+        let opcode = if op.started || op.continues {
+            Opcode::Continuation
+        } else if text {
+            Opcode::Text
+        } else {
+            Opcode::Binary
+        };
+        match key {
+            Some(k) if k != [0; 4] => {
+                // Masking client: copy and mask in one pass, behind the header, in
+                // frames that fit the send buffer.
+                let cap = if sbs - 6 < 126 { sbs - 6 } else { sbs - 8 };
+                let chunk = remaining.min(cap);
+                let last = chunk == remaining;
+                let mut header = [0u8; MAX_HEADER_LEN];
+                let h = frame::encode_header(&mut header, last && !op.ty.is_fragment(), 0, opcode, key, chunk as u64);
+                self.buf[s..s + h].copy_from_slice(&header[..h]);
+                let src = &payload[op.sent..op.sent + chunk];
+                mask::mask_copy(&mut self.buf[s + h..s + h + chunk], src, k, 0);
+                Flight::Frame { first: (s, s + h + chunk), payload: Payload::None, advance: chunk, serial: 0 }
+            }
+            _ => {
+                // Server, or a zero masking key: the header, then the caller's bytes.
+                let mut header = [0u8; MAX_HEADER_LEN];
+                let h = frame::encode_header(&mut header, !op.ty.is_fragment(), 0, opcode, key, remaining as u64);
+                self.buf[s..s + h].copy_from_slice(&header[..h]);
+                let payload = Payload::Caller { start: op.sent, end: payload.len() };
+                Flight::Frame { first: (s, s + h), payload, advance: remaining, serial: 0 }
+            }
+        }
+    }
+
+    /// Builds the close frame into the control area.
+    fn build_close_frame(&mut self) -> Flight {
+        let key = self.masking_key();
+        let c = self.control_start();
+        let mut body = [0u8; MAX_CONTROL_PAYLOAD];
+        let body_len = match self.send_op.as_ref().and_then(|op| op.buffer.as_ref()) {
+            Some(SendBuffer::Close { status, reason }) => {
+                let reason = reason.as_ref();
+                body[..2].copy_from_slice(&status.0.to_be_bytes());
+                body[2..2 + reason.len()].copy_from_slice(reason);
+                2 + reason.len()
+            }
+            _ => 0,
+        };
+        let mut header = [0u8; MAX_HEADER_LEN];
+        let h = frame::encode_header(&mut header, true, 0, Opcode::Close, key, body_len as u64);
+        self.buf[c..c + h].copy_from_slice(&header[..h]);
+        let dst = &mut self.buf[c + h..c + h + body_len];
+        match key {
+            Some(k) => mask::mask_copy(dst, &body[..body_len], k, 0),
+            None => dst.copy_from_slice(&body[..body_len]),
+        }
+        Flight::Frame { first: (c, c + h + body_len), payload: Payload::None, advance: 0, serial: 0 }
+    }
+
+    /// A frame of the send operation was written (`whole`) or cut short.
+    fn frame_written(&mut self, whole: bool, advance: usize) {
+        let Some(op) = self.send_op.as_mut() else { return };
+        op.started = true;
+        if !whole {
+            op.finished = true;
+            op.cancelled = true;
+            self.session.send_broke();
+            return;
+        }
+        op.sent += advance;
+        let len = match &op.buffer {
+            Some(SendBuffer::Data(b)) => b.as_ref().len(),
+            _ => 0,
+        };
+        if op.sent >= len || !op.ty.is_data() {
+            op.finished = true;
+        }
+    }
+
+    // ------------------------------------------------------------------ receive path
+
+    fn hand_out_pong(&mut self) -> Action<'_, B, C> {
+        let Some(len) = self.pong.take() else { return Action::NoAction };
+        let serial = self.next_serial();
+        self.receive_flight = Some(Flight::Pong { len, serial });
+        let c = self.control_start();
+        Action::SendToNetwork {
+            buffer_type: BufferType::PingPong,
+            buffers: SendBuffers::new(&self.buf[c..c + len], &[]),
+            context: None,
+            action: ActionContext { queue: ActionQueue::Receive, serial },
+        }
+    }
+
+    /// Indicates the outstanding receive as over with nothing received.
+    fn cancel_receive(&mut self) -> Action<'_, B, C> {
+        let Some(op) = self.receive_op.take() else { return Action::NoAction };
+        let serial = self.next_serial();
+        self.receive_flight = Some(Flight::Indicate { serial });
+        let data = match op.buffer {
+            Some(mut v) => {
+                v.clear();
+                Received::Owned(v)
+            }
+            None => Received::Borrowed(&[]),
+        };
+        Action::IndicateReceiveComplete {
+            buffer_type: None,
+            data,
+            close_status: None,
+            context: op.context,
+            action: ActionContext { queue: ActionQueue::Receive, serial },
+        }
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        self.session.receive_failed(e.clone());
+        e
+    }
+
+    fn expect_mask(&self) -> Option<bool> {
+        match self.role {
+            Role::Client => Some(false),
+            Role::Server if self.config.disable_masking => None,
+            Role::Server => Some(true),
+        }
+    }
+
+    fn next_receive_action(&mut self) -> Result<Action<'_, B, C>> {
+        if self.receive_flight.is_some() || self.receive_op.is_none() {
+            return Ok(Action::NoAction);
+        }
+        if self.session.is_aborted() {
+            return Ok(self.cancel_receive());
+        }
+        match self.session.receive_error() {
+            None => {}
+            Some(Error::ConnectionClosed) => return Ok(self.cancel_receive()),
+            Some(e) => return Err(e.clone()),
+        }
+        loop {
+            let Some(f) = self.frame else {
+                match self.decoder.decode(&self.buf[self.rpos..self.rend]) {
+                    Err(e) => return Err(self.fail(e)),
+                    Ok((used, None)) => {
+                        self.rpos += used;
+                        if !self.refill() {
+                            return Ok(self.read_action());
+                        }
+                    }
+                    Ok((used, Some(header))) => {
+                        self.rpos += used;
+                        self.start_frame(header).map_err(|e| self.fail(e))?;
+                    }
+                }
+                continue;
+            };
+            if f.header.opcode.is_control() {
+                let len = f.header.len as usize;
+                if self.rend - self.rpos < len {
+                    if !self.refill() {
+                        return Ok(self.read_action());
+                    }
+                    continue;
+                }
+                let (start, end) = (self.rpos, self.rpos + len);
+                self.rpos = end;
+                self.frame = None;
+                if let Some(key) = f.header.mask {
+                    mask::mask_in_place(&mut self.buf[start..end], key, 0);
+                }
+                match f.header.opcode {
+                    Opcode::Ping => {
+                        if !self.session.close_sent() {
+                            self.build_pong(start, end);
+                            return Ok(self.hand_out_pong());
+                        }
+                    }
+                    Opcode::Pong => return Ok(self.indicate(BufferType::PingPong, start, end, None)),
+                    _ => {
+                        let (status, reason_len) = match close::parse_body(&self.buf[start..end], self.config.verify_utf8) {
+                            Ok((status, reason)) => (status, reason.len()),
+                            Err(e) => return Err(self.fail(e)),
+                        };
+                        self.session.close_received();
+                        return Ok(self.indicate(BufferType::Close, end - reason_len, end, Some(status)));
+                    }
+                }
+                continue;
+            }
+            // A data frame: hand over what is here, up to the caller's buffer.
+            let cap = match self.receive_op.as_ref().and_then(|op| op.buffer.as_ref()) {
+                Some(b) => b.capacity(),
+                None => usize::MAX,
+            };
+            let avail = (self.rend - self.rpos).min(cap);
+            let n = usize::try_from(f.remaining).map_or(avail, |r| r.min(avail));
+            let frame_done = n as u64 == f.remaining;
+            let message_done = frame_done && f.header.fin;
+            if n == 0 && !message_done {
+                if frame_done {
+                    // An empty non-final frame: nothing to hand over.
+                    self.frame = None;
+                    continue;
+                }
+                if !self.refill() {
+                    return Ok(self.read_action());
+                }
+                continue;
+            }
+            let (start, end) = (self.rpos, self.rpos + n);
+            if let Some(key) = f.header.mask {
+                if key != [0; 4] {
+                    mask::mask_in_place(&mut self.buf[start..end], key, f.offset);
+                }
+            }
+            let text = self.message.unwrap_or(false);
+            if text && self.config.verify_utf8 {
+                let piece = &self.buf[start..end];
+                let r = if message_done { self.receive_utf8.finish(piece) } else { self.receive_utf8.feed(piece) };
+                if r.is_err() {
+                    return Err(self.fail(Error::InvalidUtf8));
+                }
+            }
+            self.rpos = end;
+            if frame_done {
+                self.frame = None;
+                if message_done {
+                    self.message = None;
+                }
+            } else {
+                self.frame = Some(InFrame { remaining: f.remaining - n as u64, offset: f.offset + n, ..f });
+            }
+            return Ok(self.indicate(BufferType::data(text, message_done), start, end, None));
+        }
+    }
+
+    /// Checks a complete header and makes its frame the current one.
+    fn start_frame(&mut self, header: FrameHeader) -> Result<()> {
+        frame::check_header(&header, self.allowed_rsv, self.expect_mask())?;
+        match (header.opcode, self.message) {
+            (Opcode::Text | Opcode::Binary, Some(_)) => return Err(Error::ExpectedContinuation),
+            (Opcode::Text | Opcode::Binary, None) => self.message = Some(header.opcode == Opcode::Text),
+            (Opcode::Continuation, None) => return Err(Error::UnexpectedContinuation),
+            _ => {}
+        }
+        self.frame = Some(InFrame { header, remaining: header.len, offset: 0 });
+        Ok(())
+    }
+
+    /// Builds the pong answering the ping whose payload is `buf[start..end]`.
+    fn build_pong(&mut self, start: usize, end: usize) {
+        let key = self.masking_key();
+        let c = self.control_start();
+        let len = end - start;
+        let mut header = [0u8; MAX_HEADER_LEN];
+        let h = frame::encode_header(&mut header, true, 0, Opcode::Pong, key, len as u64);
+        self.buf[c..c + h].copy_from_slice(&header[..h]);
+        let (recv, ctrl) = self.buf.split_at_mut(c);
+        match key {
+            Some(k) => mask::mask_copy(&mut ctrl[h..h + len], &recv[start..end], k, 0),
+            None => ctrl[h..h + len].copy_from_slice(&recv[start..end]),
+        }
+        self.pong = Some(h + len);
+    }
+
+    /// Completes the receive operation with `buf[start..end]`.
+    fn indicate(&mut self, ty: BufferType, start: usize, end: usize, close_status: Option<CloseStatus>) -> Action<'_, B, C> {
+        let Some(op) = self.receive_op.take() else { return Action::NoAction };
+        let serial = self.next_serial();
+        self.receive_flight = Some(Flight::Indicate { serial });
+        let data = match op.buffer {
+            Some(mut v) => {
+                v.clear();
+                v.extend_from_slice(&self.buf[start..end]);
+                Received::Owned(v)
+            }
+            None => Received::Borrowed(&self.buf[start..end]),
+        };
+        Action::IndicateReceiveComplete {
+            buffer_type: Some(ty),
+            data,
+            close_status,
+            context: op.context,
+            action: ActionContext { queue: ActionQueue::Receive, serial },
+        }
+    }
+
+    /// More bytes are needed: takes them from the pushed bytes if any (returns true:
+    /// parse again), else lends free space for a read (returns false; hand out
+    /// [`Handle::read_action`]).
+    fn refill(&mut self) -> bool {
+        let rbs = self.config.receive_buffer_size;
+        if self.rpos == self.rend {
+            self.rpos = 0;
+            self.rend = 0;
+        } else if self.rend == rbs {
+            // Unconsumed bytes are at most a partial control frame: move them down.
+            self.buf.copy_within(self.rpos..self.rend, 0);
+            self.rend -= self.rpos;
+            self.rpos = 0;
+        }
+        if self.spill_pos < self.spill.len() {
+            let n = (rbs - self.rend).min(self.spill.len() - self.spill_pos);
+            self.buf[self.rend..self.rend + n].copy_from_slice(&self.spill[self.spill_pos..self.spill_pos + n]);
+            self.rend += n;
+            self.spill_pos += n;
+            if self.spill_pos == self.spill.len() {
+                self.spill = Vec::new();
+                self.spill_pos = 0;
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Lends the receive buffer's free space for a read.
+    fn read_action(&mut self) -> Action<'_, B, C> {
+        let serial = self.next_serial();
+        let (start, end) = (self.rend, self.config.receive_buffer_size);
+        self.receive_flight = Some(Flight::Read { start, end, serial });
+        Action::ReceiveFromNetwork {
+            buffer: &mut self.buf[start..end],
+            action: ActionContext { queue: ActionQueue::Receive, serial },
+        }
+    }
+}
+
+fn payload_len(p: Payload) -> usize {
+    match p {
+        Payload::None => 0,
+        Payload::Caller { start, end } => end - start,
+    }
+}
+
+/// A seed from the operating system's random source.
+#[cfg(feature = "os-rng")]
+fn os_seed() -> Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|_| Error::RandomSourceFailed)?;
+    Ok(seed)
+}
+
+#[cfg(not(feature = "os-rng"))]
+fn os_seed() -> Result<[u8; 32]> {
+    Err(Error::NoRandomSource)
+}
+

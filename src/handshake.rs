@@ -1,0 +1,334 @@
+//! The opening handshake's headers (RFC 6455 §4): what the client adds to its request,
+//! what the server checks and answers, and what the client checks in the answer.
+//!
+//! Header names match case-insensitively. `Connection` is a comma-separated token
+//! list. The status line is the host's: [`crate::http`] writes and reads it.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use sha1::{Digest, Sha1};
+
+use crate::error::{Error, Result};
+use crate::http::{HttpHeader, is_token};
+
+/// The GUID RFC 6455 §1.3 appends to the key before hashing.
+const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: base64(SHA-1(key + GUID))
+/// (RFC 6455 §1.3).
+#[must_use]
+pub fn accept_key(key: &[u8]) -> String {
+    let mut sha = Sha1::new();
+    sha.update(key);
+    sha.update(ACCEPT_GUID);
+    BASE64.encode(sha.finalize())
+}
+
+/// A fresh `Sec-WebSocket-Key`: base64 of 16 random bytes.
+pub(crate) fn new_key(random: [u8; 16]) -> String {
+    BASE64.encode(random)
+}
+
+/// The one header named `name`: `Ok(None)` when absent, an error when repeated.
+fn single<'h, 'a>(headers: &'h [HttpHeader<'a>], name: &'static str) -> Result<Option<&'h HttpHeader<'a>>> {
+    let mut found = headers.iter().filter(|h| h.is(name));
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(Error::DuplicateHeader(name));
+    }
+    Ok(first)
+}
+
+fn required<'h, 'a>(headers: &'h [HttpHeader<'a>], name: &'static str) -> Result<&'h HttpHeader<'a>> {
+    single(headers, name)?.ok_or(Error::MissingHeader(name))
+}
+
+/// Splits a comma-separated list, trimming optional white space, skipping empty items.
+fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(|s| s.trim_ascii()).filter(|s| !s.is_empty())
+}
+
+/// Checks `Upgrade: websocket` and `Connection: ..., Upgrade, ...`.
+fn check_upgrade(headers: &[HttpHeader<'_>]) -> Result<()> {
+    // Upgrade may list several protocols (RFC 7230 §6.7); one must be websocket.
+    let mut upgrade = headers.iter().filter(|h| h.is("Upgrade")).peekable();
+    if upgrade.peek().is_none() {
+        return Err(Error::MissingHeader("Upgrade"));
+    }
+    if !upgrade.flat_map(|h| list_items(&h.value)).any(|p| p.eq_ignore_ascii_case(b"websocket")) {
+        return Err(Error::InvalidHeaderValue("Upgrade"));
+    }
+    let mut connection = headers.iter().filter(|h| h.is("Connection")).peekable();
+    if connection.peek().is_none() {
+        return Err(Error::MissingHeader("Connection"));
+    }
+    if !connection.flat_map(|h| list_items(&h.value)).any(|t| t.eq_ignore_ascii_case(b"upgrade")) {
+        return Err(Error::InvalidHeaderValue("Connection"));
+    }
+    Ok(())
+}
+
+/// The extension's name: the token before its first `;`.
+fn extension_name(offer: &[u8]) -> &[u8] {
+    offer.split(|&b| b == b';').next().unwrap_or_default().trim_ascii()
+}
+
+/// Checks an extension offer or selection: `name *( ";" param [ "=" value ] )`, with
+/// no commas (one extension per entry) and nothing that would break a header.
+fn check_extension(ext: &str) -> Result<()> {
+    let ok = is_token(extension_name(ext.as_bytes()))
+        && !ext.contains(',')
+        && HttpHeader::new("Sec-WebSocket-Extensions", ext).is_writable();
+    if ok { Ok(()) } else { Err(Error::InvalidToken) }
+}
+
+fn join(items: &[&str]) -> String {
+    items.join(", ")
+}
+
+/// The headers a client adds to its upgrade request (`WebSocketBeginClientHandshake`),
+/// in a fixed order: Connection, Upgrade, Sec-WebSocket-Key, Sec-WebSocket-Version,
+/// then Sec-WebSocket-Protocol and Sec-WebSocket-Extensions when offered.
+pub(crate) fn client_request_headers(
+    key: &str,
+    subprotocols: &[&str],
+    extensions: &[&str],
+    initial: &[HttpHeader<'_>],
+) -> Result<Vec<HttpHeader<'static>>> {
+    if subprotocols.iter().any(|p| !is_token(p.as_bytes())) {
+        return Err(Error::InvalidToken);
+    }
+    extensions.iter().try_for_each(|e| check_extension(e))?;
+    if initial.iter().any(|h| !h.is_writable()) {
+        return Err(Error::InvalidHeader);
+    }
+    let mut out = vec![
+        HttpHeader::owned("Connection", "Upgrade"),
+        HttpHeader::owned("Upgrade", "websocket"),
+        HttpHeader::owned("Sec-WebSocket-Key", key),
+        HttpHeader::owned("Sec-WebSocket-Version", "13"),
+    ];
+    if !subprotocols.is_empty() {
+        out.push(HttpHeader::owned("Sec-WebSocket-Protocol", join(subprotocols)));
+    }
+    if !extensions.is_empty() {
+        out.push(HttpHeader::owned("Sec-WebSocket-Extensions", join(extensions)));
+    }
+    Ok(out)
+}
+
+/// What the server's answer selected (`WebSocketEndClientHandshake`'s outputs).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientHandshakeOutcome {
+    /// Index into the offered subprotocols of the one the server chose; `None` when
+    /// the server chose none (allowed by RFC 6455, even when some were offered).
+    pub subprotocol: Option<usize>,
+    /// Indices into the offered extensions of those the server accepted, in the
+    /// server's order.
+    pub extensions: Vec<usize>,
+}
+
+/// Checks the server's response headers against what the client sent.
+pub(crate) fn check_client_response(
+    key: &str,
+    offered_subprotocols: &[String],
+    offered_extensions: &[String],
+    response: &[HttpHeader<'_>],
+) -> Result<ClientHandshakeOutcome> {
+    check_upgrade(response)?;
+    let accept = required(response, "Sec-WebSocket-Accept")?;
+    if accept.value.trim_ascii() != accept_key(key.as_bytes()).as_bytes() {
+        return Err(Error::AcceptMismatch);
+    }
+    let subprotocol = match single(response, "Sec-WebSocket-Protocol")? {
+        None => None,
+        Some(h) => {
+            let chosen = h.value.trim_ascii();
+            let i = offered_subprotocols.iter().position(|p| p.as_bytes() == chosen);
+            Some(i.ok_or(Error::SubprotocolNotOffered)?)
+        }
+    };
+    let mut extensions = Vec::new();
+    for h in response.iter().filter(|h| h.is("Sec-WebSocket-Extensions")) {
+        for accepted in list_items(&h.value) {
+            let name = extension_name(accepted);
+            let i = offered_extensions
+                .iter()
+                .position(|o| extension_name(o.as_bytes()).eq_ignore_ascii_case(name))
+                .ok_or(Error::ExtensionNotOffered)?;
+            if extensions.contains(&i) {
+                return Err(Error::DuplicateHeader("Sec-WebSocket-Extensions"));
+            }
+            extensions.push(i);
+        }
+    }
+    Ok(ClientHandshakeOutcome { subprotocol, extensions })
+}
+
+/// Checks a client's upgrade request headers (`WebSocketBeginServerHandshake`) and
+/// returns the response headers: Connection, Upgrade, Sec-WebSocket-Accept, then the
+/// selected subprotocol and extensions.
+pub(crate) fn server_response_headers(
+    request: &[HttpHeader<'_>],
+    subprotocol: Option<&str>,
+    extensions: &[&str],
+) -> Result<Vec<HttpHeader<'static>>> {
+    if let Some(p) = subprotocol {
+        if !p.is_empty() && !is_token(p.as_bytes()) {
+            return Err(Error::InvalidToken);
+        }
+    }
+    extensions.iter().try_for_each(|e| check_extension(e))?;
+    required(request, "Host")?;
+    check_upgrade(request)?;
+    let version = required(request, "Sec-WebSocket-Version")?;
+    let version = version.value.trim_ascii();
+    if version != b"13" {
+        return Err(if !version.is_empty() && version.iter().all(u8::is_ascii_digit) {
+            Error::UnsupportedVersion
+        } else {
+            Error::InvalidHeaderValue("Sec-WebSocket-Version")
+        });
+    }
+    let key = required(request, "Sec-WebSocket-Key")?.value.trim_ascii();
+    if !matches!(BASE64.decode(key), Ok(raw) if raw.len() == 16) {
+        return Err(Error::InvalidHeaderValue("Sec-WebSocket-Key"));
+    }
+    let mut out = vec![
+        HttpHeader::owned("Connection", "Upgrade"),
+        HttpHeader::owned("Upgrade", "websocket"),
+        HttpHeader::owned("Sec-WebSocket-Accept", accept_key(key)),
+    ];
+    if let Some(p) = subprotocol.filter(|p| !p.is_empty()) {
+        out.push(HttpHeader::owned("Sec-WebSocket-Protocol", p));
+    }
+    if !extensions.is_empty() {
+        out.push(HttpHeader::owned("Sec-WebSocket-Extensions", join(extensions)));
+    }
+    Ok(out)
+}
+
+/// The subprotocols a client's request offers (`Sec-WebSocket-Protocol`, all
+/// occurrences, in order): for a server choosing one before
+/// [`Handle::begin_server_handshake`](crate::Handle::begin_server_handshake).
+#[must_use]
+pub fn offered_subprotocols<'a>(request: &'a [HttpHeader<'_>]) -> Vec<&'a str> {
+    request
+        .iter()
+        .filter(|h| h.is("Sec-WebSocket-Protocol"))
+        .flat_map(|h| list_items(&h.value))
+        .filter_map(|p| std::str::from_utf8(p).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(n: &'static str, v: &'static str) -> HttpHeader<'static> {
+        HttpHeader::new(n, v)
+    }
+
+    #[test]
+    fn accept_key_matches_rfc6455_and_the_spec_vectors() {
+        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(accept_key(b"AAAAAAAAAAAAAAAAAAAAAA=="), "ICX+Yqv66kxgM0FcWaLWlFLwTAI=");
+    }
+
+    #[test]
+    fn the_server_accepts_the_minimal_dotnet_request() {
+        let req = [
+            h("Connection", "Upgrade"),
+            h("Upgrade", "websocket"),
+            h("Host", ""),
+            h("Sec-WebSocket-Version", "13"),
+            h("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA=="),
+        ];
+        let out = server_response_headers(&req, None, &[]).unwrap();
+        assert_eq!(out[2], h("Sec-WebSocket-Accept", "ICX+Yqv66kxgM0FcWaLWlFLwTAI="));
+        assert_eq!(out.len(), 3);
+    }
+
+    #[test]
+    fn the_server_checks_each_required_header() {
+        let good = [
+            h("host", "x"),
+            h("upgrade", "WebSocket"),
+            h("connection", "keep-alive, Upgrade"),
+            h("sec-websocket-version", "13"),
+            h("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ];
+        assert!(server_response_headers(&good, Some("chat"), &["permessage-deflate"]).is_ok());
+        for (i, err) in [
+            Error::MissingHeader("Host"),
+            Error::MissingHeader("Upgrade"),
+            Error::MissingHeader("Connection"),
+            Error::MissingHeader("Sec-WebSocket-Version"),
+            Error::MissingHeader("Sec-WebSocket-Key"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut req = good.to_vec();
+            req.remove(i);
+            assert_eq!(server_response_headers(&req, None, &[]), Err(err));
+        }
+        let with = |i: usize, v: &'static str| {
+            let mut req = good.to_vec();
+            req[i] = HttpHeader::new(good[i].name.as_ref(), v).into_owned();
+            server_response_headers(&req, None, &[])
+        };
+        assert_eq!(with(1, "h2c"), Err(Error::InvalidHeaderValue("Upgrade")));
+        assert_eq!(with(2, "keep-alive"), Err(Error::InvalidHeaderValue("Connection")));
+        assert_eq!(with(3, "8"), Err(Error::UnsupportedVersion));
+        assert_eq!(with(3, "x"), Err(Error::InvalidHeaderValue("Sec-WebSocket-Version")));
+        assert_eq!(with(4, "c2hvcnQ="), Err(Error::InvalidHeaderValue("Sec-WebSocket-Key")));
+        let mut twice = good.to_vec();
+        twice.push(h("Host", "y"));
+        assert_eq!(server_response_headers(&twice, None, &[]), Err(Error::DuplicateHeader("Host")));
+        assert_eq!(server_response_headers(&good, Some("a b"), &[]), Err(Error::InvalidToken));
+    }
+
+    #[test]
+    fn the_client_checks_the_answer() {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let offered_p = vec!["chat.v1".to_string(), "chat.v2".to_string()];
+        let offered_e = vec!["permessage-deflate; client_max_window_bits".to_string()];
+        let base = vec![h("Upgrade", "websocket"), h("Connection", "Upgrade"), h("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")];
+        assert_eq!(check_client_response(key, &offered_p, &offered_e, &base), Ok(ClientHandshakeOutcome::default()));
+        let mut r = base.clone();
+        r.push(h("Sec-WebSocket-Protocol", "chat.v2"));
+        r.push(h("Sec-WebSocket-Extensions", "permessage-deflate; server_no_context_takeover"));
+        assert_eq!(
+            check_client_response(key, &offered_p, &offered_e, &r),
+            Ok(ClientHandshakeOutcome { subprotocol: Some(1), extensions: vec![0] })
+        );
+        let mut r = base.clone();
+        r.push(h("Sec-WebSocket-Protocol", "other"));
+        assert_eq!(check_client_response(key, &offered_p, &offered_e, &r), Err(Error::SubprotocolNotOffered));
+        let mut r = base.clone();
+        r.push(h("Sec-WebSocket-Extensions", "x-unknown"));
+        assert_eq!(check_client_response(key, &offered_p, &offered_e, &r), Err(Error::ExtensionNotOffered));
+        let mut r = base.clone();
+        r[2] = h("Sec-WebSocket-Accept", "S3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(check_client_response(key, &offered_p, &offered_e, &r), Err(Error::AcceptMismatch));
+        assert_eq!(check_client_response(key, &offered_p, &offered_e, &base[..2]), Err(Error::MissingHeader("Sec-WebSocket-Accept")));
+    }
+
+    #[test]
+    fn the_client_request_lists_its_offers() {
+        let out = client_request_headers("k", &["a", "b"], &["permessage-deflate; client_max_window_bits"], &[]).unwrap();
+        let names: Vec<_> = out.iter().map(|h| String::from_utf8_lossy(&h.name).into_owned()).collect();
+        assert_eq!(names, ["Connection", "Upgrade", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions"]);
+        assert_eq!(out[4].value.as_ref(), b"a, b");
+        assert_eq!(client_request_headers("k", &["a,b"], &[], &[]), Err(Error::InvalidToken));
+        assert_eq!(client_request_headers("k", &[], &["x\r\n"], &[]), Err(Error::InvalidToken));
+        assert_eq!(client_request_headers("k", &[], &[], &[h("Bad Name", "v")]), Err(Error::InvalidHeader));
+    }
+
+    #[test]
+    fn offered_subprotocols_are_listed_in_order() {
+        let req = [h("Sec-WebSocket-Protocol", "a, b"), h("sec-websocket-protocol", "c")];
+        assert_eq!(offered_subprotocols(&req), ["a", "b", "c"]);
+    }
+}

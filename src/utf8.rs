@@ -1,0 +1,146 @@
+//! Incremental, fail-fast UTF-8 validation across pieces of a message.
+//!
+//! A message arrives in pieces cut anywhere, even inside a code point. The validator
+//! carries at most three bytes of an unfinished code point from one piece to the next
+//! and fails at the first byte that no valid continuation could follow, not at the end
+//! of the message. Bulk validation is `simdutf8` (SIMD on x86-64, aarch64 and wasm
+//! simd128); only the few bytes around a piece boundary are checked one code point at
+//! a time.
+
+use simdutf8::compat::from_utf8;
+
+/// Returns true when `bytes` is complete, valid UTF-8.
+pub(crate) fn is_valid(bytes: &[u8]) -> bool {
+    simdutf8::basic::from_utf8(bytes).is_ok()
+}
+
+/// The validator's state between pieces: the bytes of an unfinished code point.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Utf8Validator {
+    carry: [u8; 4],
+    carry_len: u8,
+}
+
+/// The byte length of the code point that `lead` starts (1 for bytes that cannot start
+/// one; validation rejects those).
+fn sequence_len(lead: u8) -> usize {
+    match lead {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
+    }
+}
+
+impl Utf8Validator {
+    /// A validator at the start of a message.
+    pub(crate) const fn new() -> Self {
+        Self { carry: [0; 4], carry_len: 0 }
+    }
+
+    /// True when no code point is left unfinished.
+    pub(crate) const fn is_at_boundary(&self) -> bool {
+        self.carry_len == 0
+    }
+
+    /// Validates the next piece. On error the state is unspecified; callers that must
+    /// keep the state on error (outgoing sends) validate on a copy.
+    pub(crate) fn feed(&mut self, mut piece: &[u8]) -> Result<(), ()> {
+        if self.carry_len > 0 {
+            let have = usize::from(self.carry_len);
+            let want = sequence_len(self.carry[0]);
+            let take = (want - have).min(piece.len());
+            self.carry[have..have + take].copy_from_slice(&piece[..take]);
+            let filled = have + take;
+            match from_utf8(&self.carry[..filled]) {
+                Ok(_) => self.carry_len = 0,
+                Err(e) if e.error_len().is_none() => {
+                    // Still a valid prefix: the piece was too short to finish it.
+                    self.carry_len = filled as u8;
+                    return Ok(());
+                }
+                Err(_) => return Err(()),
+            }
+            piece = &piece[take..];
+        }
+        match from_utf8(piece) {
+            Ok(_) => Ok(()),
+            Err(e) if e.error_len().is_none() => {
+                let tail = &piece[e.valid_up_to()..];
+                self.carry[..tail.len()].copy_from_slice(tail);
+                self.carry_len = tail.len() as u8;
+                Ok(())
+            }
+            Err(_) => Err(()),
+        }
+    }
+
+    /// Validates the last piece of a message: it must also end on a code point boundary.
+    /// Resets the validator for the next message.
+    pub(crate) fn finish(&mut self, piece: &[u8]) -> Result<(), ()> {
+        self.feed(piece)?;
+        let complete = self.is_at_boundary();
+        *self = Self::new();
+        if complete { Ok(()) } else { Err(()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split_everywhere(bytes: &[u8]) -> Vec<Result<(), ()>> {
+        (0..=bytes.len())
+            .map(|cut| {
+                let mut v = Utf8Validator::new();
+                v.feed(&bytes[..cut])?;
+                v.finish(&bytes[cut..])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn valid_text_passes_at_every_split_point() {
+        let text = "κόσμε · 𝄞 · ascii · 中文".as_bytes();
+        assert!(split_everywhere(text).iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn byte_at_a_time_matches_whole() {
+        let text = "h€llo 𝄞".as_bytes();
+        let mut v = Utf8Validator::new();
+        for b in text {
+            v.feed(core::slice::from_ref(b)).unwrap();
+        }
+        v.finish(&[]).unwrap();
+    }
+
+    #[test]
+    fn fails_at_the_first_impossible_byte_not_at_the_end() {
+        // 0xF4 0x90 starts a code point above U+10FFFF: impossible after 2 bytes.
+        let mut v = Utf8Validator::new();
+        assert_eq!(v.feed(&[b'a', 0xF4]), Ok(()));
+        assert_eq!(v.feed(&[0x90]), Err(()));
+        // An overlong lead byte fails alone.
+        assert_eq!(Utf8Validator::new().feed(&[0xC0]), Err(()));
+        // A surrogate fails on its second byte.
+        let mut v = Utf8Validator::new();
+        assert_eq!(v.feed(&[0xED]), Ok(()));
+        assert_eq!(v.feed(&[0xA0]), Err(()));
+    }
+
+    #[test]
+    fn a_message_cannot_end_inside_a_code_point() {
+        assert_eq!(Utf8Validator::new().finish("€".as_bytes()[..2].as_ref()), Err(()));
+        assert!(split_everywhere(&[0xE2, 0x82]).iter().all(Result::is_err));
+    }
+
+    #[test]
+    fn finish_resets_for_the_next_message() {
+        let mut v = Utf8Validator::new();
+        v.finish(b"abc").unwrap();
+        assert!(v.is_at_boundary());
+        v.feed(&[0xE2]).unwrap();
+        assert!(!v.is_at_boundary());
+    }
+}
