@@ -1,0 +1,263 @@
+//! A blocking host for the examples: one engine handle over one `std::net::TcpStream`.
+//!
+//! Everything here is I/O and policy (what to answer); the protocol work happens in
+//! the engine. The loop follows websocket.dll's SDK sample: ask the ALL queue for
+//! actions until there are none, do the I/O each asks for, complete it.
+
+#![allow(dead_code)]
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use wsengine::{
+    Action, ActionQueue, BufferType, CloseStatus, Error, Handle, HeadLimits, HeadParser, HttpHeader, Property, Role,
+    SendBuffer, State,
+};
+
+/// Buffer sizes for the examples: the largest the engine allows, for throughput.
+pub fn properties() -> Vec<Property> {
+    vec![Property::ReceiveBufferSize(65536), Property::SendBufferSize(65536)]
+}
+
+fn io_err(e: Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+/// Reads an HTTP head from `stream`; returns the parser holding it.
+fn read_head(stream: &mut TcpStream) -> io::Result<HeadParser> {
+    let mut parser = HeadParser::new(HeadLimits::default());
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        match parser.push(&chunk[..n]) {
+            Ok(true) => return Ok(parser),
+            Ok(false) => {}
+            Err(e) => return Err(io_err(e)),
+        }
+    }
+}
+
+/// The server side of the opening handshake: reads the request, answers 101 (choosing
+/// `preferred` when the client offers it) or an error response.
+pub fn accept(stream: &mut TcpStream, preferred: &str) -> io::Result<Handle> {
+    let parser = read_head(stream)?;
+    let mut handle: Handle = Handle::new_server(properties()).map_err(io_err)?;
+    let request = match parser.request() {
+        Ok(r) => r,
+        Err(e) => {
+            stream.write_all(&wsengine::encode_rejection(&e))?;
+            return Err(io_err(e));
+        }
+    };
+    let chosen = wsengine::offered_subprotocols(&request.headers).into_iter().find(|p| *p == preferred);
+    match handle.begin_server_handshake(chosen, &[], &request.headers) {
+        Ok(headers) => {
+            let head = wsengine::encode_response_head(101, "Switching Protocols", headers).map_err(io_err)?;
+            stream.write_all(&head)?;
+        }
+        Err(e) => {
+            stream.write_all(&wsengine::encode_rejection(&e))?;
+            return Err(io_err(e));
+        }
+    }
+    handle.end_server_handshake().map_err(io_err)?;
+    handle.push_received(parser.rest()).map_err(io_err)?;
+    Ok(handle)
+}
+
+/// Splits `ws://host:port/path` into `(host:port, /path)`.
+pub fn split_url(url: &str) -> io::Result<(String, String)> {
+    let rest = url.strip_prefix("ws://").ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "expected ws://"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    Ok((authority.to_owned(), path.to_owned()))
+}
+
+/// The client side of the opening handshake over a fresh connection to `url`.
+pub fn connect(url: &str) -> io::Result<(Handle, TcpStream)> {
+    let (authority, path) = split_url(url)?;
+    let mut stream = TcpStream::connect(&authority)?;
+    stream.set_nodelay(true)?;
+    let mut handle: Handle = Handle::new_client(properties()).map_err(io_err)?;
+    let mut headers = vec![HttpHeader::new("Host", &authority)];
+    headers.extend(handle.begin_client_handshake(&[], &[], &[]).map_err(io_err)?.iter().cloned());
+    stream.write_all(&wsengine::encode_request_head(&path, &headers).map_err(io_err)?)?;
+    let parser = read_head(&mut stream)?;
+    let response = parser.response().map_err(io_err)?;
+    if response.status != 101 {
+        return Err(io_err(Error::UnexpectedStatus(response.status)));
+    }
+    handle.end_client_handshake(&response.headers).map_err(io_err)?;
+    handle.push_received(parser.rest()).map_err(io_err)?;
+    Ok((handle, stream))
+}
+
+fn write_all_vectored(stream: &mut TcpStream, parts: &[&[u8]]) -> io::Result<()> {
+    let (mut i, mut off) = (0, 0);
+    while i < parts.len() {
+        let slices: Vec<IoSlice<'_>> =
+            std::iter::once(IoSlice::new(&parts[i][off..])).chain(parts[i + 1..].iter().map(|p| IoSlice::new(p))).collect();
+        let mut n = stream.write_vectored(&slices)?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        while i < parts.len() && n >= parts[i].len() - off {
+            n -= parts[i].len() - off;
+            i += 1;
+            off = 0;
+        }
+        off += n;
+    }
+    Ok(())
+}
+
+/// What the application wants sent after a piece arrived.
+pub type Reply = Option<(BufferType, Option<SendBuffer<Vec<u8>>>)>;
+
+/// Runs one connection until the close handshake is over or the transport fails.
+/// `on_data` sees each received data piece (type, bytes) and may answer; pongs are
+/// ignored, a close is echoed, and a peer protocol error is answered with the close
+/// code the engine names. Returns the peer's close status, if one arrived.
+pub fn run(
+    handle: &mut Handle,
+    stream: &mut TcpStream,
+    mut on_data: impl FnMut(BufferType, &[u8], &mut Vec<u8>) -> Reply,
+) -> io::Result<Option<CloseStatus>> {
+    let mut queued: Reply = None;
+    let mut sending = false;
+    let mut receiving = false;
+    let mut receive_failed = false;
+    let mut spare: Vec<u8> = Vec::new();
+    let mut peer_close = None;
+    loop {
+        if !sending {
+            if let Some((ty, buf)) = queued.take() {
+                match handle.send(ty, buf, ()) {
+                    Ok(()) => sending = true,
+                    Err(e) => eprintln!("send refused: {e}"),
+                }
+            }
+        }
+        if !receiving && !sending && !receive_failed && queued.is_none() && handle.receive(None, ()).is_ok() {
+            receiving = true;
+        }
+        // After a receive-side failure the receive queue only repeats the error.
+        let queue = if receive_failed { ActionQueue::Send } else { ActionQueue::All };
+        let action = match handle.get_action(queue) {
+            Ok(a) => a,
+            Err(e) => {
+                // The peer broke the protocol: answer once with the code the engine
+                // names, then drop the connection.
+                receive_failed = true;
+                receiving = false;
+                if let Some(status) = e.close_status() {
+                    if matches!(handle.state(), State::Failed) && queued.is_none() {
+                        queued = Some((BufferType::Close, Some(SendBuffer::Close { status, reason: Vec::new() })));
+                    }
+                }
+                continue;
+            }
+        };
+        match action {
+            // Idle: the receive side is over and nothing is left to send.
+            Action::NoAction => return Ok(peer_close),
+            Action::IndicateReceiveComplete { buffer_type, data, close_status, action, .. } => {
+                receiving = false;
+                match buffer_type {
+                    None => {
+                        // The transport closed.
+                        handle.complete_action(action, 0).map_err(io_err)?;
+                        return Ok(peer_close);
+                    }
+                    Some(BufferType::Close) => {
+                        peer_close = close_status;
+                        let reply = match close_status {
+                            Some(s) if s != CloseStatus::EMPTY => {
+                                Some(SendBuffer::Close { status: s, reason: data.as_slice().to_vec() })
+                            }
+                            _ => None,
+                        };
+                        handle.complete_action(action, 0).map_err(io_err)?;
+                        if handle.state() == State::CloseReceived {
+                            queued = Some((BufferType::Close, reply));
+                        }
+                    }
+                    Some(BufferType::PingPong) => handle.complete_action(action, 0).map_err(io_err)?,
+                    Some(ty) => {
+                        let mut buf = std::mem::take(&mut spare);
+                        buf.clear();
+                        queued = on_data(ty, data.as_slice(), &mut buf);
+                        if queued.is_none() {
+                            spare = buf;
+                        }
+                        handle.complete_action(action, 0).map_err(io_err)?;
+                    }
+                }
+            }
+            a => {
+                let (ctx, n, done) = carry_out(a, stream, &mut spare);
+                if done {
+                    sending = false;
+                }
+                handle.complete_action(ctx, n).map_err(io_err)?;
+            }
+        }
+    }
+}
+
+/// Does the I/O of a network action or takes back a send's buffer. Returns the token,
+/// the byte count to complete with, and whether a send operation ended.
+fn carry_out(action: Action<'_, Vec<u8>, ()>, stream: &mut TcpStream, spare: &mut Vec<u8>) -> (wsengine::ActionContext, usize, bool) {
+    match action {
+        Action::SendToNetwork { buffers, action, .. } => {
+            let n = match write_all_vectored(stream, buffers.as_slices()) {
+                Ok(()) => buffers.len(),
+                Err(_) => 0,
+            };
+            (action, n, false)
+        }
+        Action::ReceiveFromNetwork { buffer, action } => {
+            let n = loop {
+                match stream.read(buffer) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break 0,
+                }
+            };
+            (action, n, false)
+        }
+        Action::IndicateSendComplete { buffer, action, .. } => {
+            if let Some(SendBuffer::Data(v) | SendBuffer::Close { reason: v, .. }) = buffer {
+                if v.capacity() > spare.capacity() {
+                    *spare = v;
+                }
+            }
+            (action, 0, true)
+        }
+        Action::IndicateReceiveComplete { action, .. } => (action, 0, false),
+        Action::NoAction => unreachable!("NoAction is handled by the caller"),
+    }
+}
+
+/// After the close handshake: a client waits (up to a second) for the server to close
+/// the TCP connection first (RFC 6455 §7.1.1); a server closes it at once.
+pub fn finish(stream: &mut TcpStream, role: Role) {
+    if role == Role::Client {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut sink = [0u8; 512];
+        while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+/// The echo policy: every data piece goes back with its type.
+pub fn echo(ty: BufferType, data: &[u8], buf: &mut Vec<u8>) -> Reply {
+    buf.extend_from_slice(data);
+    Some((ty, Some(SendBuffer::Data(std::mem::take(buf)))))
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs the Autobahn TestSuite (cases 1.* to 10.*: the 301 core cases) against wsengine,
+# as a server (wstest -m fuzzingclient against an echo server) and as a client
+# (wstest -m fuzzingserver against an Autobahn client loop), and fails unless every
+# case is OK (INFORMATIONAL only where the suite marks it so).
+#
+# usage: tests/autobahn/run.sh [MODE] [server|client|both]
+#   MODE native (default): examples echo_server and autobahn_client, built --release.
+#
+# Each mode names a server command (listening on $ECHO_ADDR) and a client command
+# (taking the fuzzingserver URL and an agent name); later builds add their modes here.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+here=tests/autobahn
+mode=${1:-native}
+sides=${2:-both}
+out=$PWD/$here/reports/$mode
+mkdir -p "$out"
+
+ECHO_PORT=${ECHO_PORT:-9002}
+FUZZ_PORT=${FUZZ_PORT:-9001}
+ECHO_ADDR=127.0.0.1:$ECHO_PORT
+FUZZ_URL=ws://127.0.0.1:$FUZZ_PORT
+AGENT=wsengine-$mode
+CASES='["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*"]'
+
+wstest=${WSTEST:-$HOME/.local/bin/wstest}
+py2() {
+  if command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -qx 2.7.18; then
+    PYENV_VERSION=2.7.18 pyenv exec python "$@"
+  elif [ -x "$HOME/.pyenv/versions/2.7.18/bin/python" ]; then
+    "$HOME/.pyenv/versions/2.7.18/bin/python" "$@"
+  else
+    python2.7 "$@"
+  fi
+}
+if [ ! -x "$wstest" ]; then
+  echo "== installing the Autobahn TestSuite (Python 2.7)"
+  py2 -m pip install --user --quiet autobahntestsuite
+fi
+
+case "$mode" in
+  native)
+    cargo build --release --quiet --example echo_server --example autobahn_client
+    server_cmd=(target/release/examples/echo_server "$ECHO_ADDR")
+    client_cmd=(target/release/examples/autobahn_client "$FUZZ_URL" "$AGENT")
+    ;;
+  *) echo "unknown mode $mode" >&2; exit 2 ;;
+esac
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+wait_port() {
+  for _ in $(seq 1 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing listens on port $1" >&2
+  return 1
+}
+
+status=0
+if [ "$sides" = server ] || [ "$sides" = both ]; then
+  echo "== autobahn fuzzingclient -> wsengine server ($mode)"
+  rm -rf "$out/servers"
+  cat > "$out/fuzzingclient.json" <<JSON
+{ "outdir": "$out/servers",
+  "servers": [{ "agent": "$AGENT", "url": "ws://$ECHO_ADDR" }],
+  "cases": $CASES, "exclude-cases": [], "exclude-agent-cases": {} }
+JSON
+  "${server_cmd[@]}" > "$out/server.log" 2>&1 &
+  pids+=($!)
+  wait_port "$ECHO_PORT"
+  (cd "$out" && "$wstest" -m fuzzingclient -s fuzzingclient.json > wstest-fuzzingclient.log 2>&1) || true
+  python3 $here/check.py "$out/servers/index.json" "$AGENT" "server ($mode)" 301 || status=1
+fi
+
+if [ "$sides" = client ] || [ "$sides" = both ]; then
+  echo "== autobahn fuzzingserver -> wsengine client ($mode)"
+  rm -rf "$out/clients"
+  cat > "$out/fuzzingserver.json" <<JSON
+{ "url": "$FUZZ_URL", "outdir": "$out/clients",
+  "cases": $CASES, "exclude-cases": [], "exclude-agent-cases": {} }
+JSON
+  (cd "$out" && exec "$wstest" -m fuzzingserver -s fuzzingserver.json > wstest-fuzzingserver.log 2>&1) &
+  pids+=($!)
+  wait_port "$FUZZ_PORT"
+  "${client_cmd[@]}" > "$out/client.log" 2>&1 || echo "client exited with $?" >&2
+  python3 $here/check.py "$out/clients/index.json" "$AGENT" "client ($mode)" 301 || status=1
+fi
+exit $status
