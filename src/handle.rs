@@ -583,9 +583,15 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         self.config.receive_buffer_size + self.config.send_buffer_size
     }
 
-    /// True when the send queue has an action to hand out now.
+    /// True when the send queue has an action to hand out now. A close frame is built
+    /// in the control area, so it waits while an automatic pong occupies that.
     fn send_ready(&self) -> bool {
-        self.send_flight.is_none() && self.send_op.is_some()
+        let Some(op) = &self.send_op else { return false };
+        let close_waits = op.ty == BufferType::Close
+            && !op.finished
+            && !self.session.is_aborted()
+            && (self.pong.is_some() || matches!(self.receive_flight, Some(Flight::Pong { .. })));
+        self.send_flight.is_none() && !close_waits
     }
 
     fn masking_key(&mut self) -> Option<[u8; 4]> {
@@ -628,13 +634,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
         let ty = op.ty;
         let flight = match ty {
-            BufferType::Close => {
-                if self.pong.is_some() || self.receive_flight.is_some_and(|f| matches!(f, Flight::Pong { .. })) {
-                    // The control area holds an automatic pong: the close waits for it.
-                    return Action::NoAction;
-                }
-                self.build_close_frame()
-            }
+            BufferType::Close => self.build_close_frame(),
             BufferType::PingPong | BufferType::UnsolicitedPong => {
                 let opcode = if ty == BufferType::PingPong { Opcode::Ping } else { Opcode::Pong };
                 let key = self.masking_key();

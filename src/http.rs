@@ -157,9 +157,11 @@ impl HeadParser {
         if self.head_len.is_some() {
             return Ok(true);
         }
-        // Resume the search 3 bytes back, in case "\r\n\r\n" straddles two pushes.
-        let from = self.scanned.saturating_sub(3);
-        let window = &self.buf[from..self.buf.len().min(self.limits.max_len)];
+        // Resume the search 3 bytes back, in case "\r\n\r\n" straddles two pushes;
+        // never look past the length limit.
+        let end = self.buf.len().min(self.limits.max_len);
+        let from = self.scanned.saturating_sub(3).min(end);
+        let window = &self.buf[from..end];
         if let Some(i) = window.windows(4).position(|w| w == b"\r\n\r\n") {
             self.head_len = Some(from + i + 4);
             return Ok(true);
@@ -335,7 +337,8 @@ mod tests {
     #[test]
     fn limits_are_enforced() {
         let mut p = HeadParser::new(HeadLimits { max_len: 64, max_headers: 2 });
-        assert_eq!(p.push(&[b'a'; 64]), Err(Error::HeadTooLarge { limit: 64 }));
+        assert_eq!(p.push(&[b'a'; 100]), Err(Error::HeadTooLarge { limit: 64 }));
+        assert_eq!(p.push(b"\r\n\r\n"), Err(Error::HeadTooLarge { limit: 64 }));
         let mut p = HeadParser::new(HeadLimits { max_len: 1024, max_headers: 2 });
         assert!(p.push(b"GET / HTTP/1.1\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n").unwrap());
         assert_eq!(p.request(), Err(Error::TooManyHeaders { limit: 2 }));
