@@ -347,11 +347,11 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         Ok(())
     }
 
-    fn enter_session(&mut self, call: &'static str) -> Result<()> {
-        if self.session.enter_session(call)? {
+    /// A session call passed its checks: end a server handshake in progress.
+    fn enter_session(&mut self) {
+        if self.session.enter_session() {
             self.handshake = None;
         }
-        Ok(())
     }
 
     // ------------------------------------------------------------------ commands
@@ -370,7 +370,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     ///
     /// One send may be outstanding: until its `IndicateSendComplete` is completed.
     pub fn send(&mut self, buffer_type: BufferType, buffer: Option<SendBuffer<B>>, context: C) -> Result<()> {
-        self.enter_session("send")?;
+        self.session.check_session("send")?;
         self.session.check_send(buffer_type)?;
         if self.send_op.is_some() || self.send_flight.is_some() {
             return Err(Error::SendOutstanding);
@@ -402,6 +402,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             }
             _ => {}
         }
+        self.enter_session();
         let continues = self.session.send_accepted(buffer_type);
         self.send_op = Some(SendOp {
             ty: buffer_type,
@@ -423,7 +424,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     ///
     /// One receive may be outstanding: until its `IndicateReceiveComplete` is completed.
     pub fn receive(&mut self, buffer: Option<Vec<u8>>, context: C) -> Result<()> {
-        self.enter_session("receive")?;
+        self.session.check_session("receive")?;
         self.session.check_receive()?;
         if self.receive_op.is_some() || self.receive_flight.is_some() {
             return Err(Error::ReceiveOutstanding);
@@ -433,6 +434,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                 return Err(Error::ReceiveBufferTooSmall { capacity: b.capacity(), min: MIN_CALLER_RECEIVE_BUFFER });
             }
         }
+        self.enter_session();
         self.receive_op = Some(ReceiveOp { buffer, context });
         Ok(())
     }
@@ -480,7 +482,8 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// With [`ActionQueue::All`], a pending automatic pong comes first, then send
     /// actions, then receive actions.
     pub fn get_action(&mut self, queue: ActionQueue) -> Result<Action<'_, B, C>> {
-        self.enter_session("get_action")?;
+        self.session.check_session("get_action")?;
+        self.enter_session();
         if queue.has_receive() && self.receive_flight.is_none() && self.pong.is_some() {
             return Ok(self.hand_out_pong());
         }

@@ -150,19 +150,26 @@ impl Session {
         }
     }
 
-    /// A session call (send, receive, get_action). After a server's begin, the first
-    /// one finishes the handshake implicitly, as websocket.dll documents. Returns true
-    /// when it did.
-    pub(crate) fn enter_session(&mut self, call: &'static str) -> Result<bool> {
+    /// May a session call (send, receive, get_action) be made? After a server's
+    /// begin it may: the call finishes the handshake implicitly (see
+    /// [`Session::enter_session`]), as websocket.dll documents.
+    pub(crate) fn check_session(&self, call: &'static str) -> Result<()> {
         match self.phase {
-            Phase::Session => Ok(false),
-            Phase::ServerHandshake if !self.aborted => {
-                self.phase = Phase::Session;
-                Ok(true)
-            }
-            _ if self.aborted && call == "get_action" => Ok(false),
+            Phase::Session => Ok(()),
+            Phase::ServerHandshake if !self.aborted => Ok(()),
+            _ if self.aborted && call == "get_action" => Ok(()),
             _ => Err(self.wrong(call)),
         }
+    }
+
+    /// A session call passed its checks: a server handshake in progress ends here.
+    /// Returns true when it did.
+    pub(crate) fn enter_session(&mut self) -> bool {
+        if self.phase == Phase::ServerHandshake && !self.aborted {
+            self.phase = Phase::Session;
+            return true;
+        }
+        false
     }
 
     /// May a send of this type be queued now? (The one-outstanding-send rule is the
@@ -321,9 +328,11 @@ mod tests {
     #[test]
     fn the_first_session_call_ends_a_server_handshake() {
         let mut s = Session::new();
-        assert!(matches!(s.enter_session("send"), Err(Error::InvalidState { state: State::Created, .. })));
+        assert!(matches!(s.check_session("send"), Err(Error::InvalidState { state: State::Created, .. })));
         s.begin_server().unwrap();
-        assert_eq!(s.enter_session("receive"), Ok(true));
+        assert_eq!(s.check_session("receive"), Ok(()));
+        assert_eq!(s.state(), State::ServerHandshaking);
+        assert!(s.enter_session());
         assert_eq!(s.state(), State::Open);
         assert!(s.end_server().is_err());
     }
