@@ -164,7 +164,11 @@ pub struct SendBuffers<'a> {
 
 impl<'a> SendBuffers<'a> {
     pub(crate) fn new(first: &'a [u8], second: &'a [u8]) -> Self {
-        if second.is_empty() { Self { parts: [first, &[]], count: 1 } } else { Self { parts: [first, second], count: 2 } }
+        if second.is_empty() {
+            Self { parts: [first, &[]], count: 1 }
+        } else {
+            Self { parts: [first, second], count: 2 }
+        }
     }
 
     /// The buffers, in the order they must be written.

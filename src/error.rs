@@ -392,18 +392,24 @@ impl fmt::Display for Error {
                 write!(f, "frame sets reserved bits {rsv:#05b} that no negotiated extension defines")
             }
             Self::ReservedOpcode(op) => write!(f, "frame uses reserved opcode {op:#x}"),
-            Self::FragmentedControlFrame => f.write_str("control frame has FIN clear (control frames cannot be fragmented)"),
+            Self::FragmentedControlFrame => {
+                f.write_str("control frame has FIN clear (control frames cannot be fragmented)")
+            }
             Self::ControlFrameTooLong(n) => write!(f, "control frame carries {n} bytes (at most 125 allowed)"),
             Self::PayloadLengthOverflow => f.write_str("64-bit payload length has its most significant bit set"),
             Self::MaskedFrameFromServer => f.write_str("server sent a masked frame"),
             Self::UnmaskedFrameFromClient => f.write_str("client sent an unmasked frame"),
             Self::InvalidUtf8 => f.write_str("text message is not valid UTF-8"),
             Self::CloseBodyTooShort => f.write_str("close frame has a 1-byte body"),
-            Self::InvalidCloseStatus(code) => write!(f, "close frame carries status {code}, which may not appear on the wire"),
+            Self::InvalidCloseStatus(code) => {
+                write!(f, "close frame carries status {code}, which may not appear on the wire")
+            }
             Self::InvalidCloseReason => f.write_str("close frame reason is not valid UTF-8"),
             Self::UnexpectedContinuation => f.write_str("continuation frame without a fragmented message to continue"),
             Self::ExpectedContinuation => f.write_str("new data frame while a fragmented message is still open"),
-            Self::ConnectionClosed => f.write_str("the transport closed (a receive from the network completed with 0 bytes)"),
+            Self::ConnectionClosed => {
+                f.write_str("the transport closed (a receive from the network completed with 0 bytes)")
+            }
             Self::MissingHeader(h) => write!(f, "handshake header {h} is missing"),
             Self::DuplicateHeader(h) => write!(f, "handshake header {h} appears more than once"),
             Self::InvalidHeaderValue(h) => write!(f, "handshake header {h} has an invalid value"),
@@ -419,12 +425,18 @@ impl fmt::Display for Error {
             Self::SendOutstanding => f.write_str("a send operation is already outstanding"),
             Self::ReceiveOutstanding => f.write_str("a receive operation is already outstanding"),
             Self::Aborted => f.write_str("the handle was aborted"),
-            Self::SendAfterClose => f.write_str("a close frame was already sent: only ping and unsolicited pong may follow"),
-            Self::ReceiveAfterClose => f.write_str("the peer's close frame was already received (or the transport closed)"),
+            Self::SendAfterClose => {
+                f.write_str("a close frame was already sent: only ping and unsolicited pong may follow")
+            }
+            Self::ReceiveAfterClose => {
+                f.write_str("the peer's close frame was already received (or the transport closed)")
+            }
             Self::FragmentTypeMismatch { open, sent } => {
                 write!(f, "{sent:?} cannot continue a message sent as {open:?} pieces")
             }
-            Self::SendSideBroken => f.write_str("a SEND_TO_NETWORK action was completed short: the outgoing stream is corrupt"),
+            Self::SendSideBroken => {
+                f.write_str("a SEND_TO_NETWORK action was completed short: the outgoing stream is corrupt")
+            }
             Self::InvalidBufferType(t) => write!(f, "buffer type {t:?} cannot be used here"),
             Self::UnknownBufferType(v) => write!(f, "{v:#010x} is not a WEB_SOCKET_BUFFER_TYPE"),
             Self::UnknownActionQueue(v) => write!(f, "{v:#x} is not a WEB_SOCKET_ACTION_QUEUE"),

@@ -104,10 +104,10 @@ impl HeaderDecoder {
     /// Consumes header bytes from `input`. Returns how many bytes were used and the
     /// header once it is complete; then the decoder is ready for the next header.
     pub(crate) fn decode(&mut self, input: &[u8]) -> Result<(usize, Option<FrameHeader>)> {
-        if self.is_idle() {
-            if let Some(done) = Self::decode_whole(input)? {
-                return Ok(done);
-            }
+        if self.is_idle()
+            && let Some(done) = Self::decode_whole(input)?
+        {
+            return Ok(done);
         }
         let mut used = 0;
         for &b in input {
@@ -200,13 +200,8 @@ impl HeaderDecoder {
             None
         };
         let used = 2 + ext + if masked { 4 } else { 0 };
-        let header = FrameHeader {
-            fin: b0 & 0x80 != 0,
-            rsv: (b0 >> 4) & 0x07,
-            opcode: Opcode::from_bits(*b0),
-            mask,
-            len,
-        };
+        let header =
+            FrameHeader { fin: b0 & 0x80 != 0, rsv: (b0 >> 4) & 0x07, opcode: Opcode::from_bits(*b0), mask, len };
         Ok(Some((used, Some(header))))
     }
 }

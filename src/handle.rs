@@ -78,7 +78,10 @@ enum Flight {
 impl Flight {
     fn serial(self) -> u32 {
         match self {
-            Self::Frame { serial, .. } | Self::Pong { serial, .. } | Self::Read { serial, .. } | Self::Indicate { serial } => serial,
+            Self::Frame { serial, .. }
+            | Self::Pong { serial, .. }
+            | Self::Read { serial, .. }
+            | Self::Indicate { serial } => serial,
         }
     }
 }
@@ -429,10 +432,10 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         if self.receive_op.is_some() || self.receive_flight.is_some() {
             return Err(Error::ReceiveOutstanding);
         }
-        if let Some(b) = &buffer {
-            if b.capacity() < MIN_CALLER_RECEIVE_BUFFER {
-                return Err(Error::ReceiveBufferTooSmall { capacity: b.capacity(), min: MIN_CALLER_RECEIVE_BUFFER });
-            }
+        if let Some(b) = &buffer
+            && b.capacity() < MIN_CALLER_RECEIVE_BUFFER
+        {
+            return Err(Error::ReceiveBufferTooSmall { capacity: b.capacity(), min: MIN_CALLER_RECEIVE_BUFFER });
         }
         self.enter_session();
         self.receive_op = Some(ReceiveOp { buffer, context });
@@ -571,7 +574,9 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                 context: None,
                 action,
             }),
-            Flight::Read { start, end, .. } => Ok(Action::ReceiveFromNetwork { buffer: &mut self.buf[start..end], action }),
+            Flight::Read { start, end, .. } => {
+                Ok(Action::ReceiveFromNetwork { buffer: &mut self.buf[start..end], action })
+            }
             Flight::Indicate { .. } => Err(Error::UnknownActionContext),
         }
     }
@@ -855,10 +860,11 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                     }
                     Opcode::Pong => return Ok(self.indicate(BufferType::PingPong, start, end, None)),
                     _ => {
-                        let (status, reason_len) = match close::parse_body(&self.buf[start..end], self.config.verify_utf8) {
-                            Ok((status, reason)) => (status, reason.len()),
-                            Err(e) => return Err(self.fail(e)),
-                        };
+                        let (status, reason_len) =
+                            match close::parse_body(&self.buf[start..end], self.config.verify_utf8) {
+                                Ok((status, reason)) => (status, reason.len()),
+                                Err(e) => return Err(self.fail(e)),
+                            };
                         self.session.close_received();
                         return Ok(self.indicate(BufferType::Close, end - reason_len, end, Some(status)));
                     }
@@ -886,10 +892,10 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                 continue;
             }
             let (start, end) = (self.rpos, self.rpos + n);
-            if let Some(key) = f.header.mask {
-                if key != [0; 4] {
-                    mask::mask_in_place(&mut self.buf[start..end], key, f.offset);
-                }
+            if let Some(key) = f.header.mask
+                && key != [0; 4]
+            {
+                mask::mask_in_place(&mut self.buf[start..end], key, f.offset);
             }
             let text = self.message.unwrap_or(false);
             if text && self.config.verify_utf8 {
@@ -942,7 +948,13 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     }
 
     /// Completes the receive operation with `buf[start..end]`.
-    fn indicate(&mut self, ty: BufferType, start: usize, end: usize, close_status: Option<CloseStatus>) -> Action<'_, B, C> {
+    fn indicate(
+        &mut self,
+        ty: BufferType,
+        start: usize,
+        end: usize,
+        close_status: Option<CloseStatus>,
+    ) -> Action<'_, B, C> {
         let Some(op) = self.receive_op.take() else { return Action::NoAction };
         let serial = self.next_serial();
         self.receive_flight = Some(Flight::Indicate { serial });
@@ -1022,4 +1034,3 @@ fn os_seed() -> Result<[u8; 32]> {
 fn os_seed() -> Result<[u8; 32]> {
     Err(Error::NoRandomSource)
 }
-

@@ -173,10 +173,11 @@ pub(crate) fn server_response_headers(
     subprotocol: Option<&str>,
     extensions: &[&str],
 ) -> Result<Vec<HttpHeader<'static>>> {
-    if let Some(p) = subprotocol {
-        if !p.is_empty() && !is_token(p.as_bytes()) {
-            return Err(Error::InvalidToken);
-        }
+    if let Some(p) = subprotocol
+        && !p.is_empty()
+        && !is_token(p.as_bytes())
+    {
+        return Err(Error::InvalidToken);
     }
     extensions.iter().try_for_each(|e| check_extension(e))?;
     required(request, "Host")?;
@@ -294,7 +295,11 @@ mod tests {
         let key = "dGhlIHNhbXBsZSBub25jZQ==";
         let offered_p = vec!["chat.v1".to_string(), "chat.v2".to_string()];
         let offered_e = vec!["permessage-deflate; client_max_window_bits".to_string()];
-        let base = vec![h("Upgrade", "websocket"), h("Connection", "Upgrade"), h("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")];
+        let base = vec![
+            h("Upgrade", "websocket"),
+            h("Connection", "Upgrade"),
+            h("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        ];
         assert_eq!(check_client_response(key, &offered_p, &offered_e, &base), Ok(ClientHandshakeOutcome::default()));
         let mut r = base.clone();
         r.push(h("Sec-WebSocket-Protocol", "chat.v2"));
@@ -312,14 +317,28 @@ mod tests {
         let mut r = base.clone();
         r[2] = h("Sec-WebSocket-Accept", "S3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
         assert_eq!(check_client_response(key, &offered_p, &offered_e, &r), Err(Error::AcceptMismatch));
-        assert_eq!(check_client_response(key, &offered_p, &offered_e, &base[..2]), Err(Error::MissingHeader("Sec-WebSocket-Accept")));
+        assert_eq!(
+            check_client_response(key, &offered_p, &offered_e, &base[..2]),
+            Err(Error::MissingHeader("Sec-WebSocket-Accept"))
+        );
     }
 
     #[test]
     fn the_client_request_lists_its_offers() {
-        let out = client_request_headers("k", &["a", "b"], &["permessage-deflate; client_max_window_bits"], &[]).unwrap();
+        let out =
+            client_request_headers("k", &["a", "b"], &["permessage-deflate; client_max_window_bits"], &[]).unwrap();
         let names: Vec<_> = out.iter().map(|h| String::from_utf8_lossy(&h.name).into_owned()).collect();
-        assert_eq!(names, ["Connection", "Upgrade", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions"]);
+        assert_eq!(
+            names,
+            [
+                "Connection",
+                "Upgrade",
+                "Sec-WebSocket-Key",
+                "Sec-WebSocket-Version",
+                "Sec-WebSocket-Protocol",
+                "Sec-WebSocket-Extensions"
+            ]
+        );
         assert_eq!(out[4].value.as_ref(), b"a, b");
         assert_eq!(client_request_headers("k", &["a,b"], &[], &[]), Err(Error::InvalidToken));
         assert_eq!(client_request_headers("k", &[], &["x\r\n"], &[]), Err(Error::InvalidToken));

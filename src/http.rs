@@ -73,7 +73,24 @@ impl fmt::Debug for HttpHeader<'_> {
 pub(crate) fn is_token(s: &[u8]) -> bool {
     !s.is_empty()
         && s.iter().all(|&b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
         })
 }
 
@@ -366,6 +383,9 @@ mod tests {
         assert!(text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"));
         assert!(text.contains("Sec-WebSocket-Version: 13\r\n"));
         let text = String::from_utf8(encode_rejection(&Error::MissingHeader("Sec-WebSocket-Key"))).unwrap();
-        assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n") && text.ends_with("Sec-WebSocket-Key is missing (E_INVALID_PROTOCOL_FORMAT)"));
+        assert!(
+            text.starts_with("HTTP/1.1 400 Bad Request\r\n")
+                && text.ends_with("Sec-WebSocket-Key is missing (E_INVALID_PROTOCOL_FORMAT)")
+        );
     }
 }

@@ -134,9 +134,11 @@ impl Property {
     pub fn from_raw(ty: u32, value: &[u8]) -> Result<Self> {
         let ty = PropertyType::from_u32(ty)?;
         let four = || -> Result<u32> {
-            <[u8; 4]>::try_from(value)
-                .map(u32::from_le_bytes)
-                .map_err(|_| Error::PropertySize { property: ty.name(), size: value.len(), expected: 4 })
+            <[u8; 4]>::try_from(value).map(u32::from_le_bytes).map_err(|_| Error::PropertySize {
+                property: ty.name(),
+                size: value.len(),
+                expected: 4,
+            })
         };
         Ok(match ty {
             PropertyType::ReceiveBufferSize => Self::ReceiveBufferSize(four()?),

@@ -187,10 +187,9 @@ impl Session {
             BufferType::Close => Ok(()),
             _ if self.close_sent => Err(Error::SendAfterClose),
             _ => match self.sending_fragmented {
-                Some(text) if text != ty.is_text() => Err(Error::FragmentTypeMismatch {
-                    open: BufferType::data(text, false),
-                    sent: ty,
-                }),
+                Some(text) if text != ty.is_text() => {
+                    Err(Error::FragmentTypeMismatch { open: BufferType::data(text, false), sent: ty })
+                }
                 _ => Ok(()),
             },
         }

@@ -161,8 +161,11 @@ fn buffers() -> Vec<Option<SendBuffer<Vec<u8>>>> {
 }
 
 /// Every call, by name, as a closure over a fresh handle.
-fn calls() -> Vec<(String, Box<dyn Fn(&mut H) -> Result<(), Error>>)> {
-    let mut v: Vec<(String, Box<dyn Fn(&mut H) -> Result<(), Error>>)> = vec![
+/// A named call on a handle.
+type Call = (String, Box<dyn Fn(&mut H) -> Result<(), Error>>);
+
+fn calls() -> Vec<Call> {
+    let mut v: Vec<Call> = vec![
         ("begin_client".into(), Box::new(|h| h.begin_client_handshake(&["p"], &["x"], &[]).map(drop))),
         ("begin_client bad token".into(), Box::new(|h| h.begin_client_handshake(&["a b"], &[], &[]).map(drop))),
         ("end_client empty".into(), Box::new(|h| h.end_client_handshake(&[]).map(drop))),
@@ -173,10 +176,13 @@ fn calls() -> Vec<(String, Box<dyn Fn(&mut H) -> Result<(), Error>>)> {
         ("receive small".into(), Box::new(|h| h.receive(Some(Vec::new()), 1))),
         ("receive twice".into(), Box::new(|h| h.receive(None, 1).and_then(|()| h.receive(None, 2)))),
         ("push_received".into(), Box::new(|h| h.push_received(&[0x81]))),
-        ("abort".into(), Box::new(|h| {
-            h.abort();
-            Ok(())
-        })),
+        (
+            "abort".into(),
+            Box::new(|h| {
+                h.abort();
+                Ok(())
+            }),
+        ),
         ("complete bogus".into(), Box::new(|h| h.complete_action(ActionContext::from_raw(0x1_0000_0001)?, 5))),
         ("complete all-queue".into(), Box::new(|h| h.complete_action(ActionContext::from_raw(0x3_0000_0000)?, 0))),
         ("action bogus".into(), Box::new(|h| h.action(ActionContext::from_raw(0x2_0000_0009)?).map(drop))),
@@ -219,7 +225,8 @@ fn every_call_in_every_state_returns_a_documented_result() {
                 if let Err(e) = call(&mut h) {
                     assert!(KNOWN_HRESULTS.contains(&e.hresult()), "{role:?}/{state:?}/{name}: {e:?}");
                     assert!(!e.to_string().is_empty());
-                    let handshake_data = matches!(h.state(), State::HandshakeFailed) && e.kind() != ErrorKind::InvalidArgument;
+                    let handshake_data =
+                        matches!(h.state(), State::HandshakeFailed) && e.kind() != ErrorKind::InvalidArgument;
                     if !handshake_data && !name.contains("twice") && !name.contains("then") {
                         assert_eq!(h.state(), before, "{role:?}/{state:?}/{name}: refused call moved the state ({e})");
                     }

@@ -269,4 +269,3 @@ fn bytes_pushed_before_the_session_are_read_first() {
     pair.run();
     assert_eq!(pair.client.messages(), vec![(false, vec![7]), (false, vec![8])]);
 }
-

@@ -92,7 +92,9 @@ fn received(h: &mut Handle, wire: &[u8], cuts: &[usize]) -> Vec<(Option<BufferTy
 }
 
 /// Joins data pieces so results compare independently of where reads were cut.
-fn joined(events: Vec<(Option<BufferType>, Vec<u8>, Option<CloseStatus>)>) -> Vec<(Option<BufferType>, Vec<u8>, Option<CloseStatus>)> {
+fn joined(
+    events: Vec<(Option<BufferType>, Vec<u8>, Option<CloseStatus>)>,
+) -> Vec<(Option<BufferType>, Vec<u8>, Option<CloseStatus>)> {
     let mut out: Vec<(Option<BufferType>, Vec<u8>, Option<CloseStatus>)> = Vec::new();
     let mut open = false;
     for (ty, data, cs) in events {
@@ -145,7 +147,8 @@ fn rfc6455_5_7_a_fragmented_hello_reaches_a_client_as_one_message() {
 #[test]
 fn rfc6455_5_7_a_ping_is_answered_with_a_pong_carrying_its_payload() {
     // Unmasked ping "Hello" to a client: the client's pong is masked.
-    let got = received(&mut client(vec![Property::DisableMasking(true)]), &[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f], &[]);
+    let got =
+        received(&mut client(vec![Property::DisableMasking(true)]), &[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f], &[]);
     assert_eq!(got[0].1, [0x8a, 0x85, 0, 0, 0, 0, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
     // Masked ping to a server: the pong is unmasked (the §5.7 "masked Pong" bytes, reversed roles).
     let got = received(&mut server(), &[0x89, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58], &[]);
@@ -169,9 +172,18 @@ fn rfc6455_5_7_binary_lengths_of_256_and_65536_use_extended_lengths() {
 #[test]
 fn a_server_writes_frames_unmasked_and_zero_copy() {
     let mut s = server();
-    assert_eq!(written(&mut s, BufferType::Utf8Message, Some(SendBuffer::Data(b"Hello".to_vec()))), [b"\x81\x05Hello".to_vec()]);
-    assert_eq!(written(&mut s, BufferType::Utf8Fragment, Some(SendBuffer::Data(b"Hel".to_vec()))), [b"\x01\x03Hel".to_vec()]);
-    assert_eq!(written(&mut s, BufferType::Utf8Message, Some(SendBuffer::Data(b"lo".to_vec()))), [b"\x80\x02lo".to_vec()]);
+    assert_eq!(
+        written(&mut s, BufferType::Utf8Message, Some(SendBuffer::Data(b"Hello".to_vec()))),
+        [b"\x81\x05Hello".to_vec()]
+    );
+    assert_eq!(
+        written(&mut s, BufferType::Utf8Fragment, Some(SendBuffer::Data(b"Hel".to_vec()))),
+        [b"\x01\x03Hel".to_vec()]
+    );
+    assert_eq!(
+        written(&mut s, BufferType::Utf8Message, Some(SendBuffer::Data(b"lo".to_vec()))),
+        [b"\x80\x02lo".to_vec()]
+    );
     assert_eq!(written(&mut s, BufferType::PingPong, None), [vec![0x89, 0x00]]);
     assert_eq!(written(&mut s, BufferType::UnsolicitedPong, None), [vec![0x8A, 0x00]]);
     let close = SendBuffer::Close { status: CloseStatus(1001), reason: b"bye".to_vec() };

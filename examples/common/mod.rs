@@ -71,7 +71,8 @@ pub fn accept(stream: &mut TcpStream, preferred: &str) -> io::Result<Handle> {
 
 /// Splits `ws://host:port/path` into `(host:port, /path)`.
 pub fn split_url(url: &str) -> io::Result<(String, String)> {
-    let rest = url.strip_prefix("ws://").ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "expected ws://"))?;
+    let rest =
+        url.strip_prefix("ws://").ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "expected ws://"))?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -101,8 +102,9 @@ pub fn connect(url: &str) -> io::Result<(Handle, TcpStream)> {
 fn write_all_vectored(stream: &mut TcpStream, parts: &[&[u8]]) -> io::Result<()> {
     let (mut i, mut off) = (0, 0);
     while i < parts.len() {
-        let slices: Vec<IoSlice<'_>> =
-            std::iter::once(IoSlice::new(&parts[i][off..])).chain(parts[i + 1..].iter().map(|p| IoSlice::new(p))).collect();
+        let slices: Vec<IoSlice<'_>> = std::iter::once(IoSlice::new(&parts[i][off..]))
+            .chain(parts[i + 1..].iter().map(|p| IoSlice::new(p)))
+            .collect();
         let mut n = stream.write_vectored(&slices)?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
@@ -136,12 +138,10 @@ pub fn run(
     let mut spare: Vec<u8> = Vec::new();
     let mut peer_close = None;
     loop {
-        if !sending {
-            if let Some((ty, buf)) = queued.take() {
-                match handle.send(ty, buf, ()) {
-                    Ok(()) => sending = true,
-                    Err(e) => eprintln!("send refused: {e}"),
-                }
+        if !sending && let Some((ty, buf)) = queued.take() {
+            match handle.send(ty, buf, ()) {
+                Ok(()) => sending = true,
+                Err(e) => eprintln!("send refused: {e}"),
             }
         }
         if !receiving && !sending && !receive_failed && queued.is_none() && handle.receive(None, ()).is_ok() {
@@ -156,10 +156,11 @@ pub fn run(
                 // names, then drop the connection.
                 receive_failed = true;
                 receiving = false;
-                if let Some(status) = e.close_status() {
-                    if matches!(handle.state(), State::Failed) && queued.is_none() {
-                        queued = Some((BufferType::Close, Some(SendBuffer::Close { status, reason: Vec::new() })));
-                    }
+                if let Some(status) = e.close_status()
+                    && handle.state() == State::Failed
+                    && queued.is_none()
+                {
+                    queued = Some((BufferType::Close, Some(SendBuffer::Close { status, reason: Vec::new() })));
                 }
                 continue;
             }
@@ -213,7 +214,11 @@ pub fn run(
 
 /// Does the I/O of a network action or takes back a send's buffer. Returns the token,
 /// the byte count to complete with, and whether a send operation ended.
-fn carry_out(action: Action<'_, Vec<u8>, ()>, stream: &mut TcpStream, spare: &mut Vec<u8>) -> (wsengine::ActionContext, usize, bool) {
+fn carry_out(
+    action: Action<'_, Vec<u8>, ()>,
+    stream: &mut TcpStream,
+    spare: &mut Vec<u8>,
+) -> (wsengine::ActionContext, usize, bool) {
     match action {
         Action::SendToNetwork { buffers, action, .. } => {
             let n = match write_all_vectored(stream, buffers.as_slices()) {
@@ -233,10 +238,10 @@ fn carry_out(action: Action<'_, Vec<u8>, ()>, stream: &mut TcpStream, spare: &mu
             (action, n, false)
         }
         Action::IndicateSendComplete { buffer, action, .. } => {
-            if let Some(SendBuffer::Data(v) | SendBuffer::Close { reason: v, .. }) = buffer {
-                if v.capacity() > spare.capacity() {
-                    *spare = v;
-                }
+            if let Some(SendBuffer::Data(v) | SendBuffer::Close { reason: v, .. }) = buffer
+                && v.capacity() > spare.capacity()
+            {
+                *spare = v;
             }
             (action, 0, true)
         }

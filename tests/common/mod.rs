@@ -5,7 +5,9 @@
 
 use std::collections::VecDeque;
 
-use wsengine::{Action, ActionContext, ActionQueue, BufferType, CloseStatus, Handle, HttpHeader, Property, Role, SendBuffer};
+use wsengine::{
+    Action, ActionContext, ActionQueue, BufferType, CloseStatus, Handle, HttpHeader, Property, Role, SendBuffer,
+};
 
 /// A small deterministic generator (xorshift) for split points.
 pub struct Rng(pub u64);
@@ -104,7 +106,15 @@ impl Side {
                         Ok(Action::NoAction) => return progress,
                         Ok(a) => {
                             progress = true;
-let done = Self::host(&mut self.events, &mut self.contexts, &mut self.receiving, &mut self.pending_read, self.caller_buffer, a, out);
+                            let done = Self::host(
+                                &mut self.events,
+                                &mut self.contexts,
+                                &mut self.receiving,
+                                &mut self.pending_read,
+                                self.caller_buffer,
+                                a,
+                                out,
+                            );
                             if let Some((t, n)) = done {
                                 self.handle.complete_action(t, n).unwrap();
                             }
@@ -129,7 +139,15 @@ let done = Self::host(&mut self.events, &mut self.contexts, &mut self.receiving,
                 Ok(Action::NoAction) => return progress,
                 Ok(a) => {
                     progress = true;
-let done = Self::host(&mut self.events, &mut self.contexts, &mut self.receiving, &mut self.pending_read, self.caller_buffer, a, out);
+                    let done = Self::host(
+                        &mut self.events,
+                        &mut self.contexts,
+                        &mut self.receiving,
+                        &mut self.pending_read,
+                        self.caller_buffer,
+                        a,
+                        out,
+                    );
                     if let Some((t, n)) = done {
                         self.handle.complete_action(t, n).unwrap();
                     }
@@ -143,7 +161,15 @@ let done = Self::host(&mut self.events, &mut self.contexts, &mut self.receiving,
                     match self.handle.get_action(ActionQueue::Send) {
                         Ok(Action::NoAction) => return progress,
                         Ok(a) => {
-                            let done = Self::host(&mut self.events, &mut self.contexts, &mut self.receiving, &mut self.pending_read, self.caller_buffer, a, out);
+                            let done = Self::host(
+                                &mut self.events,
+                                &mut self.contexts,
+                                &mut self.receiving,
+                                &mut self.pending_read,
+                                self.caller_buffer,
+                                a,
+                                out,
+                            );
                             if let Some((t, n)) = done {
                                 self.handle.complete_action(t, n).unwrap();
                             }
