@@ -113,3 +113,8 @@ pub use property::{
     set_keepalive_interval,
 };
 pub use state::State;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
