@@ -74,16 +74,16 @@ impl From<CloseStatus> for u16 {
     }
 }
 
-/// Checks an outgoing close status and reason; the reason must be UTF-8 and at most
-/// 123 bytes.
-pub(crate) fn check_outgoing(status: CloseStatus, reason: &[u8]) -> Result<()> {
+/// Checks an outgoing close status and reason: a sendable status, a reason of at most
+/// 123 bytes, UTF-8 unless `verify_utf8` is off.
+pub(crate) fn check_outgoing(status: CloseStatus, reason: &[u8], verify_utf8: bool) -> Result<()> {
     if !status.is_sendable() {
         return Err(Error::ReservedCloseStatus(status.0));
     }
     if reason.len() > MAX_CLOSE_REASON_LENGTH {
         return Err(Error::CloseReasonTooLong(reason.len()));
     }
-    if !utf8::is_valid(reason) {
+    if verify_utf8 && !utf8::is_valid(reason) {
         return Err(Error::InvalidOutgoingUtf8);
     }
     Ok(())
@@ -144,9 +144,10 @@ mod tests {
 
     #[test]
     fn outgoing_close_checks() {
-        assert_eq!(check_outgoing(CloseStatus(1005), b""), Err(Error::ReservedCloseStatus(1005)));
-        assert_eq!(check_outgoing(CloseStatus(1000), &[b'a'; 124]), Err(Error::CloseReasonTooLong(124)));
-        assert_eq!(check_outgoing(CloseStatus(1000), &[0xc3]), Err(Error::InvalidOutgoingUtf8));
-        assert_eq!(check_outgoing(CloseStatus(1000), &[b'a'; 123]), Ok(()));
+        assert_eq!(check_outgoing(CloseStatus(1005), b"", true), Err(Error::ReservedCloseStatus(1005)));
+        assert_eq!(check_outgoing(CloseStatus(1000), &[b'a'; 124], true), Err(Error::CloseReasonTooLong(124)));
+        assert_eq!(check_outgoing(CloseStatus(1000), &[0xc3], true), Err(Error::InvalidOutgoingUtf8));
+        assert_eq!(check_outgoing(CloseStatus(1000), &[0xc3], false), Ok(()));
+        assert_eq!(check_outgoing(CloseStatus(1000), &[b'a'; 123], true), Ok(()));
     }
 }

@@ -386,13 +386,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             (Some(SendBuffer::Close { .. }), t) if t != BufferType::Close => return Err(Error::BufferShapeMismatch(t)),
             (Some(SendBuffer::Data(_)), BufferType::Close) => return Err(Error::BufferShapeMismatch(buffer_type)),
             (Some(SendBuffer::Close { status, reason }), _) => {
-                if self.config.verify_utf8 {
-                    close::check_outgoing(*status, reason.as_ref())?;
-                } else if !status.is_sendable() {
-                    return Err(Error::ReservedCloseStatus(status.0));
-                } else if reason.as_ref().len() > close::MAX_CLOSE_REASON_LENGTH {
-                    return Err(Error::CloseReasonTooLong(reason.as_ref().len()));
-                }
+                close::check_outgoing(*status, reason.as_ref(), self.config.verify_utf8)?;
             }
             (Some(SendBuffer::Data(payload)), t) if t.is_text() && self.config.verify_utf8 => {
                 // Validate on a copy: a rejected piece must not move the state.
