@@ -1,6 +1,6 @@
 //! The handle: the one owner of the action queues.
 
-use rand_chacha::ChaCha8Rng;
+use rand_chacha::ChaCha12Rng;
 use rand_core::{Rng as _, SeedableRng as _};
 
 use crate::action::{Action, ActionContext, ActionQueue, BufferType, Received, SendBuffer, SendBuffers};
@@ -139,7 +139,7 @@ pub struct Handle<B = Vec<u8>, C = ()> {
     buf: Vec<u8>,
     /// True when `buf` came from [`Property::AllocatedBuffer`].
     caller_buffer: bool,
-    rng: Option<ChaCha8Rng>,
+    rng: Option<ChaCha12Rng>,
     handshake: Option<HandshakeData>,
     allowed_rsv: u8,
     serial: u32,
@@ -188,8 +188,8 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         let mut config = Config::from_properties(role, properties)?;
         let needs_rng = role == Role::Client;
         let rng = match (config.seed, needs_rng) {
-            (Some(seed), _) => Some(ChaCha8Rng::from_seed(seed)),
-            (None, true) => Some(ChaCha8Rng::from_seed(os_seed()?)),
+            (Some(seed), _) => Some(ChaCha12Rng::from_seed(seed)),
+            (None, true) => Some(ChaCha12Rng::from_seed(os_seed()?)),
             (None, false) => None,
         };
         let len = config.buffer_len();
