@@ -269,3 +269,45 @@ fn bytes_pushed_before_the_session_are_read_first() {
     pair.run();
     assert_eq!(pair.client.messages(), vec![(false, vec![7]), (false, vec![8])]);
 }
+
+#[test]
+fn a_pending_automatic_pong_goes_out_before_a_queued_close() {
+    use wsengine::{Action, ActionQueue};
+    let mut pair = Pair::upgraded(client_props(), vec![]);
+    let server = &mut pair.server.handle;
+    // A masked ping with a 3-byte payload arrives at the server.
+    server.push_received(&[0x89, 0x83, 1, 2, 3, 4, b'a' ^ 1, b'b' ^ 2, b'c' ^ 3]).unwrap();
+    server.receive(None, 0).unwrap();
+    let pong = match server.get_action(ActionQueue::Receive).unwrap() {
+        Action::SendToNetwork { buffer_type, buffers, context, action } => {
+            assert_eq!(buffer_type, BufferType::PingPong);
+            assert!(context.is_none(), "automatic pongs carry no application context");
+            let mut bytes = Vec::new();
+            buffers.copy_to(&mut bytes);
+            assert_eq!(bytes, b"\x8a\x03abc");
+            action
+        }
+        other => panic!("{other:?}"),
+    };
+    // The close shares the control area with the pong in flight: it waits.
+    server.send(BufferType::Close, None, 1).unwrap();
+    assert!(matches!(server.get_action(ActionQueue::Send).unwrap(), Action::NoAction));
+    server.complete_action(pong, 5).unwrap();
+    match server.get_action(ActionQueue::Send).unwrap() {
+        Action::SendToNetwork { buffer_type: BufferType::Close, buffers, .. } => assert_eq!(buffers.len(), 2),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn pings_after_this_sides_close_are_not_answered() {
+    let mut pair = Pair::upgraded(client_props(), vec![]);
+    pair.server.send(BufferType::Close, None).unwrap();
+    pair.run();
+    pair.client.auto_receive = false;
+    // The client pings after the server's close; the server drops it.
+    pair.client.send(BufferType::PingPong, None).unwrap();
+    pair.run();
+    assert!(pair.s2c.is_empty());
+    assert!(!pair.client.events.iter().any(|e| matches!(e, Event::Pong(_))));
+}
