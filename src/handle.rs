@@ -901,13 +901,21 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                 continue;
             }
             let (start, end) = (self.rpos, self.rpos + n);
-            if let Some(key) = f.header.mask
-                && key != [0; 4]
-            {
-                mask::mask_in_place(&mut self.buf[start..end], key, f.offset);
-            }
             let text = self.message.unwrap_or(false);
-            if text && self.config.verify_utf8 {
+            let check_utf8 = text && self.config.verify_utf8;
+            // Unmask in place; for text, learn in the same pass whether it is ASCII, which
+            // needs no further validation when no code point is left open before it.
+            let ascii = match f.header.mask {
+                Some(key) if key != [0; 4] && check_utf8 => {
+                    mask::mask_in_place_ascii(&mut self.buf[start..end], key, f.offset)
+                }
+                Some(key) if key != [0; 4] => {
+                    mask::mask_in_place(&mut self.buf[start..end], key, f.offset);
+                    false
+                }
+                _ => false,
+            };
+            if check_utf8 && !(ascii && self.receive_utf8.is_at_boundary()) {
                 let piece = &self.buf[start..end];
                 let r = if message_done { self.receive_utf8.finish(piece) } else { self.receive_utf8.feed(piece) };
                 if r.is_err() {

@@ -27,6 +27,28 @@ fn mask_in_place_body(buf: &mut [u8], key: [u8; 4]) {
     }
 }
 
+/// [`mask_in_place_body`] that also ORs every unmasked byte together, so the caller
+/// learns in the same pass whether the payload is ASCII.
+#[inline(always)]
+fn mask_in_place_ascii_body(buf: &mut [u8], key: [u8; 4]) -> bool {
+    let word = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let mut seen = 0u64;
+    let mut chunks = buf.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let clear = u64::from_ne_bytes(w) ^ word;
+        seen |= clear;
+        chunk.copy_from_slice(&clear.to_ne_bytes());
+    }
+    let mut tail = 0u8;
+    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
+        *b ^= key[i % 4];
+        tail |= *b;
+    }
+    (seen & 0x8080_8080_8080_8080) == 0 && tail < 0x80
+}
+
 #[inline(always)]
 fn mask_copy_body(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
     let word = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
@@ -50,6 +72,12 @@ fn mask_in_place_avx2(buf: &mut [u8], key: [u8; 4]) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
+fn mask_in_place_ascii_avx2(buf: &mut [u8], key: [u8; 4]) -> bool {
+    mask_in_place_ascii_body(buf, key)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
 fn mask_copy_avx2(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
     mask_copy_body(dst, src, key);
 }
@@ -59,6 +87,7 @@ fn mask_copy_avx2(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
 const AVX2_MIN: usize = 128;
 
 /// XORs `buf` with `key`, where `buf[0]` is payload byte `offset`.
+#[inline]
 pub(crate) fn mask_in_place(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = rotated(key, offset);
     #[cfg(target_arch = "x86_64")]
@@ -70,8 +99,22 @@ pub(crate) fn mask_in_place(buf: &mut [u8], key: [u8; 4], offset: usize) {
     mask_in_place_body(buf, key);
 }
 
+/// [`mask_in_place`] for text: returns true when every unmasked byte is ASCII (then
+/// the bytes are valid UTF-8 with no further pass).
+#[inline]
+pub(crate) fn mask_in_place_ascii(buf: &mut [u8], key: [u8; 4], offset: usize) -> bool {
+    let key = rotated(key, offset);
+    #[cfg(target_arch = "x86_64")]
+    if buf.len() >= AVX2_MIN && std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { mask_in_place_ascii_avx2(buf, key) };
+    }
+    mask_in_place_ascii_body(buf, key)
+}
+
 /// Writes `src ^ key` into `dst` (same length) in one pass, where `src[0]` is payload
 /// byte `offset`.
+#[inline]
 pub(crate) fn mask_copy(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
     debug_assert_eq!(dst.len(), src.len());
     let key = rotated(key, offset);
@@ -105,6 +148,29 @@ mod tests {
                 let mut b = vec![0; len];
                 mask_copy(&mut b, &data, key, offset);
                 assert_eq!(b, want, "copy len {len} offset {offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn unmasking_text_tells_ascii_in_the_same_pass() {
+        let key = [0x80, 0x01, 0x7f, 0xff];
+        for len in [0usize, 1, 7, 8, 15, 127, 128, 200, 4099] {
+            for offset in 0..4 {
+                let ascii: Vec<u8> = (0..len).map(|i| (i % 128) as u8).collect();
+                let mut masked = reference(&ascii, key, offset);
+                assert!(mask_in_place_ascii(&mut masked, key, offset), "len {len}");
+                assert_eq!(masked, ascii);
+                for bad in [0, len / 2, len.saturating_sub(1)] {
+                    if len == 0 {
+                        continue;
+                    }
+                    let mut text = ascii.clone();
+                    text[bad] = 0xC3;
+                    let mut masked = reference(&text, key, offset);
+                    assert!(!mask_in_place_ascii(&mut masked, key, offset), "len {len} at {bad}");
+                    assert_eq!(masked, text);
+                }
             }
         }
     }

@@ -14,6 +14,24 @@ pub(crate) fn is_valid(bytes: &[u8]) -> bool {
     simdutf8::basic::from_utf8(bytes).is_ok()
 }
 
+/// Pieces shorter than this are first checked for plain ASCII, which is cheaper than
+/// setting up the SIMD validator for them.
+const SHORT: usize = 64;
+
+/// The length of `piece` without a code point that its last 1-3 bytes start but do not
+/// finish (judged by the lead byte only; validation checks the rest).
+fn complete_prefix_len(piece: &[u8]) -> usize {
+    let n = piece.len();
+    for back in 1..=n.min(3) {
+        let b = piece[n - back];
+        if b & 0xC0 != 0x80 {
+            // The last byte that is not a continuation: does its sequence end in time?
+            return if b >= 0xC0 && sequence_len(b) > back { n - back } else { n };
+        }
+    }
+    n
+}
+
 /// The validator's state between pieces: the bytes of an unfinished code point.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Utf8Validator {
@@ -46,6 +64,10 @@ impl Utf8Validator {
     /// Validates the next piece. On error the state is unspecified; callers that must
     /// keep the state on error (outgoing sends) validate on a copy.
     pub(crate) fn feed(&mut self, mut piece: &[u8]) -> Result<(), ()> {
+        // Short ASCII pieces (small messages) skip the validator's set-up cost.
+        if self.carry_len == 0 && piece.len() < SHORT && piece.is_ascii() {
+            return Ok(());
+        }
         if self.carry_len > 0 {
             let have = usize::from(self.carry_len);
             let want = sequence_len(self.carry[0]);
@@ -63,14 +85,21 @@ impl Utf8Validator {
             }
             piece = &piece[take..];
         }
-        match from_utf8(piece) {
-            Ok(_) => Ok(()),
-            Err(e) if e.error_len().is_none() => {
-                let tail = &piece[e.valid_up_to()..];
+        // A code point cut by the end of the piece goes to the carry; everything before
+        // it must be valid, which the fast validator (yes or no only) decides.
+        let cut = complete_prefix_len(piece);
+        if simdutf8::basic::from_utf8(&piece[..cut]).is_err() {
+            return Err(());
+        }
+        let tail = &piece[cut..];
+        match from_utf8(tail) {
+            Err(e) if e.error_len().is_none() && e.valid_up_to() == 0 => {
                 self.carry[..tail.len()].copy_from_slice(tail);
                 self.carry_len = tail.len() as u8;
                 Ok(())
             }
+            // An empty tail, or one that no continuation could make valid.
+            Ok(_) => Ok(()),
             Err(_) => Err(()),
         }
     }
@@ -133,6 +162,33 @@ mod tests {
     fn a_message_cannot_end_inside_a_code_point() {
         assert_eq!(Utf8Validator::new().finish("€".as_bytes()[..2].as_ref()), Err(()));
         assert!(split_everywhere(&[0xE2, 0x82]).iter().all(Result::is_err));
+    }
+
+    #[test]
+    fn agrees_with_std_on_random_bytes_cut_at_random_points() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = [0x41, 0x7F, 0x80, 0xBF, 0xC2, 0xC3, 0xDF, 0xE0, 0xE2, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xA0, 0x9F];
+        for _ in 0..20_000 {
+            let len = (next() % 12) as usize;
+            let bytes: Vec<u8> = (0..len).map(|_| alphabet[(next() % 16) as usize]).collect();
+            let want = std::str::from_utf8(&bytes).is_ok();
+            let mut v = Utf8Validator::new();
+            let mut rest = &bytes[..];
+            let mut ok = true;
+            while rest.len() > 1 && ok {
+                let k = (next() as usize) % rest.len();
+                ok = v.feed(&rest[..k]).is_ok();
+                rest = &rest[k..];
+            }
+            let got = ok && v.finish(rest).is_ok();
+            assert_eq!(got, want, "{bytes:x?}");
+        }
     }
 
     #[test]
