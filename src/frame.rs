@@ -233,15 +233,18 @@ pub(crate) fn check_header(h: &FrameHeader, allowed_rsv: u8, expect_mask: Option
     }
 }
 
-/// Writes a frame header into `out` and returns its length.
+/// Writes a frame header at the start of `out` (which must have room for
+/// [`MAX_HEADER_LEN`] bytes) and returns its length. Writing in place, in fixed-size
+/// pieces, spares a temporary and a variable-length copy per frame.
 pub(crate) fn encode_header(
-    out: &mut [u8; MAX_HEADER_LEN],
+    out: &mut [u8],
     fin: bool,
     rsv: u8,
     opcode: Opcode,
     mask: Option<[u8; 4]>,
     len: u64,
 ) -> usize {
+    debug_assert!(out.len() >= MAX_HEADER_LEN);
     out[0] = (u8::from(fin) << 7) | ((rsv & 0x07) << 4) | opcode.bits();
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
     let mut n = if len < 126 {

@@ -6,7 +6,7 @@ use rand_core::{Rng as _, SeedableRng as _};
 use crate::action::{Action, ActionContext, ActionQueue, BufferType, Received, SendBuffer, SendBuffers};
 use crate::close::{self, CloseStatus};
 use crate::error::{Error, Result};
-use crate::frame::{self, FrameHeader, HeaderDecoder, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, Opcode};
+use crate::frame::{self, FrameHeader, HeaderDecoder, MAX_CONTROL_PAYLOAD, Opcode};
 use crate::handshake::{self, ClientHandshakeOutcome};
 use crate::http::HttpHeader;
 use crate::mask;
@@ -651,10 +651,8 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             BufferType::PingPong | BufferType::UnsolicitedPong => {
                 let opcode = if ty == BufferType::PingPong { Opcode::Ping } else { Opcode::Pong };
                 let key = self.masking_key();
-                let mut header = [0u8; MAX_HEADER_LEN];
-                let n = frame::encode_header(&mut header, true, 0, opcode, key, 0);
                 let s = self.send_start();
-                self.buf[s..s + n].copy_from_slice(&header[..n]);
+                let n = frame::encode_header(&mut self.buf[s..], true, 0, opcode, key, 0);
                 Flight::Frame { first: (s, s + n), payload: Payload::None, advance: 0, serial: 0 }
             }
             _ => self.build_data_frame(),
@@ -701,18 +699,16 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                 let cap = if sbs - 6 < 126 { sbs - 6 } else { sbs - 8 };
                 let chunk = remaining.min(cap);
                 let last = chunk == remaining;
-                let mut header = [0u8; MAX_HEADER_LEN];
-                let h = frame::encode_header(&mut header, last && !op.ty.is_fragment(), 0, opcode, key, chunk as u64);
-                self.buf[s..s + h].copy_from_slice(&header[..h]);
+                let fin = last && !op.ty.is_fragment();
+                let h = frame::encode_header(&mut self.buf[s..], fin, 0, opcode, key, chunk as u64);
                 let src = &payload[op.sent..op.sent + chunk];
                 mask::mask_copy(&mut self.buf[s + h..s + h + chunk], src, k, 0);
                 Flight::Frame { first: (s, s + h + chunk), payload: Payload::None, advance: chunk, serial: 0 }
             }
             _ => {
                 // Server, or a zero masking key: the header, then the caller's bytes.
-                let mut header = [0u8; MAX_HEADER_LEN];
-                let h = frame::encode_header(&mut header, !op.ty.is_fragment(), 0, opcode, key, remaining as u64);
-                self.buf[s..s + h].copy_from_slice(&header[..h]);
+                let h =
+                    frame::encode_header(&mut self.buf[s..], !op.ty.is_fragment(), 0, opcode, key, remaining as u64);
                 let payload = Payload::Caller { start: op.sent, end: payload.len() };
                 Flight::Frame { first: (s, s + h), payload, advance: remaining, serial: 0 }
             }
@@ -733,9 +729,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             }
             _ => 0,
         };
-        let mut header = [0u8; MAX_HEADER_LEN];
-        let h = frame::encode_header(&mut header, true, 0, Opcode::Close, key, body_len as u64);
-        self.buf[c..c + h].copy_from_slice(&header[..h]);
+        let h = frame::encode_header(&mut self.buf[c..], true, 0, Opcode::Close, key, body_len as u64);
         let dst = &mut self.buf[c + h..c + h + body_len];
         match key {
             Some(k) => mask::mask_copy(dst, &body[..body_len], k, 0),
@@ -953,9 +947,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         let key = self.masking_key();
         let c = self.control_start();
         let len = end - start;
-        let mut header = [0u8; MAX_HEADER_LEN];
-        let h = frame::encode_header(&mut header, true, 0, Opcode::Pong, key, len as u64);
-        self.buf[c..c + h].copy_from_slice(&header[..h]);
+        let h = frame::encode_header(&mut self.buf[c..], true, 0, Opcode::Pong, key, len as u64);
         let (recv, ctrl) = self.buf.split_at_mut(c);
         match key {
             Some(k) => mask::mask_copy(&mut ctrl[h..h + len], &recv[start..end], k, 0),
