@@ -19,7 +19,7 @@ fn main() -> io::Result<()> {
 
     let (mut handle, mut stream) = common::connect(&format!("{base}/getCaseCount"))?;
     let mut count = String::new();
-    common::run(&mut handle, &mut stream, |ty, data, _| {
+    common::run(&mut handle, &mut stream, |ty, data| {
         if ty == BufferType::Utf8Message || ty == BufferType::Utf8Fragment {
             count.push_str(&String::from_utf8_lossy(data));
         }
@@ -42,7 +42,7 @@ fn main() -> io::Result<()> {
     }
 
     let (mut handle, mut stream) = common::connect(&format!("{base}/updateReports?agent={agent}"))?;
-    common::run(&mut handle, &mut stream, |_, _, _| None)?;
+    common::run(&mut handle, &mut stream, |_, _| None)?;
     common::finish(&mut stream, Role::Client);
     eprintln!("autobahn_client: reports updated");
     Ok(())

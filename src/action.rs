@@ -122,6 +122,14 @@ pub enum SendBuffer<B> {
         /// The reason, UTF-8; may be empty.
         reason: B,
     },
+    /// wsengine extension: the data piece of this handle's last
+    /// [`Action::IndicateReceiveComplete`], sent from the receive buffer where it lies,
+    /// without a copy (an echo, or a relay inside one connection). Only for data types,
+    /// and only while that piece is still there: it was indicated zero-copy
+    /// (`receive(None, ..)`) and the receive queue has not run since. Until the send
+    /// is indicated complete, the receive queue hands out nothing, so the piece stays
+    /// intact. Text the engine validated on receipt is not validated again.
+    LastReceived,
 }
 
 /// The token of one action in flight, to pass to

@@ -176,6 +176,9 @@ pub enum Error {
         /// The type that was passed.
         sent: BufferType,
     },
+    /// `SendBuffer::LastReceived` with no received piece to send: none was indicated
+    /// zero-copy, or the receive queue ran since.
+    NoReceivedPiece,
     /// An earlier SEND_TO_NETWORK action was completed short, so a frame is half
     /// written and the outgoing stream is corrupt: nothing more can be sent.
     SendSideBroken,
@@ -300,7 +303,8 @@ impl Error {
             | Self::SendAfterClose
             | Self::ReceiveAfterClose
             | Self::FragmentTypeMismatch { .. }
-            | Self::SendSideBroken => K::InvalidProtocolOperation,
+            | Self::SendSideBroken
+            | Self::NoReceivedPiece => K::InvalidProtocolOperation,
             Self::UnsupportedVersion => K::VersionNotSupported,
             Self::SubprotocolNotOffered => K::SubprotocolNotSupported,
             Self::ExtensionNotOffered => K::ExtensionsNotSupported,
@@ -433,6 +437,9 @@ impl fmt::Display for Error {
             }
             Self::FragmentTypeMismatch { open, sent } => {
                 write!(f, "{sent:?} cannot continue a message sent as {open:?} pieces")
+            }
+            Self::NoReceivedPiece => {
+                f.write_str("no received piece to send: none was indicated zero-copy, or the receive queue ran since")
             }
             Self::SendSideBroken => {
                 f.write_str("a SEND_TO_NETWORK action was completed short: the outgoing stream is corrupt")

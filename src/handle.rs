@@ -42,6 +42,28 @@ struct SendOp<B, C> {
     finished: bool,
     /// True when cancelled (short write or abort).
     cancelled: bool,
+    /// For [`SendBuffer::LastReceived`]: where the piece lies in the receive area.
+    received: Option<(usize, usize)>,
+}
+
+impl<B: AsRef<[u8]>, C> SendOp<B, C> {
+    /// The data payload: the caller's bytes, or the received piece in `receive_area`.
+    fn payload<'a>(&'a self, receive_area: &'a [u8]) -> &'a [u8] {
+        match (&self.buffer, self.received) {
+            (Some(SendBuffer::Data(b)), _) => b.as_ref(),
+            (_, Some((start, end))) => &receive_area[start..end],
+            _ => &[],
+        }
+    }
+}
+
+/// The last data piece indicated zero-copy, for [`SendBuffer::LastReceived`].
+#[derive(Clone, Copy, Debug)]
+struct LastPiece {
+    start: usize,
+    end: usize,
+    /// For text validated on receipt: the validator's state before and after it.
+    utf8: Option<(Utf8Validator, Utf8Validator)>,
 }
 
 /// A queued receive operation.
@@ -163,6 +185,8 @@ pub struct Handle<B = Vec<u8>, C = ()> {
     receive_utf8: Utf8Validator,
     /// An automatic pong built in the control area, waiting to be handed out.
     pong: Option<usize>,
+    /// The last data piece indicated zero-copy, while it is still in the receive area.
+    last_piece: Option<LastPiece>,
 }
 
 impl<B: AsRef<[u8]>, C> Handle<B, C> {
@@ -219,6 +243,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             message: None,
             receive_utf8: Utf8Validator::new(),
             pong: None,
+            last_piece: None,
         })
     }
 
@@ -384,20 +409,48 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                 return Err(Error::BufferNotAllowed(buffer_type));
             }
             (Some(SendBuffer::Close { .. }), t) if t != BufferType::Close => return Err(Error::BufferShapeMismatch(t)),
-            (Some(SendBuffer::Data(_)), BufferType::Close) => return Err(Error::BufferShapeMismatch(buffer_type)),
+            (Some(SendBuffer::Data(_) | SendBuffer::LastReceived), BufferType::Close) => {
+                return Err(Error::BufferShapeMismatch(buffer_type));
+            }
             (Some(SendBuffer::Close { status, reason }), _) => {
                 close::check_outgoing(*status, reason.as_ref(), self.config.verify_utf8)?;
             }
-            (Some(SendBuffer::Data(payload)), t) if t.is_text() && self.config.verify_utf8 => {
-                // Validate on a copy: a rejected piece must not move the state.
-                let mut v = self.send_utf8;
-                let ok = if t.is_fragment() { v.feed(payload.as_ref()) } else { v.finish(payload.as_ref()) };
-                if ok.is_err() {
-                    return Err(Error::InvalidOutgoingUtf8);
-                }
-                self.send_utf8 = v;
-            }
+            (Some(SendBuffer::LastReceived), _) if self.last_piece.is_none() => return Err(Error::NoReceivedPiece),
             _ => {}
+        }
+        let received = match &buffer {
+            Some(SendBuffer::LastReceived) => self.last_piece,
+            _ => None,
+        };
+        if buffer_type.is_text() && self.config.verify_utf8 {
+            // Validate on a copy: a rejected piece must not move the state.
+            let mut v = self.send_utf8;
+            let ok = match (received.and_then(|p| p.utf8), &buffer) {
+                // A piece the engine validated on receipt, from the state this send is
+                // in: its end state is known without a second pass.
+                (Some((before, after)), _) if before == v => {
+                    v = after;
+                    if buffer_type.is_fragment() || v.is_at_boundary() { Ok(()) } else { Err(()) }
+                }
+                (_, Some(SendBuffer::Data(payload))) => {
+                    if buffer_type.is_fragment() {
+                        v.feed(payload.as_ref())
+                    } else {
+                        v.finish(payload.as_ref())
+                    }
+                }
+                (_, _) => {
+                    let piece = received.map_or(&[][..], |p| &self.buf[p.start..p.end]);
+                    if buffer_type.is_fragment() { v.feed(piece) } else { v.finish(piece) }
+                }
+            };
+            if ok.is_err() {
+                return Err(Error::InvalidOutgoingUtf8);
+            }
+            if !buffer_type.is_fragment() {
+                v = Utf8Validator::new();
+            }
+            self.send_utf8 = v;
         }
         self.enter_session();
         let continues = self.session.send_accepted(buffer_type);
@@ -410,6 +463,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             continues,
             finished: false,
             cancelled: false,
+            received: received.map(|p| (p.start, p.end)),
         });
         Ok(())
     }
@@ -617,10 +671,9 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
 
     fn frame_buffers(&self, first: (usize, usize), payload: Payload) -> SendBuffers<'_> {
         let second: &[u8] = match (payload, &self.send_op) {
-            (Payload::Caller { start, end }, Some(op)) => match &op.buffer {
-                Some(SendBuffer::Data(b)) => &b.as_ref()[start..end],
-                _ => &[],
-            },
+            (Payload::Caller { start, end }, Some(op)) => {
+                &op.payload(&self.buf[..self.config.receive_buffer_size])[start..end]
+            }
             _ => &[],
         };
         SendBuffers::new(&self.buf[first.0..first.1], second)
@@ -679,10 +732,10 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         let sbs = self.config.send_buffer_size;
         let s = self.send_start();
         let Some(op) = self.send_op.as_mut() else { return Flight::Indicate { serial: 0 } };
-        let payload: &[u8] = match &op.buffer {
-            Some(SendBuffer::Data(b)) => b.as_ref(),
-            _ => &[],
-        };
+        // The receive area (where a LastReceived piece lies) and the send area are
+        // disjoint, so the piece can be masked straight into the send area.
+        let (receive_area, send_area) = self.buf.split_at_mut(s);
+        let payload = op.payload(receive_area);
         let remaining = payload.len() - op.sent;
         let text = op.ty.is_text();
         let opcode = if op.started || op.continues {
@@ -700,15 +753,14 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                 let chunk = remaining.min(cap);
                 let last = chunk == remaining;
                 let fin = last && !op.ty.is_fragment();
-                let h = frame::encode_header(&mut self.buf[s..], fin, 0, opcode, key, chunk as u64);
+                let h = frame::encode_header(send_area, fin, 0, opcode, key, chunk as u64);
                 let src = &payload[op.sent..op.sent + chunk];
-                mask::mask_copy(&mut self.buf[s + h..s + h + chunk], src, k, 0);
+                mask::mask_copy(&mut send_area[h..h + chunk], src, k, 0);
                 Flight::Frame { first: (s, s + h + chunk), payload: Payload::None, advance: chunk, serial: 0 }
             }
             _ => {
                 // Server, or a zero masking key: the header, then the caller's bytes.
-                let h =
-                    frame::encode_header(&mut self.buf[s..], !op.ty.is_fragment(), 0, opcode, key, remaining as u64);
+                let h = frame::encode_header(send_area, !op.ty.is_fragment(), 0, opcode, key, remaining as u64);
                 let payload = Payload::Caller { start: op.sent, end: payload.len() };
                 Flight::Frame { first: (s, s + h), payload, advance: remaining, serial: 0 }
             }
@@ -749,10 +801,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             return;
         }
         op.sent += advance;
-        let len = match &op.buffer {
-            Some(SendBuffer::Data(b)) => b.as_ref().len(),
-            _ => 0,
-        };
+        let len = op.payload(&self.buf[..self.config.receive_buffer_size]).len();
         if op.sent >= len || !op.ty.is_data() {
             op.finished = true;
         }
@@ -819,6 +868,12 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             Some(Error::ConnectionClosed) => return Ok(self.cancel_receive()),
             Some(e) => return Err(e.clone()),
         }
+        if self.send_op.as_ref().is_some_and(|op| op.received.is_some()) {
+            // A send is reading the last piece out of the receive area: wait for it.
+            return Ok(Action::NoAction);
+        }
+        // From here the receive area may change: the last piece is gone.
+        self.last_piece = None;
         loop {
             let f = match self.frame {
                 Some(f) => f,
@@ -909,6 +964,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                 }
                 _ => false,
             };
+            let utf8_before = self.receive_utf8;
             if check_utf8 && !(ascii && self.receive_utf8.is_at_boundary()) {
                 let piece = &self.buf[start..end];
                 let r = if message_done { self.receive_utf8.finish(piece) } else { self.receive_utf8.feed(piece) };
@@ -916,6 +972,8 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                     return Err(self.fail(Error::InvalidUtf8));
                 }
             }
+            let utf8 = check_utf8.then_some((utf8_before, self.receive_utf8));
+            self.last_piece = Some(LastPiece { start, end, utf8 });
             self.rpos = end;
             if frame_done {
                 self.frame = None;
@@ -971,6 +1029,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             Some(mut v) => {
                 v.clear();
                 v.extend_from_slice(&self.buf[start..end]);
+                self.last_piece = None;
                 Received::Owned(v)
             }
             None => Received::Borrowed(&self.buf[start..end]),

@@ -157,6 +157,7 @@ fn buffers() -> Vec<Option<SendBuffer<Vec<u8>>>> {
         Some(SendBuffer::Close { status: CloseStatus::SUCCESS, reason: b"r".to_vec() }),
         Some(SendBuffer::Close { status: CloseStatus(1005), reason: vec![] }),
         Some(SendBuffer::Close { status: CloseStatus(1000), reason: vec![b'x'; 124] }),
+        Some(SendBuffer::LastReceived),
     ]
 }
 

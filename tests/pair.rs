@@ -311,3 +311,121 @@ fn pings_after_this_sides_close_are_not_answered() {
     assert!(pair.s2c.is_empty());
     assert!(!pair.client.events.iter().any(|e| matches!(e, Event::Pong(_))));
 }
+
+/// With a receive queued: receives one piece from `wire` (100-byte reads) and sends it
+/// back with `SendBuffer::LastReceived`, appending what goes out to `echoed`; queues
+/// the next receive. Returns the piece's type.
+fn echo_one_piece(
+    h: &mut wsengine::Handle<Vec<u8>, u32>,
+    wire: &[u8],
+    pos: &mut usize,
+    echoed: &mut Vec<u8>,
+) -> BufferType {
+    use wsengine::{Action, ActionQueue};
+    let ty = loop {
+        match h.get_action(ActionQueue::Receive).unwrap() {
+            Action::ReceiveFromNetwork { buffer, action } => {
+                let n = buffer.len().min(wire.len() - *pos).min(100);
+                buffer[..n].copy_from_slice(&wire[*pos..*pos + n]);
+                *pos += n;
+                h.complete_action(action, n).unwrap();
+            }
+            Action::IndicateReceiveComplete { buffer_type, action, .. } => {
+                h.complete_action(action, 0).unwrap();
+                break buffer_type.unwrap();
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    h.send(ty, Some(SendBuffer::LastReceived), 1).unwrap();
+    // While the piece is being sent from the receive buffer, the receive queue waits.
+    h.receive(None, 0).unwrap();
+    assert!(matches!(h.get_action(ActionQueue::Receive).unwrap(), Action::NoAction));
+    loop {
+        let (action, n, done) = match h.get_action(ActionQueue::Send).unwrap() {
+            Action::SendToNetwork { buffers, action, .. } => {
+                buffers.copy_to(echoed);
+                (action, buffers.len(), false)
+            }
+            Action::IndicateSendComplete { buffer, completed, action, .. } => {
+                assert!(completed);
+                assert_eq!(buffer, Some(SendBuffer::LastReceived));
+                (action, 0, true)
+            }
+            other => panic!("{other:?}"),
+        };
+        h.complete_action(action, n).unwrap();
+        if done {
+            break;
+        }
+    }
+    ty
+}
+
+#[test]
+fn the_last_received_piece_is_echoed_from_the_receive_buffer_on_both_roles() {
+    for server_echoes in [true, false] {
+        let mut c = client_props();
+        c.push(Property::ReceiveBufferSize(256));
+        let mut pair = Pair::upgraded(c, vec![Property::ReceiveBufferSize(256)]);
+        // A text message long enough to arrive in several pieces, with multi-byte
+        // characters cut at piece boundaries.
+        let text = "ab€𝄞c".repeat(60).into_bytes();
+        let (sender, echoer) =
+            if server_echoes { (&mut pair.client, &mut pair.server) } else { (&mut pair.server, &mut pair.client) };
+        sender.send_data(BufferType::Utf8Message, &text).unwrap();
+        sender.auto_receive = false;
+        let mut wire = Vec::new();
+        sender.drive(&mut wire, &mut Default::default(), &mut || 4096);
+        let (mut pos, mut echoed) = (0, Vec::new());
+        echoer.handle.receive(None, 0).unwrap();
+        while echo_one_piece(&mut echoer.handle, &wire, &mut pos, &mut echoed) != BufferType::Utf8Message {}
+        // What the echo wrote is the same text message.
+        sender.auto_receive = true;
+        sender.drive(&mut Vec::new(), &mut echoed.into_iter().collect(), &mut || 50);
+        assert_eq!(sender.messages(), vec![(true, text)], "server echoes: {server_echoes}");
+    }
+}
+
+#[test]
+fn the_last_received_piece_is_gone_once_the_receive_queue_runs() {
+    let mut pair = Pair::upgraded(client_props(), vec![]);
+    let server = &mut pair.server.handle;
+    assert_eq!(server.send(BufferType::BinaryMessage, Some(SendBuffer::LastReceived), 0), Err(Error::NoReceivedPiece));
+    server.push_received(&[0x82, 0x81, 0, 0, 0, 0, 7, 0x82, 0x81, 0, 0, 0, 0, 8]).unwrap();
+    server.receive(None, 0).unwrap();
+    let a = server.get_action(wsengine::ActionQueue::Receive).unwrap().context().unwrap();
+    server.complete_action(a, 0).unwrap();
+    assert_eq!(
+        server.send(BufferType::Close, Some(SendBuffer::LastReceived), 0),
+        Err(Error::BufferShapeMismatch(BufferType::Close))
+    );
+    // The receive queue runs again: the first piece may be overwritten, so it is gone.
+    server.receive(None, 0).unwrap();
+    let a = server.get_action(wsengine::ActionQueue::Receive).unwrap().context().unwrap();
+    server.complete_action(a, 0).unwrap();
+    server.send(BufferType::BinaryMessage, Some(SendBuffer::LastReceived), 0).unwrap();
+    // A piece copied into a caller buffer is not in the receive buffer to send.
+    let mut pair = Pair::upgraded(client_props(), vec![]);
+    let server = &mut pair.server.handle;
+    server.push_received(&[0x82, 0x81, 0, 0, 0, 0, 7]).unwrap();
+    server.receive(Some(Vec::with_capacity(200)), 0).unwrap();
+    let a = server.get_action(wsengine::ActionQueue::Receive).unwrap().context().unwrap();
+    server.complete_action(a, 0).unwrap();
+    assert_eq!(server.send(BufferType::BinaryMessage, Some(SendBuffer::LastReceived), 0), Err(Error::NoReceivedPiece));
+}
+
+#[test]
+fn a_received_binary_piece_sent_as_text_is_validated() {
+    let mut pair = Pair::upgraded(client_props(), vec![]);
+    let server = &mut pair.server.handle;
+    server.push_received(&[0x82, 0x81, 0, 0, 0, 0, 0xFF]).unwrap();
+    server.receive(None, 0).unwrap();
+    let a = server.get_action(wsengine::ActionQueue::Receive).unwrap().context().unwrap();
+    server.complete_action(a, 0).unwrap();
+    assert_eq!(
+        server.send(BufferType::Utf8Message, Some(SendBuffer::LastReceived), 0),
+        Err(Error::InvalidOutgoingUtf8)
+    );
+    server.send(BufferType::BinaryMessage, Some(SendBuffer::LastReceived), 0).unwrap();
+}

@@ -1212,7 +1212,7 @@ mod peers {
 
     mod wse {
         use super::*;
-        use wsengine::{Action, ActionQueue, BufferType, Handle, Property, Received, Role, SendBuffer};
+        use wsengine::{Action, ActionQueue, BufferType, Handle, Property, Role, SendBuffer};
 
         /// The engine's largest buffers.
         fn props() -> Vec<Property> {
@@ -1309,22 +1309,17 @@ mod peers {
             }
         }
 
-        /// Receives each piece into a caller buffer (the engine copies it there), sends
-        /// that buffer back (zero copy: header from the engine, payload from the buffer),
-        /// and gets the buffer back with the send's completion for the next receive.
+        /// Receives each piece zero-copy and sends it back from the receive buffer
+        /// (`SendBuffer::LastReceived`): header from the engine, payload where it was
+        /// unmasked and validated, no copy and no second UTF-8 pass.
         pub struct Echo {
             h: Handle<Vec<u8>, ()>,
             s: MockStream,
-            buf: Option<Vec<u8>>,
         }
 
         impl Echo {
             pub fn new(s: MockStream) -> Self {
-                Self {
-                    h: Handle::from_upgraded(Role::Server, props()).expect("server handle"),
-                    s,
-                    buf: Some(Vec::with_capacity(65536)),
-                }
+                Self { h: Handle::from_upgraded(Role::Server, props()).expect("server handle"), s }
             }
         }
 
@@ -1333,42 +1328,40 @@ mod peers {
                 let mut acc = Acc::default();
                 let mut msgs = 0;
                 while msgs < n {
-                    self.h.receive(self.buf.take(), ()).expect("receive");
-                    let (ty, v) = loop {
+                    self.h.receive(None, ()).expect("receive");
+                    let last = loop {
                         match self.h.get_action(ActionQueue::Receive).expect("get_action") {
                             Action::ReceiveFromNetwork { buffer, action } => {
                                 let k = self.s.read_into(buffer);
                                 self.h.complete_action(action, k).expect("complete read");
                             }
                             Action::IndicateReceiveComplete { buffer_type, data, action, .. } => {
-                                let Received::Owned(v) = data else { panic!("expected the caller's buffer back") };
+                                let d = data.as_slice();
+                                let last = match buffer_type {
+                                    Some(BufferType::Utf8Message) => true,
+                                    Some(BufferType::Utf8Fragment) => false,
+                                    t => panic!("wsengine indicated {t:?}"),
+                                };
+                                acc.piece(d);
+                                if let Some(c) = cap.as_deref_mut() {
+                                    c.piece(d, last);
+                                }
                                 self.h.complete_action(action, 0).expect("complete indication");
-                                break (buffer_type, v);
+                                break last;
                             }
                             other => panic!("unexpected {other:?}"),
                         }
                     };
-                    let last = match ty {
-                        Some(BufferType::Utf8Message) => true,
-                        Some(BufferType::Utf8Fragment) => false,
-                        t => panic!("wsengine indicated {t:?}"),
-                    };
-                    acc.piece(&v);
-                    if let Some(c) = cap.as_deref_mut() {
-                        c.piece(&v, last);
-                    }
                     let ty = if last { BufferType::Utf8Message } else { BufferType::Utf8Fragment };
-                    self.h.send(ty, Some(SendBuffer::Data(v)), ()).expect("send");
+                    self.h.send(ty, Some(SendBuffer::LastReceived), ()).expect("send");
                     loop {
                         match self.h.get_action(ActionQueue::Send).expect("get_action") {
                             Action::SendToNetwork { buffers, action, .. } => {
                                 let k = self.s.write_slices(buffers.as_slices());
                                 self.h.complete_action(action, k).expect("complete write");
                             }
-                            Action::IndicateSendComplete { action, buffer, completed, .. } => {
+                            Action::IndicateSendComplete { action, completed, .. } => {
                                 assert!(completed);
-                                let Some(SendBuffer::Data(v)) = buffer else { panic!("send buffer not returned") };
-                                self.buf = Some(v);
                                 self.h.complete_action(action, 0).expect("complete indication");
                                 break;
                             }

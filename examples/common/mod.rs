@@ -129,13 +129,12 @@ pub type Reply = Option<(BufferType, Option<SendBuffer<Vec<u8>>>)>;
 pub fn run(
     handle: &mut Handle,
     stream: &mut TcpStream,
-    mut on_data: impl FnMut(BufferType, &[u8], &mut Vec<u8>) -> Reply,
+    mut on_data: impl FnMut(BufferType, &[u8]) -> Reply,
 ) -> io::Result<Option<CloseStatus>> {
     let mut queued: Reply = None;
     let mut sending = false;
     let mut receiving = false;
     let mut receive_failed = false;
-    let mut spare: Vec<u8> = Vec::new();
     let mut peer_close = None;
     loop {
         if !sending && let Some((ty, buf)) = queued.take() {
@@ -191,18 +190,13 @@ pub fn run(
                     }
                     Some(BufferType::PingPong) => handle.complete_action(action, 0).map_err(io_err)?,
                     Some(ty) => {
-                        let mut buf = std::mem::take(&mut spare);
-                        buf.clear();
-                        queued = on_data(ty, data.as_slice(), &mut buf);
-                        if queued.is_none() {
-                            spare = buf;
-                        }
+                        queued = on_data(ty, data.as_slice());
                         handle.complete_action(action, 0).map_err(io_err)?;
                     }
                 }
             }
             a => {
-                let (ctx, n, done) = carry_out(a, stream, &mut spare);
+                let (ctx, n, done) = carry_out(a, stream);
                 if done {
                     sending = false;
                 }
@@ -212,13 +206,9 @@ pub fn run(
     }
 }
 
-/// Does the I/O of a network action or takes back a send's buffer. Returns the token,
-/// the byte count to complete with, and whether a send operation ended.
-fn carry_out(
-    action: Action<'_, Vec<u8>, ()>,
-    stream: &mut TcpStream,
-    spare: &mut Vec<u8>,
-) -> (wsengine::ActionContext, usize, bool) {
+/// Does the I/O of a network action. Returns the token, the byte count to complete
+/// with, and whether a send operation ended.
+fn carry_out(action: Action<'_, Vec<u8>, ()>, stream: &mut TcpStream) -> (wsengine::ActionContext, usize, bool) {
     match action {
         Action::SendToNetwork { buffers, action, .. } => {
             let n = match write_all_vectored(stream, buffers.as_slices()) {
@@ -237,14 +227,7 @@ fn carry_out(
             };
             (action, n, false)
         }
-        Action::IndicateSendComplete { buffer, action, .. } => {
-            if let Some(SendBuffer::Data(v) | SendBuffer::Close { reason: v, .. }) = buffer
-                && v.capacity() > spare.capacity()
-            {
-                *spare = v;
-            }
-            (action, 0, true)
-        }
+        Action::IndicateSendComplete { action, .. } => (action, 0, true),
         Action::IndicateReceiveComplete { action, .. } => (action, 0, false),
         Action::NoAction => unreachable!("NoAction is handled by the caller"),
     }
@@ -261,8 +244,8 @@ pub fn finish(stream: &mut TcpStream, role: Role) {
     let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 
-/// The echo policy: every data piece goes back with its type.
-pub fn echo(ty: BufferType, data: &[u8], buf: &mut Vec<u8>) -> Reply {
-    buf.extend_from_slice(data);
-    Some((ty, Some(SendBuffer::Data(std::mem::take(buf)))))
+/// The echo policy: every data piece goes back with its type, sent straight from the
+/// engine's receive buffer (no copy).
+pub fn echo(ty: BufferType, _data: &[u8]) -> Reply {
+    Some((ty, Some(SendBuffer::LastReceived)))
 }
