@@ -343,7 +343,22 @@ impl Error {
     /// the caller did.
     #[must_use]
     pub fn is_peer_error(&self) -> bool {
-        self.close_status().is_some() || matches!(self, Self::ConnectionClosed)
+        self.close_status().is_some()
+            || matches!(
+                self,
+                Self::ConnectionClosed
+                    | Self::MissingHeader(_)
+                    | Self::DuplicateHeader(_)
+                    | Self::InvalidHeaderValue(_)
+                    | Self::AcceptMismatch
+                    | Self::UnsupportedVersion
+                    | Self::SubprotocolNotOffered
+                    | Self::ExtensionNotOffered
+                    | Self::UnexpectedStatus(_)
+                    | Self::HeadTooLarge { .. }
+                    | Self::TooManyHeaders { .. }
+                    | Self::MalformedHead(_)
+            )
     }
 
     /// The close status an RFC-polite host sends before dropping the connection after

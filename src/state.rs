@@ -155,9 +155,9 @@ impl Session {
     /// [`Session::enter_session`]), as websocket.dll documents.
     pub(crate) fn check_session(&self, call: &'static str) -> Result<()> {
         match self.phase {
-            Phase::Session => Ok(()),
-            Phase::ServerHandshake if !self.aborted => Ok(()),
-            _ if self.aborted && call == "get_action" => Ok(()),
+            // After an abort, get_action drains; send and receive fail as aborted.
+            Phase::Session | Phase::ServerHandshake if self.aborted && call != "get_action" => Err(Error::Aborted),
+            Phase::Session | Phase::ServerHandshake => Ok(()),
             _ => Err(self.wrong(call)),
         }
     }
@@ -322,6 +322,17 @@ mod tests {
         s.abort();
         assert_eq!(s.state(), State::Aborted);
         assert_eq!(s.check_send(BufferType::PingPong), Err(Error::Aborted));
+    }
+
+    #[test]
+    fn an_aborted_server_handshake_fails_sends_as_aborted_and_still_drains() {
+        let mut s = Session::new();
+        s.begin_server().unwrap();
+        s.abort();
+        assert_eq!(s.check_session("send"), Err(Error::Aborted));
+        assert_eq!(s.check_session("receive"), Err(Error::Aborted));
+        assert_eq!(s.check_session("get_action"), Ok(()));
+        assert!(!s.enter_session());
     }
 
     #[test]
