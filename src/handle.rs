@@ -62,8 +62,11 @@ impl<B: AsRef<[u8]>, C> SendOp<B, C> {
 struct LastPiece {
     start: usize,
     end: usize,
-    /// For text validated on receipt: the validator's state before and after it.
-    utf8: Option<(Utf8Validator, Utf8Validator)>,
+    /// True for text validated on receipt.
+    validated: bool,
+    /// The receive validator's state before the piece; its state after it is
+    /// `Handle::receive_utf8`, unchanged while the piece is the last one.
+    utf8_before: Utf8Validator,
 }
 
 /// A queued receive operation.
@@ -425,11 +428,11 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         if buffer_type.is_text() && self.config.verify_utf8 {
             // Validate on a copy: a rejected piece must not move the state.
             let mut v = self.send_utf8;
-            let ok = match (received.and_then(|p| p.utf8), &buffer) {
+            let ok = match (received, &buffer) {
                 // A piece the engine validated on receipt, from the state this send is
                 // in: its end state is known without a second pass.
-                (Some((before, after)), _) if before == v => {
-                    v = after;
+                (Some(p), _) if p.validated && p.utf8_before == v => {
+                    v = self.receive_utf8;
                     if buffer_type.is_fragment() || v.is_at_boundary() { Ok(()) } else { Err(()) }
                 }
                 (_, Some(SendBuffer::Data(payload))) => {
@@ -972,8 +975,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                     return Err(self.fail(Error::InvalidUtf8));
                 }
             }
-            let utf8 = check_utf8.then_some((utf8_before, self.receive_utf8));
-            self.last_piece = Some(LastPiece { start, end, utf8 });
+            self.last_piece = Some(LastPiece { start, end, validated: check_utf8, utf8_before });
             self.rpos = end;
             if frame_done {
                 self.frame = None;

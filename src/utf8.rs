@@ -46,11 +46,12 @@ fn complete_prefix_len(piece: &[u8]) -> usize {
     n
 }
 
-/// The validator's state between pieces: the bytes of an unfinished code point.
+/// The validator's state between pieces: the bytes of an unfinished code point (at
+/// most 3) and their count, packed in one `u32` (bytes 0-2 and byte 3) so the state
+/// is copied and compared as one word on the per-message path.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Utf8Validator {
-    carry: [u8; 4],
-    carry_len: u8,
+    state: u32,
 }
 
 /// The byte length of the code point that `lead` starts (1 for bytes that cannot start
@@ -67,32 +68,41 @@ fn sequence_len(lead: u8) -> usize {
 impl Utf8Validator {
     /// A validator at the start of a message.
     pub(crate) const fn new() -> Self {
-        Self { carry: [0; 4], carry_len: 0 }
+        Self { state: 0 }
     }
 
     /// True when no code point is left unfinished.
     pub(crate) const fn is_at_boundary(&self) -> bool {
-        self.carry_len == 0
+        self.state == 0
+    }
+
+    /// Keeps `bytes` (at most 3) as the unfinished code point.
+    fn set_carry(&mut self, bytes: &[u8]) {
+        let mut b = [0u8; 4];
+        b[..bytes.len()].copy_from_slice(bytes);
+        b[3] = bytes.len() as u8;
+        self.state = u32::from_le_bytes(b);
     }
 
     /// Validates the next piece. On error the state is unspecified; callers that must
     /// keep the state on error (outgoing sends) validate on a copy.
     pub(crate) fn feed(&mut self, mut piece: &[u8]) -> Result<(), ()> {
         // Short ASCII pieces (small messages) skip the validator's set-up cost.
-        if self.carry_len == 0 && piece.len() < SHORT && is_ascii(piece) {
+        if self.state == 0 && piece.len() < SHORT && is_ascii(piece) {
             return Ok(());
         }
-        if self.carry_len > 0 {
-            let have = usize::from(self.carry_len);
-            let want = sequence_len(self.carry[0]);
-            let take = (want - have).min(piece.len());
-            self.carry[have..have + take].copy_from_slice(&piece[..take]);
+        if self.state != 0 {
+            // Finish the carried code point with the first bytes of this piece.
+            let mut seq = self.state.to_le_bytes();
+            let have = usize::from(seq[3]);
+            let take = (sequence_len(seq[0]) - have).min(piece.len());
+            seq[have..have + take].copy_from_slice(&piece[..take]);
             let filled = have + take;
-            match from_utf8(&self.carry[..filled]) {
-                Ok(_) => self.carry_len = 0,
+            match from_utf8(&seq[..filled]) {
+                Ok(_) => self.state = 0,
                 Err(e) if e.error_len().is_none() => {
                     // Still a valid prefix: the piece was too short to finish it.
-                    self.carry_len = filled as u8;
+                    self.set_carry(&seq[..filled]);
                     return Ok(());
                 }
                 Err(_) => return Err(()),
@@ -108,8 +118,7 @@ impl Utf8Validator {
         let tail = &piece[cut..];
         match from_utf8(tail) {
             Err(e) if e.error_len().is_none() && e.valid_up_to() == 0 => {
-                self.carry[..tail.len()].copy_from_slice(tail);
-                self.carry_len = tail.len() as u8;
+                self.set_carry(tail);
                 Ok(())
             }
             // An empty tail, or one that no continuation could make valid.
