@@ -166,23 +166,19 @@ impl ActionContext {
 /// a payload), to be written in order, whole.
 #[derive(Clone, Copy, Debug)]
 pub struct SendBuffers<'a> {
+    /// The header (or a whole frame), then the payload, empty when there is none.
     parts: [&'a [u8]; 2],
-    count: usize,
 }
 
 impl<'a> SendBuffers<'a> {
     pub(crate) fn new(first: &'a [u8], second: &'a [u8]) -> Self {
-        if second.is_empty() {
-            Self { parts: [first, &[]], count: 1 }
-        } else {
-            Self { parts: [first, second], count: 2 }
-        }
+        Self { parts: [first, second] }
     }
 
-    /// The buffers, in the order they must be written.
+    /// The buffers, in the order they must be written: one or two.
     #[must_use]
     pub fn as_slices(&self) -> &[&'a [u8]] {
-        &self.parts[..self.count]
+        if self.parts[1].is_empty() { &self.parts[..1] } else { &self.parts }
     }
 
     /// The total number of bytes: what `complete_action` expects when all were written.
