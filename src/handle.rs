@@ -827,23 +827,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
 
     /// Indicates the outstanding receive as over with nothing received.
     fn cancel_receive(&mut self) -> Action<'_, B, C> {
-        let Some(op) = self.receive_op.take() else { return Action::NoAction };
-        let serial = self.next_serial();
-        self.receive_flight = Some(Flight::Indicate { serial });
-        let data = match op.buffer {
-            Some(mut v) => {
-                v.clear();
-                Received::Owned(v)
-            }
-            None => Received::Borrowed(&[]),
-        };
-        Action::IndicateReceiveComplete {
-            buffer_type: None,
-            data,
-            close_status: None,
-            context: op.context,
-            action: ActionContext { queue: ActionQueue::Receive, serial },
-        }
+        self.indicate(None, 0, 0, None)
     }
 
     fn fail(&mut self, e: Error) -> Error {
@@ -919,7 +903,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                             return Ok(self.hand_out_pong());
                         }
                     }
-                    Opcode::Pong => return Ok(self.indicate(BufferType::PingPong, start, end, None)),
+                    Opcode::Pong => return Ok(self.indicate(Some(BufferType::PingPong), start, end, None)),
                     _ => {
                         let (status, reason_len) =
                             match close::parse_body(&self.buf[start..end], self.config.verify_utf8) {
@@ -927,7 +911,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                                 Err(e) => return Err(self.fail(e)),
                             };
                         self.session.close_received();
-                        return Ok(self.indicate(BufferType::Close, end - reason_len, end, Some(status)));
+                        return Ok(self.indicate(Some(BufferType::Close), end - reason_len, end, Some(status)));
                     }
                 }
                 continue;
@@ -985,7 +969,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             } else {
                 self.frame = Some(InFrame { remaining: f.remaining - n as u64, offset: f.offset + n, ..f });
             }
-            return Ok(self.indicate(BufferType::data(text, message_done), start, end, None));
+            return Ok(self.indicate(Some(BufferType::data(text, message_done)), start, end, None));
         }
     }
 
@@ -1016,10 +1000,11 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         self.pong = Some(h + len);
     }
 
-    /// Completes the receive operation with `buf[start..end]`.
+    /// Completes the receive operation with `buf[start..end]` (a cancelled one with
+    /// `ty` `None` and an empty range).
     fn indicate(
         &mut self,
-        ty: BufferType,
+        ty: Option<BufferType>,
         start: usize,
         end: usize,
         close_status: Option<CloseStatus>,
@@ -1037,7 +1022,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             None => Received::Borrowed(&self.buf[start..end]),
         };
         Action::IndicateReceiveComplete {
-            buffer_type: Some(ty),
+            buffer_type: ty,
             data,
             close_status,
             context: op.context,
