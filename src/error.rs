@@ -157,6 +157,14 @@ pub enum Error {
         /// The state the handle was in.
         state: State,
     },
+    /// A handshake call of the other role: a client cannot begin a server handshake,
+    /// nor a server a client one.
+    WrongRole {
+        /// The call that was made.
+        call: &'static str,
+        /// The handle's role.
+        role: crate::handle::Role,
+    },
     /// A send operation is already outstanding (one at a time).
     SendOutstanding,
     /// A receive operation is already outstanding (one at a time).
@@ -308,7 +316,7 @@ impl Error {
             Self::UnsupportedVersion => K::VersionNotSupported,
             Self::SubprotocolNotOffered => K::SubprotocolNotSupported,
             Self::ExtensionNotOffered => K::ExtensionsNotSupported,
-            Self::InvalidState { .. } | Self::HeadIncomplete => K::InvalidState,
+            Self::InvalidState { .. } | Self::WrongRole { .. } | Self::HeadIncomplete => K::InvalidState,
             Self::InvalidBufferType(_)
             | Self::UnknownBufferType(_)
             | Self::UnknownActionQueue(_)
@@ -441,6 +449,7 @@ impl fmt::Display for Error {
             Self::TooManyHeaders { limit } => write!(f, "HTTP head has more than {limit} header fields"),
             Self::MalformedHead(why) => write!(f, "HTTP head is malformed: {why}"),
             Self::InvalidState { call, state } => write!(f, "{call} is not allowed in state {state:?}"),
+            Self::WrongRole { call, role } => write!(f, "{call} cannot be called on a {role:?} handle"),
             Self::SendOutstanding => f.write_str("a send operation is already outstanding"),
             Self::ReceiveOutstanding => f.write_str("a receive operation is already outstanding"),
             Self::Aborted => f.write_str("the handle was aborted"),

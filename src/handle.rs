@@ -301,7 +301,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         initial_headers: &[HttpHeader<'_>],
     ) -> Result<&[HttpHeader<'static>]> {
         if self.role != Role::Client {
-            return Err(Error::InvalidState { call: "begin_client_handshake", state: self.state() });
+            return Err(Error::WrongRole { call: "begin_client_handshake", role: self.role });
         }
         let Some(rng) = self.rng.as_mut() else { return Err(Error::NoRandomSource) };
         let mut raw = [0u8; 16];
@@ -352,7 +352,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         request_headers: &[HttpHeader<'_>],
     ) -> Result<&[HttpHeader<'static>]> {
         if self.role != Role::Server {
-            return Err(Error::InvalidState { call: "begin_server_handshake", state: self.state() });
+            return Err(Error::WrongRole { call: "begin_server_handshake", role: self.role });
         }
         if self.state() != State::Created {
             return Err(Error::InvalidState { call: "begin_server_handshake", state: self.state() });
