@@ -35,6 +35,24 @@ pub enum Event {
     Error(wsengine::Error),
 }
 
+/// Carries out action `$a` of side `$side` and completes it (a macro, not a method:
+/// the action borrows `$side.handle` while the bookkeeping fields are updated).
+macro_rules! carry_out {
+    ($side:ident, $a:expr, $out:expr) => {
+        if let Some((token, n)) = Side::host(
+            &mut $side.events,
+            &mut $side.contexts,
+            &mut $side.receiving,
+            &mut $side.pending_read,
+            $side.caller_buffer,
+            $a,
+            $out,
+        ) {
+            $side.handle.complete_action(token, n).unwrap();
+        }
+    };
+}
+
 /// One end: its handle and host-side bookkeeping.
 pub struct Side {
     pub handle: Handle<Vec<u8>, u32>,
@@ -106,18 +124,7 @@ impl Side {
                         Ok(Action::NoAction) => return progress,
                         Ok(a) => {
                             progress = true;
-                            let done = Self::host(
-                                &mut self.events,
-                                &mut self.contexts,
-                                &mut self.receiving,
-                                &mut self.pending_read,
-                                self.caller_buffer,
-                                a,
-                                out,
-                            );
-                            if let Some((t, n)) = done {
-                                self.handle.complete_action(t, n).unwrap();
-                            }
+                            carry_out!(self, a, out);
                             continue;
                         }
                         Err(e) => panic!("send queue failed: {e}"),
@@ -139,18 +146,7 @@ impl Side {
                 Ok(Action::NoAction) => return progress,
                 Ok(a) => {
                     progress = true;
-                    let done = Self::host(
-                        &mut self.events,
-                        &mut self.contexts,
-                        &mut self.receiving,
-                        &mut self.pending_read,
-                        self.caller_buffer,
-                        a,
-                        out,
-                    );
-                    if let Some((t, n)) = done {
-                        self.handle.complete_action(t, n).unwrap();
-                    }
+                    carry_out!(self, a, out);
                 }
                 Err(e) => {
                     if self.events.last() != Some(&Event::Error(e.clone())) {
@@ -161,18 +157,7 @@ impl Side {
                     match self.handle.get_action(ActionQueue::Send) {
                         Ok(Action::NoAction) => return progress,
                         Ok(a) => {
-                            let done = Self::host(
-                                &mut self.events,
-                                &mut self.contexts,
-                                &mut self.receiving,
-                                &mut self.pending_read,
-                                self.caller_buffer,
-                                a,
-                                out,
-                            );
-                            if let Some((t, n)) = done {
-                                self.handle.complete_action(t, n).unwrap();
-                            }
+                            carry_out!(self, a, out);
                         }
                         Err(e) => panic!("send queue failed: {e}"),
                     }
