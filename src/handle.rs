@@ -390,10 +390,11 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// `WebSocketSend`: queues one send operation. Produces no bytes by itself: they
     /// come out of [`get_action`](Self::get_action).
     ///
-    /// - Data types take `Some(SendBuffer::Data(payload))` (empty payloads allowed).
-    ///   `*Fragment` leaves the message open; the next data send must be of the same
-    ///   kind. Text must be UTF-8 (checked across fragments unless UTF-8 verification
-    ///   is disabled).
+    /// - Data types take `Some(SendBuffer::Data(payload))` (empty payloads allowed),
+    ///   or `Some(SendBuffer::LastReceived)` to send the piece just indicated, from the
+    ///   receive buffer. `*Fragment` leaves the message open; the next data send must
+    ///   be of the same kind. Text must be UTF-8 (checked across fragments unless UTF-8
+    ///   verification is disabled).
     /// - `Close` takes `None` (an empty close body, read by the peer as 1005) or
     ///   `Some(SendBuffer::Close { status, reason })`: a status the wire allows and a
     ///   UTF-8 reason of at most 123 bytes. After it only ping and unsolicited pong.
