@@ -490,6 +490,12 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             return Err(Error::ReceiveBufferTooSmall { capacity: b.capacity(), min: MIN_CALLER_RECEIVE_BUFFER });
         }
         self.enter_session();
+        // Matching first stores `None` as a constant rather than copying the argument
+        // (which the caller wrote narrower than the copy reads: a forwarding stall).
+        let buffer = match buffer {
+            None => None,
+            Some(b) => Some(b),
+        };
         self.receive_op = Some(ReceiveOp { buffer, context });
         Ok(())
     }

@@ -6,11 +6,14 @@
 //! `offset` is the position of `buf[0]` within the frame payload, so a payload can be
 //! (un)masked piece by piece.
 
-/// The key rotated so that byte 0 of the result applies to payload position `offset`.
+/// The key rotated so that byte 0 of the result applies to payload position `offset`:
+/// one register rotate.
 #[inline]
 fn rotated(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let r = offset % 4;
-    [key[r], key[(r + 1) % 4], key[(r + 2) % 4], key[(r + 3) % 4]]
+    let bits = 8 * (offset % 4) as u32;
+    let k = u32::from_ne_bytes(key);
+    let k = if cfg!(target_endian = "little") { k.rotate_right(bits) } else { k.rotate_left(bits) };
+    k.to_ne_bytes()
 }
 
 #[inline(always)]
