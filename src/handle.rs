@@ -492,7 +492,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         self.enter_session();
         // Matching first stores `None` as a constant rather than copying the argument
         // (which the caller wrote narrower than the copy reads: a forwarding stall).
-        #[allow(clippy::needless_match)]
+        #[allow(clippy::needless_match, clippy::manual_map)]
         let buffer = match buffer {
             None => None,
             Some(b) => Some(b),
