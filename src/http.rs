@@ -298,14 +298,21 @@ pub fn encode_response_head(status: u16, reason: &str, headers: &[HttpHeader<'_>
 /// message is the body. The connection should be closed after it.
 #[must_use]
 pub fn encode_rejection(err: &Error) -> Vec<u8> {
-    let status = err.http_status().unwrap_or(400);
+    encode_rejection_status(err.http_status().unwrap_or(400), &err.to_string())
+}
+
+/// [`encode_rejection`] from its parts, for bindings that carry an error as a status and
+/// a message: `status` (426 adds `Sec-WebSocket-Version: 13`) with `message` as the body.
+/// A status outside 400..=599 becomes 400.
+#[must_use]
+pub fn encode_rejection_status(status: u16, message: &str) -> Vec<u8> {
+    let status = if (400..=599).contains(&status) { status } else { 400 };
     let reason = match status {
         426 => "Upgrade Required",
         431 => "Request Header Fields Too Large",
         _ => "Bad Request",
     };
-    let body = err.to_string();
-    let len = body.len().to_string();
+    let len = message.len().to_string();
     let mut headers = vec![
         HttpHeader::new("Content-Type", "text/plain; charset=utf-8"),
         HttpHeader::new("Content-Length", &len),
@@ -316,7 +323,7 @@ pub fn encode_rejection(err: &Error) -> Vec<u8> {
     }
     // The status, reason and headers above are all writable, so this cannot fail.
     let mut out = encode_response_head(status, reason, &headers).unwrap_or_default();
-    out.extend_from_slice(body.as_bytes());
+    out.extend_from_slice(message.as_bytes());
     out
 }
 

@@ -104,7 +104,7 @@ pub use handle::{Handle, MIN_CALLER_RECEIVE_BUFFER, Role};
 pub use handshake::{ClientHandshakeOutcome, accept_key, offered_subprotocols};
 pub use http::{
     DEFAULT_MAX_HEAD_LEN, DEFAULT_MAX_HEADERS, HeadLimits, HeadParser, HttpHeader, RequestHead, ResponseHead,
-    encode_rejection, encode_request_head, encode_response_head,
+    encode_rejection, encode_rejection_status, encode_request_head, encode_response_head,
 };
 pub use property::{
     CONTROL_AREA_SIZE, DEFAULT_CLIENT_SEND_BUFFER_SIZE, DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_RECEIVE_BUFFER_SIZE,

@@ -1,0 +1,418 @@
+//! wsengine as a WebAssembly component: the `engine` interface of `wit/wsengine.wit`,
+//! mapped onto the Rust core. Mapping only: every protocol decision is the core's.
+//!
+//! What crosses the boundary is copied (the component model copies lists): `send` copies
+//! the payload in, `get-action` copies a frame or a piece out, `complete-receive` copies
+//! the bytes read in.
+
+#![deny(unsafe_code)]
+
+use std::cell::RefCell;
+
+use wsengine as core;
+
+#[allow(unsafe_code, unreachable_pub, missing_docs, clippy::all)]
+mod bindings {
+    wit_bindgen::generate!({ world: "component", path: "../../wit" });
+}
+
+use bindings::exports::wsengine::websocket::engine as wit;
+
+/// The component's implementation of the `engine` interface.
+pub struct Component;
+
+// The generated export glue is the only unsafe code here.
+#[allow(unsafe_code)]
+mod export {
+    use super::{Component, bindings};
+    bindings::export!(Component with_types_in bindings);
+}
+
+fn error(e: &core::Error) -> wit::Error {
+    let detail = wit::ErrorDetail {
+        hresult: e.hresult(),
+        message: e.to_string(),
+        close_status: e.close_status().map(|s| s.0),
+        http_status: e.http_status(),
+    };
+    match e.kind() {
+        core::ErrorKind::InvalidProtocolOperation => wit::Error::InvalidProtocolOperation(detail),
+        core::ErrorKind::InvalidProtocolFormat => wit::Error::InvalidProtocolFormat(detail),
+        core::ErrorKind::ExtensionsNotSupported => wit::Error::ExtensionsNotSupported(detail),
+        core::ErrorKind::SubprotocolNotSupported => wit::Error::SubprotocolNotSupported(detail),
+        core::ErrorKind::VersionNotSupported => wit::Error::VersionNotSupported(detail),
+        core::ErrorKind::InvalidArgument => wit::Error::InvalidArgument(detail),
+        core::ErrorKind::InvalidState => wit::Error::InvalidState(detail),
+        _ => wit::Error::Fail(detail),
+    }
+}
+
+fn detail(e: &wit::Error) -> &wit::ErrorDetail {
+    match e {
+        wit::Error::InvalidProtocolOperation(d)
+        | wit::Error::InvalidProtocolFormat(d)
+        | wit::Error::ExtensionsNotSupported(d)
+        | wit::Error::SubprotocolNotSupported(d)
+        | wit::Error::VersionNotSupported(d)
+        | wit::Error::InvalidArgument(d)
+        | wit::Error::InvalidState(d)
+        | wit::Error::Fail(d) => d,
+    }
+}
+
+fn role(r: wit::Role) -> core::Role {
+    match r {
+        wit::Role::Client => core::Role::Client,
+        wit::Role::Server => core::Role::Server,
+    }
+}
+
+fn buffer_type(t: wit::BufferType) -> core::BufferType {
+    match t {
+        wit::BufferType::Utf8Message => core::BufferType::Utf8Message,
+        wit::BufferType::Utf8Fragment => core::BufferType::Utf8Fragment,
+        wit::BufferType::BinaryMessage => core::BufferType::BinaryMessage,
+        wit::BufferType::BinaryFragment => core::BufferType::BinaryFragment,
+        wit::BufferType::Close => core::BufferType::Close,
+        wit::BufferType::PingPong => core::BufferType::PingPong,
+        wit::BufferType::UnsolicitedPong => core::BufferType::UnsolicitedPong,
+    }
+}
+
+fn wit_buffer_type(t: core::BufferType) -> wit::BufferType {
+    match t {
+        core::BufferType::Utf8Message => wit::BufferType::Utf8Message,
+        core::BufferType::Utf8Fragment => wit::BufferType::Utf8Fragment,
+        core::BufferType::BinaryMessage => wit::BufferType::BinaryMessage,
+        core::BufferType::BinaryFragment => wit::BufferType::BinaryFragment,
+        core::BufferType::Close => wit::BufferType::Close,
+        core::BufferType::PingPong => wit::BufferType::PingPong,
+        core::BufferType::UnsolicitedPong => wit::BufferType::UnsolicitedPong,
+    }
+}
+
+fn state(s: core::State) -> wit::State {
+    match s {
+        core::State::Created => wit::State::Created,
+        core::State::ClientHandshaking => wit::State::ClientHandshaking,
+        core::State::ServerHandshaking => wit::State::ServerHandshaking,
+        core::State::HandshakeFailed => wit::State::HandshakeFailed,
+        core::State::Open => wit::State::Open,
+        core::State::CloseSent => wit::State::CloseSent,
+        core::State::CloseReceived => wit::State::CloseReceived,
+        core::State::Closed => wit::State::Closed,
+        core::State::Failed => wit::State::Failed,
+        core::State::Aborted => wit::State::Aborted,
+    }
+}
+
+fn queue(q: wit::ActionQueue) -> core::ActionQueue {
+    match q {
+        wit::ActionQueue::Send => core::ActionQueue::Send,
+        wit::ActionQueue::Receive => core::ActionQueue::Receive,
+        wit::ActionQueue::All => core::ActionQueue::All,
+    }
+}
+
+fn property(p: wit::Property) -> Result<core::Property, core::Error> {
+    Ok(match p {
+        wit::Property::ReceiveBufferSize(v) => core::Property::ReceiveBufferSize(v),
+        wit::Property::SendBufferSize(v) => core::Property::SendBufferSize(v),
+        wit::Property::DisableMasking(v) => core::Property::DisableMasking(v),
+        wit::Property::DisableUtf8Verification(v) => core::Property::DisableUtf8Verification(v),
+        wit::Property::RandomSeed(bytes) => {
+            let size = bytes.len();
+            core::Property::RandomSeed(<[u8; 32]>::try_from(bytes).map_err(|_| core::Error::PropertySize {
+                property: "random-seed",
+                size,
+                expected: 32,
+            })?)
+        }
+    })
+}
+
+fn headers_in(headers: &[wit::HttpHeader]) -> Vec<core::HttpHeader<'_>> {
+    headers.iter().map(|h| core::HttpHeader::new(&h.name, &h.value)).collect()
+}
+
+fn headers_out(headers: &[core::HttpHeader<'_>]) -> Vec<wit::HttpHeader> {
+    headers.iter().map(|h| wit::HttpHeader { name: h.name.to_vec(), value: h.value.to_vec() }).collect()
+}
+
+fn token(raw: u64) -> Result<core::ActionContext, wit::Error> {
+    core::ActionContext::from_raw(raw).map_err(|e| error(&e))
+}
+
+/// A `handle` resource: the core handle, with send payloads and contexts as the
+/// component model hands them over.
+pub struct Handle {
+    inner: RefCell<core::Handle<Vec<u8>, u64>>,
+    /// A buffer kept between `receive` calls with a `max-piece`, so they allocate once.
+    spare: RefCell<Vec<u8>>,
+}
+
+impl Handle {
+    fn create(r: wit::Role, properties: Vec<wit::Property>, upgraded: bool) -> Result<wit::Handle, wit::Error> {
+        let properties = properties.into_iter().map(property).collect::<Result<Vec<_>, _>>().map_err(|e| error(&e))?;
+        let inner = if upgraded {
+            core::Handle::from_upgraded(role(r), properties)
+        } else {
+            match r {
+                wit::Role::Client => core::Handle::new_client(properties),
+                wit::Role::Server => core::Handle::new_server(properties),
+            }
+        }
+        .map_err(|e| error(&e))?;
+        Ok(wit::Handle::new(Handle { inner: RefCell::new(inner), spare: RefCell::new(Vec::new()) }))
+    }
+}
+
+impl wit::GuestHandle for Handle {
+    fn create(r: wit::Role, properties: Vec<wit::Property>) -> Result<wit::Handle, wit::Error> {
+        Handle::create(r, properties, false)
+    }
+
+    fn from_upgraded(r: wit::Role, properties: Vec<wit::Property>) -> Result<wit::Handle, wit::Error> {
+        Handle::create(r, properties, true)
+    }
+
+    fn role(&self) -> wit::Role {
+        match self.inner.borrow().role() {
+            core::Role::Client => wit::Role::Client,
+            core::Role::Server => wit::Role::Server,
+        }
+    }
+
+    fn state(&self) -> wit::State {
+        state(self.inner.borrow().state())
+    }
+
+    fn begin_client_handshake(
+        &self,
+        subprotocols: Vec<String>,
+        extensions: Vec<String>,
+        initial_headers: Vec<wit::HttpHeader>,
+    ) -> Result<Vec<wit::HttpHeader>, wit::Error> {
+        let subprotocols: Vec<&str> = subprotocols.iter().map(String::as_str).collect();
+        let extensions: Vec<&str> = extensions.iter().map(String::as_str).collect();
+        let mut h = self.inner.borrow_mut();
+        h.begin_client_handshake(&subprotocols, &extensions, &headers_in(&initial_headers))
+            .map(headers_out)
+            .map_err(|e| error(&e))
+    }
+
+    fn end_client_handshake(
+        &self,
+        response_headers: Vec<wit::HttpHeader>,
+    ) -> Result<wit::ClientHandshakeOutcome, wit::Error> {
+        let outcome =
+            self.inner.borrow_mut().end_client_handshake(&headers_in(&response_headers)).map_err(|e| error(&e))?;
+        Ok(wit::ClientHandshakeOutcome {
+            subprotocol: outcome.subprotocol.map(|i| i as u32),
+            extensions: outcome.extensions.into_iter().map(|i| i as u32).collect(),
+        })
+    }
+
+    fn begin_server_handshake(
+        &self,
+        subprotocol: Option<String>,
+        extensions: Vec<String>,
+        request_headers: Vec<wit::HttpHeader>,
+    ) -> Result<Vec<wit::HttpHeader>, wit::Error> {
+        let extensions: Vec<&str> = extensions.iter().map(String::as_str).collect();
+        let mut h = self.inner.borrow_mut();
+        h.begin_server_handshake(subprotocol.as_deref(), &extensions, &headers_in(&request_headers))
+            .map(headers_out)
+            .map_err(|e| error(&e))
+    }
+
+    fn end_server_handshake(&self) -> Result<(), wit::Error> {
+        self.inner.borrow_mut().end_server_handshake().map_err(|e| error(&e))
+    }
+
+    fn send(&self, ty: wit::BufferType, buffer: Option<wit::SendBuffer>, context: u64) -> Result<(), wit::Error> {
+        let buffer = buffer.map(|b| match b {
+            wit::SendBuffer::Data(d) => core::SendBuffer::Data(d),
+            wit::SendBuffer::Close(c) => {
+                core::SendBuffer::Close { status: core::CloseStatus(c.status), reason: c.reason }
+            }
+            wit::SendBuffer::LastReceived => core::SendBuffer::LastReceived,
+        });
+        self.inner.borrow_mut().send(buffer_type(ty), buffer, context).map_err(|e| error(&e))
+    }
+
+    fn receive(&self, max_piece: Option<u32>, context: u64) -> Result<(), wit::Error> {
+        let buffer = max_piece.map(|n| {
+            let mut v = std::mem::take(&mut *self.spare.borrow_mut());
+            v.clear();
+            v.reserve_exact(n as usize);
+            v.shrink_to(n as usize);
+            v
+        });
+        self.inner.borrow_mut().receive(buffer, context).map_err(|e| error(&e))
+    }
+
+    fn get_action(&self, q: wit::ActionQueue) -> Result<wit::Action, wit::Error> {
+        let mut h = self.inner.borrow_mut();
+        Ok(match h.get_action(queue(q)).map_err(|e| error(&e))? {
+            core::Action::NoAction => wit::Action::NoAction,
+            core::Action::SendToNetwork { buffer_type, buffers, context, action } => {
+                let mut data = Vec::with_capacity(buffers.len());
+                buffers.copy_to(&mut data);
+                wit::Action::SendToNetwork(wit::SendToNetwork {
+                    buffer_type: wit_buffer_type(buffer_type),
+                    data,
+                    context: context.copied(),
+                    action: action.to_raw(),
+                })
+            }
+            core::Action::IndicateSendComplete { buffer_type, context, completed, action, .. } => {
+                wit::Action::IndicateSendComplete(wit::IndicateSendComplete {
+                    buffer_type: wit_buffer_type(buffer_type),
+                    context,
+                    completed,
+                    action: action.to_raw(),
+                })
+            }
+            core::Action::ReceiveFromNetwork { buffer, action } => {
+                wit::Action::ReceiveFromNetwork(wit::ReceiveFromNetwork {
+                    max_bytes: u32::try_from(buffer.len()).unwrap_or(u32::MAX),
+                    action: action.to_raw(),
+                })
+            }
+            core::Action::IndicateReceiveComplete { buffer_type, data, close_status, context, action } => {
+                let bytes = match data {
+                    core::Received::Borrowed(b) => b.to_vec(),
+                    core::Received::Owned(v) => {
+                        let out = v.clone();
+                        *self.spare.borrow_mut() = v;
+                        out
+                    }
+                };
+                wit::Action::IndicateReceiveComplete(wit::IndicateReceiveComplete {
+                    buffer_type: buffer_type.map(wit_buffer_type),
+                    data: bytes,
+                    close_status: close_status.map(|s| s.0),
+                    context,
+                    action: action.to_raw(),
+                })
+            }
+        })
+    }
+
+    fn complete_action(&self, action: u64, bytes_transferred: u32) -> Result<(), wit::Error> {
+        self.inner.borrow_mut().complete_action(token(action)?, bytes_transferred as usize).map_err(|e| error(&e))
+    }
+
+    fn complete_receive(&self, action: u64, data: Vec<u8>) -> Result<(), wit::Error> {
+        let token = token(action)?;
+        let mut h = self.inner.borrow_mut();
+        match h.action(token).map_err(|e| error(&e))? {
+            core::Action::ReceiveFromNetwork { buffer, .. } if data.len() <= buffer.len() => {
+                buffer[..data.len()].copy_from_slice(&data);
+            }
+            core::Action::ReceiveFromNetwork { buffer, .. } => {
+                return Err(error(&core::Error::TooManyBytesTransferred { reported: data.len(), max: buffer.len() }));
+            }
+            _ => return Err(error(&core::Error::UnknownActionContext)),
+        }
+        h.complete_action(token, data.len()).map_err(|e| error(&e))
+    }
+
+    fn push_received(&self, data: Vec<u8>) -> Result<(), wit::Error> {
+        self.inner.borrow_mut().push_received(&data).map_err(|e| error(&e))
+    }
+
+    fn abort(&self) {
+        self.inner.borrow_mut().abort();
+    }
+}
+
+/// A `head-parser` resource.
+pub struct HeadParser(RefCell<core::HeadParser>);
+
+fn head_request(r: core::RequestHead<'_>) -> wit::Head {
+    wit::Head {
+        method: r.method.to_owned(),
+        target: r.target.to_owned(),
+        status: 0,
+        reason: String::new(),
+        headers: headers_out(&r.headers),
+    }
+}
+
+fn head_response(r: core::ResponseHead<'_>) -> wit::Head {
+    wit::Head {
+        method: String::new(),
+        target: String::new(),
+        status: r.status,
+        reason: r.reason.to_owned(),
+        headers: headers_out(&r.headers),
+    }
+}
+
+impl wit::GuestHeadParser for HeadParser {
+    fn new(max_len: u32, max_headers: u32) -> Self {
+        HeadParser(RefCell::new(core::HeadParser::new(core::HeadLimits {
+            max_len: max_len as usize,
+            max_headers: max_headers as usize,
+        })))
+    }
+
+    fn push(&self, bytes: Vec<u8>) -> Result<bool, wit::Error> {
+        self.0.borrow_mut().push(&bytes).map_err(|e| error(&e))
+    }
+
+    fn request(&self) -> Result<wit::Head, wit::Error> {
+        self.0.borrow().request().map(head_request).map_err(|e| error(&e))
+    }
+
+    fn response(&self) -> Result<wit::Head, wit::Error> {
+        self.0.borrow().response().map(head_response).map_err(|e| error(&e))
+    }
+
+    fn rest(&self) -> Vec<u8> {
+        self.0.borrow().rest().to_vec()
+    }
+}
+
+impl wit::Guest for Component {
+    type Handle = Handle;
+    type HeadParser = HeadParser;
+
+    fn encode_request_head(target: String, headers: Vec<wit::HttpHeader>) -> Result<Vec<u8>, wit::Error> {
+        core::encode_request_head(&target, &headers_in(&headers)).map_err(|e| error(&e))
+    }
+
+    fn encode_response_head(status: u16, reason: String, headers: Vec<wit::HttpHeader>) -> Result<Vec<u8>, wit::Error> {
+        core::encode_response_head(status, &reason, &headers_in(&headers)).map_err(|e| error(&e))
+    }
+
+    fn encode_rejection(e: wit::Error) -> Vec<u8> {
+        let d = detail(&e);
+        core::encode_rejection_status(d.http_status.unwrap_or(400), &d.message)
+    }
+
+    fn offered_subprotocols(request_headers: Vec<wit::HttpHeader>) -> Vec<String> {
+        core::offered_subprotocols(&headers_in(&request_headers)).into_iter().map(str::to_owned).collect()
+    }
+
+    fn accept_key(key: String) -> String {
+        core::accept_key(key.as_bytes())
+    }
+
+    fn keepalive_interval() -> u32 {
+        match core::global_property(core::PropertyType::KeepaliveInterval) {
+            Ok(core::GlobalProperty::KeepaliveInterval(ms)) => ms,
+            _ => core::DEFAULT_KEEPALIVE_INTERVAL_MS,
+        }
+    }
+
+    fn set_keepalive_interval(ms: u32) -> u32 {
+        core::set_keepalive_interval(ms)
+    }
+
+    fn supported_versions() -> Vec<u32> {
+        core::SUPPORTED_VERSIONS.to_vec()
+    }
+}
