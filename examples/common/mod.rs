@@ -84,7 +84,7 @@ pub fn split_url(url: &str) -> io::Result<(String, String)> {
 pub fn connect(url: &str) -> io::Result<(Handle, TcpStream)> {
     let (authority, path) = split_url(url)?;
     let mut stream = TcpStream::connect(&authority)?;
-    stream.set_nodelay(true)?;
+    let _ = stream.set_nodelay(true); // not every platform has it (wasi:sockets 0.2 does not)
     let mut handle: Handle = Handle::new_client(properties()).map_err(io_err)?;
     let mut headers = vec![HttpHeader::new("Host", &authority)];
     headers.extend(handle.begin_client_handshake(&[], &[], &[]).map_err(io_err)?.iter().cloned());
@@ -248,4 +248,81 @@ pub fn finish(stream: &mut TcpStream, role: Role) {
 /// engine's receive buffer (no copy).
 pub fn echo(ty: BufferType, _data: &[u8]) -> Reply {
     Some((ty, Some(SendBuffer::LastReceived)))
+}
+
+/// An indication [`pump`] hands to its caller.
+enum Indication<'a> {
+    /// A send operation ended (`completed`: every byte written).
+    Sent { completed: bool },
+    /// A receive operation ended: its type (none when cancelled) and bytes.
+    Received(Option<BufferType>, &'a [u8]),
+}
+
+/// Runs `handle`'s actions, doing their I/O, until `on_indication` returns true.
+fn pump(
+    handle: &mut Handle,
+    stream: &mut TcpStream,
+    mut on_indication: impl FnMut(Indication<'_>) -> bool,
+) -> io::Result<()> {
+    loop {
+        let (ctx, n, stop) = match handle.get_action(ActionQueue::All).map_err(io_err)? {
+            Action::NoAction => return Err(io::Error::other("the engine has nothing to do")),
+            Action::IndicateReceiveComplete { buffer_type, data, action, .. } => {
+                (action, 0, on_indication(Indication::Received(buffer_type, data.as_slice())))
+            }
+            Action::IndicateSendComplete { completed, action, .. } => {
+                (action, 0, on_indication(Indication::Sent { completed }))
+            }
+            a => {
+                let (ctx, n, _) = carry_out(a, stream);
+                (ctx, n, false)
+            }
+        };
+        handle.complete_action(ctx, n).map_err(io_err)?;
+        if stop {
+            return Ok(());
+        }
+    }
+}
+
+fn sent(i: Indication<'_>) -> bool {
+    matches!(i, Indication::Sent { .. })
+}
+
+/// Sends one message and receives the answer (an echo), piece by piece into `on_piece`.
+pub fn exchange(
+    handle: &mut Handle,
+    stream: &mut TcpStream,
+    ty: BufferType,
+    payload: &[u8],
+    mut on_piece: impl FnMut(BufferType, &[u8]),
+) -> io::Result<()> {
+    handle.send(ty, Some(SendBuffer::Data(payload.to_vec())), ()).map_err(io_err)?;
+    pump(handle, stream, sent)?;
+    let mut last = false;
+    while !last {
+        handle.receive(None, ()).map_err(io_err)?;
+        pump(handle, stream, |i| {
+            if let Indication::Received(Some(t), data) = i
+                && t.is_data()
+            {
+                on_piece(t, data);
+                last = !t.is_fragment();
+            }
+            true
+        })?;
+    }
+    Ok(())
+}
+
+/// The close handshake from this side: sends 1000 and waits for the peer's close.
+pub fn close(handle: &mut Handle, stream: &mut TcpStream) -> io::Result<()> {
+    let status = SendBuffer::Close { status: CloseStatus::SUCCESS, reason: Vec::new() };
+    handle.send(BufferType::Close, Some(status), ()).map_err(io_err)?;
+    pump(handle, stream, sent)?;
+    while handle.state() != State::Closed {
+        handle.receive(None, ()).map_err(io_err)?;
+        pump(handle, stream, |_| true)?;
+    }
+    Ok(())
 }
