@@ -1,0 +1,111 @@
+//! `wsengine-host`: the wsengine component on Wasmtime, over `std::net`.
+//!
+//! ```sh
+//! wsengine-host serve 127.0.0.1:9012 [--component PATH]
+//! wsengine-host autobahn-client ws://127.0.0.1:9001 wsengine-component [--component PATH]
+//! ```
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use wsengine_host::net::{self, Connection};
+use wsengine_host::{BufferType, Runtime, default_component_path};
+
+const USAGE: &str = "usage:
+  wsengine-host serve ADDR [--component PATH]
+  wsengine-host autobahn-client URL AGENT [--component PATH]";
+
+fn main() -> Result<()> {
+    let mut args = Vec::new();
+    let mut component = default_component_path();
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        if a == "--component" {
+            component = PathBuf::from(it.next().context("--component needs a path")?);
+        } else if let Some(p) = a.strip_prefix("--component=") {
+            component = PathBuf::from(p);
+        } else {
+            args.push(a);
+        }
+    }
+    let runtime = Runtime::load(&component)?;
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["serve"] => serve(runtime, "127.0.0.1:9012"),
+        ["serve", addr] => serve(runtime, addr),
+        ["autobahn-client"] => autobahn_client(&runtime, "ws://127.0.0.1:9001", "wsengine-component"),
+        ["autobahn-client", url] => autobahn_client(&runtime, url, "wsengine-component"),
+        ["autobahn-client", url, agent] => autobahn_client(&runtime, url, agent),
+        _ => bail!("{USAGE}"),
+    }
+}
+
+/// The echo server: a thread per connection, each with its own store and instance;
+/// every data piece goes back with its type; `chat.v2` is chosen when offered.
+fn serve(runtime: Runtime, addr: &str) -> Result<()> {
+    let runtime = Arc::new(runtime);
+    let listener = TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+    eprintln!("wsengine-host listening on ws://{}", listener.local_addr()?);
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let runtime = Arc::clone(&runtime);
+        std::thread::spawn(move || {
+            let _ = stream.set_nodelay(true);
+            let session = match runtime.session() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("instantiation failed: {e:#}");
+                    return;
+                }
+            };
+            let mut conn = match net::accept(session, stream, "chat.v2") {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("handshake failed: {e:#}");
+                    return;
+                }
+            };
+            if let Err(e) = conn.run(net::echo) {
+                eprintln!("connection failed: {e:#}");
+            }
+            conn.finish();
+        });
+    }
+    Ok(())
+}
+
+/// The Autobahn TestSuite client loop (for `wstest -m fuzzingserver`).
+fn autobahn_client(runtime: &Runtime, base: &str, agent: &str) -> Result<()> {
+    let base = base.trim_end_matches('/');
+    let mut count = String::new();
+    let mut conn = net::connect(runtime.session()?, &format!("{base}/getCaseCount"))?;
+    conn.run(|ty, data| {
+        if ty == BufferType::Utf8Message || ty == BufferType::Utf8Fragment {
+            count.push_str(&String::from_utf8_lossy(data));
+        }
+        None
+    })?;
+    conn.finish();
+    let count: u32 = count.trim().parse().with_context(|| format!("bad case count {count:?}"))?;
+    eprintln!("autobahn-client: {count} cases");
+
+    for case in 1..=count {
+        let url = format!("{base}/runCase?case={case}&agent={agent}");
+        match runtime.session().and_then(|s| net::connect(s, &url)) {
+            Ok(mut conn) => {
+                if let Err(e) = conn.run(net::echo) {
+                    eprintln!("case {case}: {e:#}");
+                }
+                conn.finish();
+            }
+            Err(e) => eprintln!("case {case}: connect failed: {e:#}"),
+        }
+    }
+
+    let mut conn: Connection = net::connect(runtime.session()?, &format!("{base}/updateReports?agent={agent}"))?;
+    conn.run(|_, _| None)?;
+    conn.finish();
+    eprintln!("autobahn-client: reports updated");
+    Ok(())
+}
