@@ -6,6 +6,8 @@
 #
 # usage: tests/autobahn/run.sh [MODE] [server|client|both]
 #   MODE native (default): examples echo_server and autobahn_client, built --release.
+#   MODE component: the engine as a WebAssembly component (target/component/wsengine.wasm,
+#     built by ./dev) on Wasmtime: wsengine-host serve / autobahn-client, debug profile.
 #
 # Each mode names a server command (listening on $ECHO_ADDR) and a client command
 # (taking the fuzzingserver URL and an agent name); later builds add their modes here.
@@ -44,6 +46,15 @@ case "$mode" in
     cargo build --release --quiet --example echo_server --example autobahn_client
     server_cmd=(target/release/examples/echo_server "$ECHO_ADDR")
     client_cmd=(target/release/examples/autobahn_client "$FUZZ_URL" "$AGENT")
+    ;;
+  component)
+    if [ ! -f target/component/wsengine.wasm ]; then
+      echo "target/component/wsengine.wasm is missing: build the component first (./dev)" >&2
+      exit 2
+    fi
+    cargo build --quiet -p wsengine-host
+    server_cmd=(target/debug/wsengine-host serve "$ECHO_ADDR")
+    client_cmd=(target/debug/wsengine-host autobahn-client "$FUZZ_URL" "$AGENT")
     ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
