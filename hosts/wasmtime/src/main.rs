@@ -17,7 +17,17 @@ const USAGE: &str = "usage:
   wsengine-host serve ADDR [--component PATH]
   wsengine-host autobahn-client URL AGENT [--component PATH]";
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wsengine-host: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let mut args = Vec::new();
     let mut component = default_component_path();
     let mut it = std::env::args().skip(1);
