@@ -3,6 +3,7 @@
 //! ```sh
 //! wsengine-host serve 127.0.0.1:9012 [--component PATH]
 //! wsengine-host autobahn-client ws://127.0.0.1:9001 wsengine-component [--component PATH]
+//! wsengine-host run-wasi FILE.wasm [ARGS...]
 //! ```
 
 use std::net::TcpListener;
@@ -15,9 +16,14 @@ use wsengine_host::{BufferType, Runtime, default_component_path};
 
 const USAGE: &str = "usage:
   wsengine-host serve ADDR [--component PATH]
-  wsengine-host autobahn-client URL AGENT [--component PATH]";
+  wsengine-host autobahn-client URL AGENT [--component PATH]
+  wsengine-host run-wasi FILE.wasm [ARGS...]";
 
 fn main() -> std::process::ExitCode {
+    // A WASI command needs no wsengine component, and its arguments are its own.
+    if std::env::args().nth(1).as_deref() == Some("run-wasi") {
+        return wsengine_host::wasi::main(std::env::args().skip(2));
+    }
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
