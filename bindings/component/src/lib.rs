@@ -319,6 +319,27 @@ impl wit::GuestHandle for Handle {
         h.complete_action(token, data.len()).map_err(|e| error(&e))
     }
 
+    fn step(
+        &self,
+        done: Option<wit::Completion>,
+        then: Option<wit::Operation>,
+        q: wit::ActionQueue,
+    ) -> Result<wit::Action, wit::StepError> {
+        match done {
+            Some(wit::Completion::Transferred(t)) => self.complete_action(t.action, t.bytes),
+            Some(wit::Completion::Received(r)) => self.complete_receive(r.action, r.data),
+            None => Ok(()),
+        }
+        .map_err(wit::StepError::Completion)?;
+        match then {
+            Some(wit::Operation::Send(s)) => self.send(s.buffer_type, s.buffer, s.context),
+            Some(wit::Operation::Receive(r)) => self.receive(r.max_piece, r.context),
+            None => Ok(()),
+        }
+        .map_err(wit::StepError::Operation)?;
+        self.get_action(q).map_err(wit::StepError::GetAction)
+    }
+
     fn push_received(&self, data: Vec<u8>) -> Result<(), wit::Error> {
         self.inner.borrow_mut().push_received(&data).map_err(|e| error(&e))
     }

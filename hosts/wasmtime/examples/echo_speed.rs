@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use anyhow::Result;
 use wsengine::{Action, ActionQueue, BufferType, Handle, Property, Role, SendBuffer};
-use wsengine_host::{Runtime, default_component_path, engine, wit};
+use wsengine_host::{
+    Completion, Operation, ReceiveOperation, Runtime, SendOperation, Transferred, default_component_path, engine, wit,
+};
 
 /// `count` masked text frames of `len` bytes, as a client writes them.
 fn wire(len: usize, count: usize) -> Vec<u8> {
@@ -79,37 +81,45 @@ fn native(input: &[u8], count: usize) -> usize {
     written
 }
 
-/// The same echo through the component.
+/// The same echo through the component, one `step` per action: complete the last action,
+/// queue the next operation and get the next action in one call (three per message).
 fn component(rt: &Runtime, input: &[u8], count: usize) -> Result<usize> {
     let mut s = rt.session()?;
     let props: Vec<wit::Property> = vec![wit::Property::ReceiveBufferSize(65536), wit::Property::SendBufferSize(65536)];
     let h = engine(s.from_upgraded(wit::Role::Server, &props)?)?;
     let (mut pos, mut messages, mut written) = (0, 0, 0);
+    let mut done: Option<Completion> = None;
+    let receive = Operation::Receive(ReceiveOperation { max_piece: None, context: 0 });
     while messages < count {
-        engine(s.receive(h, None, 0)?)?;
+        let mut then = Some(&receive);
         let ty = loop {
-            match engine(s.get_action(h, wit::ActionQueue::Receive)?)? {
-                wit::Action::ReceiveFromNetwork(r) => {
+            match s.step(h, done.take().as_ref(), then.take(), wit::ActionQueue::Receive)? {
+                Ok(wit::Action::ReceiveFromNetwork(r)) => {
                     let n = (r.max_bytes as usize).min(input.len() - pos);
                     engine(s.complete_receive(h, r.action, &input[pos..pos + n])?)?;
                     pos += n;
                 }
-                wit::Action::IndicateReceiveComplete(i) => {
-                    engine(s.complete_action(h, i.action, 0)?)?;
+                Ok(wit::Action::IndicateReceiveComplete(i)) => {
+                    done = Some(Completion::Transferred(Transferred { action: i.action, bytes: 0 }));
                     break i.buffer_type.expect("a data piece");
                 }
                 other => anyhow::bail!("unexpected {other:?}"),
             }
         };
-        engine(s.send(h, ty, Some(&wit::SendBuffer::LastReceived), 0)?)?;
+        let echo =
+            Operation::Send(SendOperation { buffer_type: ty, buffer: Some(wit::SendBuffer::LastReceived), context: 0 });
+        let mut then = Some(&echo);
         loop {
-            match engine(s.get_action(h, wit::ActionQueue::Send)?)? {
-                wit::Action::SendToNetwork(f) => {
+            match s.step(h, done.take().as_ref(), then.take(), wit::ActionQueue::Send)? {
+                Ok(wit::Action::SendToNetwork(f)) => {
                     written += f.data.len();
-                    engine(s.complete_action(h, f.action, f.data.len() as u32)?)?;
+                    done = Some(Completion::Transferred(Transferred { action: f.action, bytes: f.data.len() as u32 }));
                 }
-                wit::Action::IndicateSendComplete(i) => engine(s.complete_action(h, i.action, 0)?)?,
-                _ => break,
+                Ok(wit::Action::IndicateSendComplete(i)) => {
+                    done = Some(Completion::Transferred(Transferred { action: i.action, bytes: 0 }));
+                    break;
+                }
+                other => anyhow::bail!("unexpected {other:?}"),
             }
         }
         if matches!(ty, wit::BufferType::Utf8Message | wit::BufferType::BinaryMessage) {
@@ -134,10 +144,19 @@ fn main() -> Result<()> {
     let rt = Runtime::load(&default_component_path())?;
     println!("| payload | native msg/s | native MB/s | component msg/s | component MB/s | component / native |");
     println!("|---:|---:|---:|---:|---:|---:|");
-    for len in [16usize, 1024, 16 * 1024, 64 * 1024] {
-        let count = (8 << 20) / len.max(64);
+    // `ECHO_SIZES=16,65536` picks the payload sizes (for profiling one of them).
+    let sizes: Vec<usize> = match std::env::var("ECHO_SIZES") {
+        Ok(list) => list.split(',').map(str::parse).collect::<Result<_, _>>()?,
+        Err(_) => vec![16, 1024, 16 * 1024, 64 * 1024],
+    };
+    // `ECHO_MIB=64` sets the megabytes of wire per run (default 8).
+    let mib: usize = std::env::var("ECHO_MIB").map_or(Ok(8), |v| v.parse())?;
+    for len in sizes {
+        let count = (mib << 20) / len.max(64);
         let input = wire(len, count);
-        let n = best_of(5, || Ok(native(&input, count)))?;
+        // `ECHO_ONLY=component` skips the native side (to profile the component alone).
+        let only_component = std::env::var("ECHO_ONLY").is_ok_and(|v| v == "component");
+        let n = if only_component { f64::NAN } else { best_of(5, || Ok(native(&input, count)))? };
         let c = best_of(5, || component(&rt, &input, count))?;
         let (nm, cm) = (count as f64 / n, count as f64 / c);
         println!(

@@ -28,8 +28,8 @@ pub mod bindings {
 /// The types of the `engine` interface.
 pub use bindings::exports::wsengine::websocket::engine as wit;
 pub use wit::{
-    Action, ActionQueue, BufferType, ClientHandshakeOutcome, CloseFrame, ErrorDetail, Head, HttpHeader, Property, Role,
-    SendBuffer, State,
+    Action, ActionQueue, BufferType, ClientHandshakeOutcome, CloseFrame, Completion, ErrorDetail, Head, HttpHeader,
+    Operation, Property, ReceiveOperation, Received, Role, SendBuffer, SendOperation, State, StepError, Transferred,
 };
 
 /// A call's result: the outer error is a trap or a host failure (the instance is then
@@ -82,7 +82,12 @@ pub struct Runtime {
 impl Runtime {
     /// Compiles the component at `path` and links it (it imports nothing).
     pub fn load(path: &Path) -> Result<Self> {
-        let engine = Engine::default();
+        let mut config = wasmtime::Config::new();
+        config.concurrency_support(false);
+        if std::env::var_os("WSENGINE_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        let engine = Engine::new(&config)?;
         let bytes = std::fs::read(path).with_context(|| {
             format!(
                 "cannot read the wsengine component at {} (build it with `./dev` or: cargo build -p \
@@ -212,6 +217,19 @@ impl Session {
     pub fn complete_receive(&mut self, h: ResourceAny, action: u64, data: &[u8]) -> Outcome<()> {
         let (store, api) = self.parts();
         Ok(api.handle().call_complete_receive(store, h, action, data)?)
+    }
+
+    /// `handle.step`: completes `done`, queues `then`, returns `get-action(queue)`, in one
+    /// call into the component.
+    pub fn step(
+        &mut self,
+        h: ResourceAny,
+        done: Option<&Completion>,
+        then: Option<&Operation>,
+        queue: ActionQueue,
+    ) -> Result<Result<Action, StepError>> {
+        let (store, api) = self.parts();
+        Ok(api.handle().call_step(store, h, done, then, queue)?)
     }
 
     /// `handle.push-received`.

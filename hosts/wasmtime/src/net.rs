@@ -10,8 +10,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use wasmtime::component::ResourceAny;
 
 use crate::{
-    Action, ActionQueue, BufferType, CloseFrame, Property, Role, SendBuffer, Session, State, detail, engine, header,
-    os_seed, wit,
+    Action, ActionQueue, BufferType, CloseFrame, Completion, Operation, Property, ReceiveOperation, Role, SendBuffer,
+    SendOperation, Session, State, StepError, Transferred, detail, engine, header, os_seed, wit,
 };
 
 /// The close status of a close frame without a body.
@@ -127,24 +127,40 @@ impl Connection {
         let mut queued: Reply = None;
         let mut sending = false;
         let mut receiving = false;
+        let mut receive_over = false;
         let mut receive_failed = false;
         let mut peer_close = None;
         let mut read_buf = vec![0u8; 65536];
+        // The completion of the last action, carried into the next step: one call into the
+        // component per action.
+        let mut done: Option<Completion> = None;
         loop {
-            if !sending && let Some((ty, buf)) = queued.take() {
-                match session.send(h, ty, buf.as_ref(), 0)? {
-                    Ok(()) => sending = true,
-                    Err(e) => eprintln!("send refused: {}", crate::EngineError(e)),
-                }
-            }
-            if !receiving && !sending && !receive_failed && queued.is_none() && session.receive(h, None, 0)?.is_ok() {
+            let then = if !sending && let Some((ty, buffer)) = queued.take() {
+                sending = true;
+                Some(Operation::Send(SendOperation { buffer_type: ty, buffer, context: 0 }))
+            } else if !receiving && !sending && !receive_over && queued.is_none() {
                 receiving = true;
-            }
+                Some(Operation::Receive(ReceiveOperation { max_piece: None, context: 0 }))
+            } else {
+                None
+            };
             // After a receive-side failure the receive queue only repeats the error.
             let queue = if receive_failed { ActionQueue::Send } else { ActionQueue::All };
-            let action = match session.get_action(h, queue)? {
+            let action = match session.step(h, done.take().as_ref(), then.as_ref(), queue)? {
                 Ok(a) => a,
-                Err(e) => {
+                Err(StepError::Completion(e)) => return Err(crate::EngineError(e).into()),
+                Err(StepError::Operation(e)) => {
+                    if matches!(then, Some(Operation::Send(_))) {
+                        sending = false;
+                        eprintln!("send refused: {}", crate::EngineError(e));
+                    } else {
+                        // Refused for good: the peer's close arrived, or the handle failed.
+                        receiving = false;
+                        receive_over = true;
+                    }
+                    continue;
+                }
+                Err(StepError::GetAction(e)) => {
                     // The peer broke the protocol: answer once with the status the
                     // component names, then drop the connection.
                     receive_failed = true;
@@ -164,6 +180,7 @@ impl Connection {
                 Action::NoAction => return Ok(peer_close),
                 Action::IndicateReceiveComplete(r) => {
                     receiving = false;
+                    done = Some(Completion::Transferred(Transferred { action: r.action, bytes: 0 }));
                     match r.buffer_type {
                         None => {
                             // The transport closed.
@@ -178,16 +195,12 @@ impl Connection {
                                 }
                                 _ => None,
                             };
-                            engine(session.complete_action(h, r.action, 0)?)?;
                             if session.state(h)? == State::CloseReceived {
                                 queued = Some((BufferType::Close, reply));
                             }
                         }
-                        Some(BufferType::PingPong) => engine(session.complete_action(h, r.action, 0)?)?,
-                        Some(ty) => {
-                            queued = on_data(ty, &r.data);
-                            engine(session.complete_action(h, r.action, 0)?)?;
-                        }
+                        Some(BufferType::PingPong) => {}
+                        Some(ty) => queued = on_data(ty, &r.data),
                     }
                 }
                 Action::SendToNetwork(s) => {
@@ -196,7 +209,7 @@ impl Connection {
                         Ok(()) => s.data.len() as u32,
                         Err(_) => 0,
                     };
-                    engine(session.complete_action(h, s.action, n)?)?;
+                    done = Some(Completion::Transferred(Transferred { action: s.action, bytes: n }));
                 }
                 Action::ReceiveFromNetwork(r) => {
                     let max = (r.max_bytes as usize).min(read_buf.len());
@@ -207,11 +220,12 @@ impl Connection {
                             Err(_) => break 0,
                         }
                     };
+                    // Its own call: the bytes go straight from the read buffer.
                     engine(session.complete_receive(h, r.action, &read_buf[..n])?)?;
                 }
                 Action::IndicateSendComplete(s) => {
                     sending = false;
-                    engine(session.complete_action(h, s.action, 0)?)?;
+                    done = Some(Completion::Transferred(Transferred { action: s.action, bytes: 0 }));
                 }
             }
         }

@@ -8,7 +8,8 @@ use std::collections::VecDeque;
 
 use common::{Peer, err, ok, seed, session};
 use wsengine_host::{
-    Action, ActionQueue, BufferType, CloseFrame, Property, Role, SendBuffer, Session, State, detail, header, wit,
+    Action, ActionQueue, BufferType, CloseFrame, Completion, Operation, Property, ReceiveOperation, Received, Role,
+    SendBuffer, SendOperation, Session, State, StepError, Transferred, detail, header, wit,
 };
 
 /// A good call on the same instance: it still works after the misuse before it.
@@ -359,14 +360,87 @@ fn peer_protocol_errors_are_errors_not_traps() {
 }
 
 #[test]
-fn a_dropped_handle_is_the_one_misuse_that_traps() {
+fn a_dropped_handle_is_refused_by_the_runtime() {
     // Not an engine call: the component model itself refuses a resource handle that was
-    // dropped, with a trap, and the instance is then unusable. Hosts must not do this;
-    // the per-connection instances of wsengine-host contain the damage.
+    // dropped, before the call enters the component, with a host error rather than an
+    // engine answer. Hosts must not do this; wsengine-host gives every connection its
+    // own instance, so a host bug stays with one connection.
     let mut s = session();
     let h = ok(s.create(Role::Server, &[]));
     s.drop_handle(h).unwrap();
     assert!(s.state(h).is_err());
-    assert!(s.create(Role::Server, &[]).is_err(), "the instance is poisoned");
+    assert!(s.get_action(h, ActionQueue::All).is_err());
     alive(&mut session());
+}
+
+/// `step` names the part that failed; the parts before it took effect, those after it
+/// did not run.
+#[test]
+fn step_names_the_part_that_failed() {
+    let mut s = session();
+    let (cli, mut srv) = open_pair(&mut s);
+    let h = cli.h;
+    let outcome = |r: anyhow::Result<Result<Action, StepError>>| r.expect("no trap");
+    let payload = Operation::Send(SendOperation {
+        buffer_type: BufferType::BinaryMessage,
+        buffer: Some(SendBuffer::Data(b"step".to_vec())),
+        context: 4,
+    });
+
+    // A bogus completion: refused, and the send after it is not queued.
+    let bogus = Completion::Transferred(Transferred { action: 0x1_0000_0001, bytes: 0 });
+    match outcome(s.step(h, Some(&bogus), Some(&payload), ActionQueue::Send)) {
+        Err(StepError::Completion(e)) => expect(e, invalid_argument, "step with a bogus token"),
+        other => panic!("expected a completion error, got {other:?}"),
+    }
+    assert_eq!(ok(s.get_action(h, ActionQueue::Send)), Action::NoAction, "the send did not run");
+    alive(&mut s);
+
+    // No completion, a good send: the frame comes back from the same call.
+    let Ok(Action::SendToNetwork(frame)) = outcome(s.step(h, None, Some(&payload), ActionQueue::Send)) else {
+        panic!("expected the frame")
+    };
+    assert_eq!(frame.context, Some(4));
+
+    // A good completion, a refused operation (a second send while one is outstanding):
+    // the completion took effect, get-action did not run.
+    let written = Completion::Transferred(Transferred { action: frame.action, bytes: frame.data.len() as u32 });
+    match outcome(s.step(h, Some(&written), Some(&payload), ActionQueue::Send)) {
+        Err(StepError::Operation(e)) => expect(e, invalid_operation, "a second send through step"),
+        other => panic!("expected an operation error, got {other:?}"),
+    }
+    expect(err(s.complete_action(h, frame.action, 0)), invalid_argument, "the step completed it already");
+    let Ok(Action::IndicateSendComplete(sent)) = outcome(s.step(h, None, None, ActionQueue::Send)) else {
+        panic!("expected the send's end")
+    };
+    assert!(sent.completed);
+    let ended = Completion::Transferred(Transferred { action: sent.action, bytes: 0 });
+    assert_eq!(outcome(s.step(h, Some(&ended), None, ActionQueue::Send)), Ok(Action::NoAction));
+
+    // A read completed through step; the peer's bad frame fails get-action, after the
+    // completion and the receive took effect.
+    let receive = Operation::Receive(ReceiveOperation { max_piece: None, context: 5 });
+    let Ok(Action::ReceiveFromNetwork(read)) = outcome(s.step(srv.h, None, Some(&receive), ActionQueue::Receive))
+    else {
+        panic!("expected a read")
+    };
+    srv.inbox.extend(&frame.data);
+    srv.inbox.extend([0x82, 0x01, b'x']); // unmasked: a client must mask
+    let wire: Vec<u8> = srv.inbox.drain(..).collect();
+    let read = Completion::Received(Received { action: read.action, data: wire });
+    let Ok(Action::IndicateReceiveComplete(got)) = outcome(s.step(srv.h, Some(&read), None, ActionQueue::Receive))
+    else {
+        panic!("expected the message")
+    };
+    assert_eq!((got.data.as_slice(), got.context), (&b"step"[..], 5));
+    let consumed = Completion::Transferred(Transferred { action: got.action, bytes: 0 });
+    match outcome(s.step(srv.h, Some(&consumed), Some(&receive), ActionQueue::Receive)) {
+        Err(StepError::GetAction(e)) => {
+            assert_eq!(detail(&e).close_status, Some(1002));
+            expect(e, invalid_format, "an unmasked frame, found by step's get-action");
+        }
+        other => panic!("expected a get-action error, got {other:?}"),
+    }
+    assert_eq!(s.state(srv.h).unwrap(), State::Failed);
+    alive(&mut s);
 }
