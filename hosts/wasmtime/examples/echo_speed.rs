@@ -1,91 +1,37 @@
-//! The echo path in memory, native engine against the component on Wasmtime, in one run:
-//! a server handle receives masked text frames (zero copy) and echoes each piece with
-//! `last-received`, the host copying bytes in and out of the instance.
+//! The echo path in memory, in one run, three ways (the workload of
+//! `examples/echo_speed/workload.rs`: a server handle receives masked text frames and
+//! echoes each piece with last-received):
+//!
+//! - native: the engine as a Rust crate, in this process;
+//! - wasm guest: the same loop compiled for wasm32-wasip2 (`examples/echo_speed`), the
+//!   engine inside it, run by Wasmtime: what a WASI application that embeds the engine gets;
+//! - component via WIT: the engine component (`target/component/wsengine.wasm`) driven
+//!   from this host through `handle.step`, every frame and piece copied across the
+//!   boundary: what a host that loads the component gets.
 //!
 //! ```sh
+//! cargo build --release --example echo_speed --target wasm32-wasip2
 //! cargo run --release -p wsengine-host --example echo_speed
 //! ```
-//! Wall time, best of 5 runs per cell; the ratio is component / native.
+//! Wall time, best of 5 runs per cell. `ECHO_SIZES=16,65536` and `ECHO_MIB=64` pick the
+//! payload sizes and the MiB of payload per run; `ECHO_ONLY=component` measures only the
+//! component via WIT (for profiling).
 
-use std::time::Instant;
+#[path = "../../../examples/echo_speed/workload.rs"]
+mod workload;
 
-use anyhow::Result;
-use wsengine::{Action, ActionQueue, BufferType, Handle, Property, Role, SendBuffer};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
 use wsengine_host::{
     Completion, Operation, ReceiveOperation, Runtime, SendOperation, Transferred, default_component_path, engine, wit,
 };
-
-/// `count` masked text frames of `len` bytes, as a client writes them.
-fn wire(len: usize, count: usize) -> Vec<u8> {
-    let mut client: Handle = Handle::from_upgraded(Role::Client, [Property::RandomSeed([9; 32])]).unwrap();
-    let mut out = Vec::new();
-    let payload = vec![b'x'; len];
-    for _ in 0..count {
-        client.send(BufferType::Utf8Message, Some(SendBuffer::Data(payload.clone())), ()).unwrap();
-        loop {
-            let (a, n) = match client.get_action(ActionQueue::Send).unwrap() {
-                Action::SendToNetwork { buffers, action, .. } => {
-                    buffers.copy_to(&mut out);
-                    (action, buffers.len())
-                }
-                Action::IndicateSendComplete { action, .. } => (action, 0),
-                _ => break,
-            };
-            client.complete_action(a, n).unwrap();
-        }
-    }
-    out
-}
-
-fn props() -> Vec<Property> {
-    vec![Property::ReceiveBufferSize(65536), Property::SendBufferSize(65536)]
-}
-
-/// Echoes `count` messages from `input` with the native engine; returns bytes written.
-fn native(input: &[u8], count: usize) -> usize {
-    let mut h: Handle = Handle::from_upgraded(Role::Server, props()).unwrap();
-    let (mut pos, mut messages, mut written) = (0, 0, 0);
-    while messages < count {
-        h.receive(None, ()).unwrap();
-        let ty = loop {
-            match h.get_action(ActionQueue::Receive).unwrap() {
-                Action::ReceiveFromNetwork { buffer, action } => {
-                    let n = buffer.len().min(input.len() - pos);
-                    buffer[..n].copy_from_slice(&input[pos..pos + n]);
-                    pos += n;
-                    h.complete_action(action, n).unwrap();
-                }
-                Action::IndicateReceiveComplete { buffer_type, action, .. } => {
-                    h.complete_action(action, 0).unwrap();
-                    break buffer_type.unwrap();
-                }
-                other => panic!("{other:?}"),
-            }
-        };
-        h.send(ty, Some(SendBuffer::LastReceived), ()).unwrap();
-        loop {
-            let (a, n) = match h.get_action(ActionQueue::Send).unwrap() {
-                Action::SendToNetwork { buffers, action, .. } => {
-                    written += buffers.len();
-                    (action, buffers.len())
-                }
-                Action::IndicateSendComplete { action, .. } => (action, 0),
-                _ => break,
-            };
-            h.complete_action(a, n).unwrap();
-        }
-        if !ty.is_fragment() {
-            messages += 1;
-        }
-    }
-    written
-}
 
 /// The same echo through the component, one `step` per action: complete the last action,
 /// queue the next operation and get the next action in one call (three per message).
 fn component(rt: &Runtime, input: &[u8], count: usize) -> Result<usize> {
     let mut s = rt.session()?;
-    let props: Vec<wit::Property> = vec![wit::Property::ReceiveBufferSize(65536), wit::Property::SendBufferSize(65536)];
+    let props = [wit::Property::ReceiveBufferSize(65536), wit::Property::SendBufferSize(65536)];
     let h = engine(s.from_upgraded(wit::Role::Server, &props)?)?;
     let (mut pos, mut messages, mut written) = (0, 0, 0);
     let mut done: Option<Completion> = None;
@@ -130,42 +76,61 @@ fn component(rt: &Runtime, input: &[u8], count: usize) -> Result<usize> {
     Ok(written)
 }
 
-fn best_of(runs: usize, mut f: impl FnMut() -> Result<usize>) -> Result<f64> {
-    let mut best = f64::INFINITY;
-    for _ in 0..runs {
-        let t = Instant::now();
-        std::hint::black_box(f()?);
-        best = best.min(t.elapsed().as_secs_f64());
+/// The wasm32-wasip2 build of examples/echo_speed.
+fn guest_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/wasm32-wasip2/release/examples/echo_speed.wasm")
+}
+
+/// Best seconds per size from the wasm guest, which prints `echo LEN COUNT SECONDS`.
+fn guest(sizes: &[usize], mib: usize) -> Result<Vec<f64>> {
+    let path = guest_path();
+    if !path.exists() {
+        bail!("{} is missing: cargo build --release --example echo_speed --target wasm32-wasip2", path.display());
     }
-    Ok(best)
+    let list = sizes.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let run = wsengine_host::wasi::run_wasi_captured(&path, &[list, mib.to_string()])?;
+    if run.status != 0 {
+        bail!("the wasm guest failed: {}", String::from_utf8_lossy(&run.stderr));
+    }
+    let out = String::from_utf8(run.stdout)?;
+    let times: Vec<f64> = out
+        .lines()
+        .map(|line| line.split(' ').nth(3).context("echo LEN COUNT SECONDS")?.parse().context("seconds"))
+        .collect::<Result<_>>()?;
+    if times.len() != sizes.len() {
+        bail!("the wasm guest printed {} lines for {} sizes", times.len(), sizes.len());
+    }
+    Ok(times)
 }
 
 fn main() -> Result<()> {
     let rt = Runtime::load(&default_component_path())?;
-    println!("| payload | native msg/s | native MB/s | component msg/s | component MB/s | component / native |");
-    println!("|---:|---:|---:|---:|---:|---:|");
-    // `ECHO_SIZES=16,65536` picks the payload sizes (for profiling one of them).
-    let sizes: Vec<usize> = match std::env::var("ECHO_SIZES") {
-        Ok(list) => list.split(',').map(str::parse).collect::<Result<_, _>>()?,
-        Err(_) => vec![16, 1024, 16 * 1024, 64 * 1024],
-    };
-    // `ECHO_MIB=64` sets the megabytes of wire per run (default 8).
-    let mib: usize = std::env::var("ECHO_MIB").map_or(Ok(8), |v| v.parse())?;
-    for len in sizes {
-        let count = (mib << 20) / len.max(64);
-        let input = wire(len, count);
-        // `ECHO_ONLY=component` skips the native side (to profile the component alone).
-        let only_component = std::env::var("ECHO_ONLY").is_ok_and(|v| v == "component");
-        let n = if only_component { f64::NAN } else { best_of(5, || Ok(native(&input, count)))? };
-        let c = best_of(5, || component(&rt, &input, count))?;
-        let (nm, cm) = (count as f64 / n, count as f64 / c);
+    let (sizes, mib) = (workload::sizes(), workload::mib());
+    let only_component = std::env::var("ECHO_ONLY").is_ok_and(|v| v == "component");
+    let guest_times = if only_component { vec![f64::NAN; sizes.len()] } else { guest(&sizes, mib)? };
+    println!(
+        "| payload | native msg/s | native MB/s | wasm guest msg/s | guest / native | component via WIT msg/s \
+         | component / native |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for (&len, g) in sizes.iter().zip(guest_times) {
+        let count = workload::count(len, mib);
+        let input = workload::wire(len, count);
+        let n = if only_component {
+            f64::NAN
+        } else {
+            workload::best_of(5, || Ok::<_, anyhow::Error>(workload::echo(&input, count)))?
+        };
+        let c = workload::best_of(5, || component(&rt, &input, count))?;
+        let rate = |secs: f64| count as f64 / secs;
         println!(
-            "| {len} B | {:.0} k | {:.0} | {:.0} k | {:.0} | {:.2}x |",
-            nm / 1e3,
-            nm * len as f64 / 1e6,
-            cm / 1e3,
-            cm * len as f64 / 1e6,
-            cm / nm
+            "| {len} B | {:.0} k | {:.0} | {:.0} k | {:.2}x | {:.0} k | {:.2}x |",
+            rate(n) / 1e3,
+            rate(n) * len as f64 / 1e6,
+            rate(g) / 1e3,
+            n / g,
+            rate(c) / 1e3,
+            n / c
         );
     }
     Ok(())
