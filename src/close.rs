@@ -1,5 +1,6 @@
 //! Close status codes and close-frame bodies (RFC 6455 §5.5.1, §7.4).
 
+use crate::action::SendBuffer;
 use crate::error::{Error, Result};
 use crate::utf8;
 
@@ -62,6 +63,18 @@ impl CloseStatus {
     }
 }
 
+impl CloseStatus {
+    /// The close that answers a peer's close of this status and `reason` (what
+    /// [`Action::IndicateReceiveComplete`](crate::Action::IndicateReceiveComplete) carries
+    /// for [`BufferType::Close`](crate::BufferType::Close)): the same status and reason, as
+    /// RFC 6455 §5.5.1 suggests, or an empty close (`None`) when the peer's had no body
+    /// (1005, which is never sent). Pass it to `send(BufferType::Close, ..)`.
+    #[must_use]
+    pub fn reply<B: for<'a> From<&'a [u8]>>(self, reason: &[u8]) -> Option<SendBuffer<B>> {
+        (self != Self::EMPTY).then(|| SendBuffer::Close { status: self, reason: B::from(reason) })
+    }
+}
+
 impl From<u16> for CloseStatus {
     fn from(v: u16) -> Self {
         Self(v)
@@ -111,6 +124,20 @@ pub(crate) fn parse_body(body: &[u8], verify_utf8: bool) -> Result<(CloseStatus,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_close_is_answered_with_its_status_and_reason_or_empty() {
+        assert_eq!(
+            CloseStatus(4001).reply::<Vec<u8>>(b"bye"),
+            Some(SendBuffer::Close { status: CloseStatus(4001), reason: b"bye".to_vec() })
+        );
+        assert_eq!(CloseStatus::EMPTY.reply::<Vec<u8>>(b""), None);
+        // Every status a peer can send comes back as one this side can send.
+        for code in (0..=u16::MAX).map(CloseStatus).filter(|s| s.is_valid_received()) {
+            let Some(SendBuffer::Close { status, .. }) = code.reply::<Vec<u8>>(b"") else { panic!("{code:?}") };
+            assert!(status.is_sendable(), "{code:?}");
+        }
+    }
 
     #[test]
     fn received_codes_follow_rfc6455_section_7_4() {

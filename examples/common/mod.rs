@@ -177,12 +177,7 @@ pub fn run(
                     }
                     Some(BufferType::Close) => {
                         peer_close = close_status;
-                        let reply = match close_status {
-                            Some(s) if s != CloseStatus::EMPTY => {
-                                Some(SendBuffer::Close { status: s, reason: data.as_slice().to_vec() })
-                            }
-                            _ => None,
-                        };
+                        let reply = close_status.and_then(|s| s.reply(data.as_slice()));
                         handle.complete_action(action, 0).map_err(io_err)?;
                         if handle.state() == State::CloseReceived {
                             queued = Some((BufferType::Close, reply));

@@ -147,8 +147,6 @@ fn token(raw: u64) -> Result<core::ActionContext, wit::Error> {
 /// component model hands them over.
 pub struct Handle {
     inner: RefCell<core::Handle<Vec<u8>, u64>>,
-    /// A buffer kept between `receive` calls with a `max-piece`, so they allocate once.
-    spare: RefCell<Vec<u8>>,
 }
 
 impl Handle {
@@ -163,7 +161,7 @@ impl Handle {
             }
         }
         .map_err(|e| error(&e))?;
-        Ok(wit::Handle::new(Handle { inner: RefCell::new(inner), spare: RefCell::new(Vec::new()) }))
+        Ok(wit::Handle::new(Handle { inner: RefCell::new(inner) }))
     }
 }
 
@@ -242,13 +240,9 @@ impl wit::GuestHandle for Handle {
     }
 
     fn receive(&self, max_piece: Option<u32>, context: u64) -> Result<(), wit::Error> {
-        let buffer = max_piece.map(|n| {
-            let mut v = std::mem::take(&mut *self.spare.borrow_mut());
-            v.clear();
-            v.reserve_exact(n as usize);
-            v.shrink_to(n as usize);
-            v
-        });
+        // The piece goes back across the boundary as its own list either way: a buffer
+        // of exactly `max-piece` bytes per receive, moved out in the indication.
+        let buffer = max_piece.map(|n| Vec::with_capacity(n as usize));
         self.inner.borrow_mut().receive(buffer, context).map_err(|e| error(&e))
     }
 
@@ -283,11 +277,7 @@ impl wit::GuestHandle for Handle {
             core::Action::IndicateReceiveComplete { buffer_type, data, close_status, context, action } => {
                 let bytes = match data {
                     core::Received::Borrowed(b) => b.to_vec(),
-                    core::Received::Owned(v) => {
-                        let out = v.clone();
-                        *self.spare.borrow_mut() = v;
-                        out
-                    }
+                    core::Received::Owned(v) => v,
                 };
                 wit::Action::IndicateReceiveComplete(wit::IndicateReceiveComplete {
                     buffer_type: buffer_type.map(wit_buffer_type),
@@ -412,6 +402,13 @@ impl wit::Guest for Component {
     fn encode_rejection(e: wit::Error) -> Vec<u8> {
         let d = detail(&e);
         core::encode_rejection_status(d.http_status.unwrap_or(400), &d.message)
+    }
+
+    fn close_reply(status: u16, reason: Vec<u8>) -> Option<wit::CloseFrame> {
+        match core::CloseStatus(status).reply::<Vec<u8>>(&reason)? {
+            core::SendBuffer::Close { status, reason } => Some(wit::CloseFrame { status: status.0, reason }),
+            _ => None,
+        }
     }
 
     fn offered_subprotocols(request_headers: Vec<wit::HttpHeader>) -> Vec<String> {

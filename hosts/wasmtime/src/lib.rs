@@ -292,6 +292,12 @@ impl Session {
         Ok(api.call_encode_rejection(store, error)?)
     }
 
+    /// `close-reply`.
+    pub fn close_reply(&mut self, status: u16, reason: &[u8]) -> Result<Option<CloseFrame>> {
+        let (store, api) = self.parts();
+        Ok(api.call_close_reply(store, status, reason)?)
+    }
+
     /// `offered-subprotocols`.
     pub fn offered_subprotocols(&mut self, request: &[HttpHeader]) -> Result<Vec<String>> {
         let (store, api) = self.parts();

@@ -14,9 +14,6 @@ use crate::{
     SendOperation, Session, State, StepError, Transferred, detail, engine, header, os_seed, wit,
 };
 
-/// The close status of a close frame without a body.
-const CLOSE_EMPTY: u16 = 1005;
-
 /// Buffer sizes: the largest the engine allows, for throughput (as the examples).
 pub fn properties() -> Vec<Property> {
     vec![Property::ReceiveBufferSize(65536), Property::SendBufferSize(65536)]
@@ -189,13 +186,10 @@ impl Connection {
                         }
                         Some(BufferType::Close) => {
                             peer_close = r.close_status;
-                            let reply = match r.close_status {
-                                Some(s) if s != CLOSE_EMPTY => {
-                                    Some(SendBuffer::Close(CloseFrame { status: s, reason: r.data }))
-                                }
-                                _ => None,
-                            };
-                            if session.state(h)? == State::CloseReceived {
+                            if let Some(status) = r.close_status
+                                && session.state(h)? == State::CloseReceived
+                            {
+                                let reply = session.close_reply(status, &r.data)?.map(SendBuffer::Close);
                                 queued = Some((BufferType::Close, reply));
                             }
                         }

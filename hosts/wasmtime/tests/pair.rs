@@ -172,6 +172,23 @@ fn client_and_server_in_one_instance() {
 }
 
 #[test]
+fn pieces_of_at_most_max_piece_bytes() {
+    let mut s = session();
+    let mut client = Peer::new(ok(s.from_upgraded(Role::Client, &[Property::RandomSeed(seed(3))])));
+    let mut server = Peer::new(ok(s.from_upgraded(Role::Server, &[])));
+    server.max_piece = Some(128);
+    server.read_chunk = 1000;
+    let mut back = VecDeque::new();
+    for round in 0..3u8 {
+        let payload: Vec<u8> = (0..300u32).map(|i| (i as u8).wrapping_mul(round + 1)).collect();
+        send(&mut s, &mut client, &mut server, BufferType::BinaryMessage, Some(data(&payload)), 1);
+        let (got, types) = message(&mut s, &mut server, &mut back);
+        assert_eq!(got, payload);
+        assert_eq!(types, [BufferType::BinaryFragment, BufferType::BinaryFragment, BufferType::BinaryMessage]);
+    }
+}
+
+#[test]
 fn free_functions() {
     let mut s = session();
     assert_eq!(s.accept_key("dGhlIHNhbXBsZSBub25jZQ==").unwrap(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
@@ -182,6 +199,12 @@ fn free_functions() {
     assert_eq!(s.keepalive_interval().unwrap(), 60000);
     // Per instance: a fresh one starts from the default.
     assert_eq!(session().keepalive_interval().unwrap(), 30000);
+    // A peer's close is answered with its status and reason; one without a body, empty.
+    assert_eq!(
+        s.close_reply(4001, b"bye").unwrap(),
+        Some(wsengine_host::CloseFrame { status: 4001, reason: b"bye".to_vec() })
+    );
+    assert_eq!(s.close_reply(1005, b"").unwrap(), None);
 }
 
 #[test]

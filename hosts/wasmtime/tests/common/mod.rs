@@ -71,6 +71,8 @@ pub struct Peer {
     receiving: bool,
     /// Reads take at most this many bytes, to cut frames at odd places.
     pub read_chunk: usize,
+    /// The `max-piece` of this peer's receives.
+    pub max_piece: Option<u32>,
 }
 
 /// A send operation's end, as `indicate-send-complete` told it.
@@ -83,7 +85,7 @@ pub struct SendDone {
 
 impl Peer {
     pub fn new(h: ResourceAny) -> Self {
-        Peer { h, inbox: VecDeque::new(), pending: None, receiving: false, read_chunk: 7 }
+        Peer { h, inbox: VecDeque::new(), pending: None, receiving: false, read_chunk: 7, max_piece: None }
     }
 
     /// Carries out the send queue: frames go to `wire`; returns the operations that ended.
@@ -109,7 +111,7 @@ impl Peer {
     /// allows; automatic pongs go to `wire`. Returns the indication once it comes.
     pub fn poll(&mut self, s: &mut Session, wire: &mut VecDeque<u8>) -> Option<wit::IndicateReceiveComplete> {
         if !self.receiving {
-            ok(s.receive(self.h, None, 77));
+            ok(s.receive(self.h, self.max_piece, 77));
             self.receiving = true;
         }
         loop {
