@@ -1,0 +1,644 @@
+//! wsengine for JavaScript: websocket.dll's API as wasm-bindgen classes, mapped onto the
+//! Rust core. Mapping only: every protocol decision is the core's. The npm package's
+//! hand-written glue (`js/`) builds the stream driver, the handshakes and the WebSocket
+//! facade on these calls.
+//!
+//! `getAction` works as `WebSocketGetAction` does: it returns the action (0-4) and fills
+//! out-parameters that the `action*` getters read, so a step of the action loop creates
+//! no JavaScript object. An action's bytes are read with `actionData()` (a copy the
+//! caller owns) or `actionView(i)` (a view of the engine's memory, no copy, valid until
+//! the next call into the engine); a RECEIVE_FROM_NETWORK action's `actionView(0)` is the
+//! free space to read into, completed with `completeAction(token, n)`.
+//!
+//! Errors are thrown as JavaScript `Error`s named `WebSocketError` with `hresult`,
+//! `kind`, and where they apply `closeStatus` and `httpStatus`.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wsengine as core;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `crypto.getRandomValues` of the global scope (browsers, Node 20, workerd).
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
+    fn get_random_values(buf: &mut [u8]) -> Result<(), JsValue>;
+}
+
+fn set(o: &Object, key: &str, value: impl Into<JsValue>) {
+    // Setting a property on a fresh plain object cannot fail.
+    let _ = Reflect::set(o, &JsValue::from_str(key), &value.into());
+}
+
+fn kind_name(k: core::ErrorKind) -> &'static str {
+    match k {
+        core::ErrorKind::InvalidProtocolOperation => "invalid-protocol-operation",
+        core::ErrorKind::InvalidProtocolFormat => "invalid-protocol-format",
+        core::ErrorKind::ExtensionsNotSupported => "extensions-not-supported",
+        core::ErrorKind::SubprotocolNotSupported => "subprotocol-not-supported",
+        core::ErrorKind::VersionNotSupported => "version-not-supported",
+        core::ErrorKind::InvalidArgument => "invalid-argument",
+        core::ErrorKind::InvalidState => "invalid-state",
+        _ => "fail",
+    }
+}
+
+/// An engine error as a thrown JavaScript `Error`.
+fn error(e: &core::Error) -> JsValue {
+    let err = js_sys::Error::new(&e.to_string());
+    err.set_name("WebSocketError");
+    let o: &Object = err.as_ref();
+    set(o, "hresult", e.hresult());
+    set(o, "kind", kind_name(e.kind()));
+    if let Some(s) = e.close_status() {
+        set(o, "closeStatus", s.0);
+    }
+    if let Some(s) = e.http_status() {
+        set(o, "httpStatus", s);
+    }
+    err.into()
+}
+
+fn invalid_argument(message: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    err.set_name("WebSocketError");
+    let o: &Object = err.as_ref();
+    set(o, "hresult", core::ErrorKind::InvalidArgument.hresult());
+    set(o, "kind", kind_name(core::ErrorKind::InvalidArgument));
+    err.into()
+}
+
+fn queue(q: u32) -> Result<core::ActionQueue, JsValue> {
+    core::ActionQueue::from_u32(q).map_err(|e| error(&e))
+}
+
+fn buffer_type(t: u32) -> Result<core::BufferType, JsValue> {
+    core::BufferType::from_u32(t).map_err(|e| error(&e))
+}
+
+fn state_name(s: core::State) -> &'static str {
+    match s {
+        core::State::Created => "created",
+        core::State::ClientHandshaking => "client-handshaking",
+        core::State::ServerHandshaking => "server-handshaking",
+        core::State::HandshakeFailed => "handshake-failed",
+        core::State::Open => "open",
+        core::State::CloseSent => "close-sent",
+        core::State::CloseReceived => "close-received",
+        core::State::Closed => "closed",
+        core::State::Failed => "failed",
+        core::State::Aborted => "aborted",
+    }
+}
+
+/// Properties from a plain object: `receiveBufferSize`, `sendBufferSize`,
+/// `disableMasking`, `disableUtf8Verification`, `randomSeed` (32 bytes). A client without
+/// a seed gets 32 bytes from `crypto.getRandomValues`.
+fn properties(props: &JsValue, client: bool) -> Result<Vec<core::Property>, JsValue> {
+    let mut out = Vec::new();
+    if !props.is_undefined() && !props.is_null() {
+        let obj: &Object = props.dyn_ref().ok_or_else(|| invalid_argument("properties must be an object"))?;
+        for key in Object::keys(obj).iter() {
+            let name = key.as_string().unwrap_or_default();
+            let value = Reflect::get(obj, &key)?;
+            let number = || {
+                value
+                    .as_f64()
+                    .filter(|v| v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(v))
+                    .map(|v| v as u32)
+                    .ok_or_else(|| invalid_argument(&format!("{name} must be a whole number")))
+            };
+            let flag = || value.as_bool().ok_or_else(|| invalid_argument(&format!("{name} must be a boolean")));
+            out.push(match name.as_str() {
+                "receiveBufferSize" => core::Property::ReceiveBufferSize(number()?),
+                "sendBufferSize" => core::Property::SendBufferSize(number()?),
+                "disableMasking" => core::Property::DisableMasking(flag()?),
+                "disableUtf8Verification" => core::Property::DisableUtf8Verification(flag()?),
+                "randomSeed" => {
+                    let bytes = value
+                        .dyn_ref::<Uint8Array>()
+                        .map(Uint8Array::to_vec)
+                        .ok_or_else(|| invalid_argument("randomSeed must be a Uint8Array"))?;
+                    let size = bytes.len();
+                    core::Property::RandomSeed(<[u8; 32]>::try_from(bytes).map_err(|_| {
+                        error(&core::Error::PropertySize { property: "randomSeed", size, expected: 32 })
+                    })?)
+                }
+                _ => return Err(invalid_argument(&format!("unknown property {name}"))),
+            });
+        }
+    }
+    if client && !out.iter().any(|p| matches!(p, core::Property::RandomSeed(_))) {
+        let mut seed = [0u8; 32];
+        get_random_values(&mut seed)?;
+        out.push(core::Property::RandomSeed(seed));
+    }
+    Ok(out)
+}
+
+/// A header string as bytes: HTTP fields are octets, one per character (ISO-8859-1), so
+/// a character above U+00FF cannot be sent.
+fn latin1_in(v: JsValue) -> Result<Vec<u8>, JsValue> {
+    let s = v.as_string().ok_or_else(|| invalid_argument("header names and values are strings"))?;
+    s.chars()
+        .map(|c| u8::try_from(u32::from(c)).map_err(|_| invalid_argument("a header character above U+00FF")))
+        .collect()
+}
+
+/// Header bytes as a string, one character per octet.
+fn latin1_out(bytes: &[u8]) -> JsValue {
+    JsValue::from_str(&bytes.iter().map(|&b| char::from(b)).collect::<String>())
+}
+
+/// `[[name, value], ...]` (strings) as header fields.
+fn headers_in(headers: &JsValue) -> Result<Vec<core::HttpHeader<'static>>, JsValue> {
+    let list: &Array = headers.dyn_ref().ok_or_else(|| invalid_argument("headers must be an array of pairs"))?;
+    list.iter()
+        .map(|pair| {
+            let pair: Array = pair.dyn_into().map_err(|_| invalid_argument("a header must be [name, value]"))?;
+            Ok(core::HttpHeader::owned(latin1_in(pair.get(0))?, latin1_in(pair.get(1))?))
+        })
+        .collect()
+}
+
+fn headers_out(headers: &[core::HttpHeader<'_>]) -> Array {
+    headers
+        .iter()
+        .map(|h| {
+            let pair = Array::new();
+            pair.push(&latin1_out(&h.name));
+            pair.push(&latin1_out(&h.value));
+            JsValue::from(pair)
+        })
+        .collect()
+}
+
+fn strings(list: &JsValue) -> Result<Vec<String>, JsValue> {
+    if list.is_undefined() || list.is_null() {
+        return Ok(Vec::new());
+    }
+    let list: &Array = list.dyn_ref().ok_or_else(|| invalid_argument("expected an array of strings"))?;
+    list.iter().map(|s| s.as_string().ok_or_else(|| invalid_argument("expected an array of strings"))).collect()
+}
+
+/// The out-parameters of the last `getAction`.
+#[derive(Default)]
+struct Out {
+    kind: u32,
+    buffer_type: u32,
+    /// Up to two byte ranges of linear memory: (pointer, length).
+    buffers: [(usize, usize); 2],
+    count: u32,
+    token: f64,
+    context: JsValue,
+    close_status: u16,
+    completed: bool,
+}
+
+/// `WEB_SOCKET_HANDLE`. Free it with `free()` (or `using`).
+#[wasm_bindgen(js_name = Handle)]
+pub struct JsHandle {
+    inner: core::Handle<Box<[u8]>, JsValue>,
+    out: Out,
+    /// The piece of an indication given back in a `maxPiece` buffer, kept for the views.
+    owned: Vec<u8>,
+}
+
+impl JsHandle {
+    fn new(inner: core::Result<core::Handle<Box<[u8]>, JsValue>>) -> Result<JsHandle, JsValue> {
+        Ok(JsHandle { inner: inner.map_err(|e| error(&e))?, out: Out::default(), owned: Vec::new() })
+    }
+
+    fn token(raw: f64) -> Result<core::ActionContext, JsValue> {
+        if !(raw.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&raw)) {
+            return Err(error(&core::Error::UnknownActionContext));
+        }
+        core::ActionContext::from_raw(raw as u64).map_err(|e| error(&e))
+    }
+}
+
+#[wasm_bindgen(js_class = Handle)]
+impl JsHandle {
+    /// WebSocketCreateClientHandle.
+    #[wasm_bindgen(js_name = createClient)]
+    pub fn create_client(properties_: JsValue) -> Result<JsHandle, JsValue> {
+        Self::new(core::Handle::new_client(properties(&properties_, true)?))
+    }
+
+    /// WebSocketCreateServerHandle.
+    #[wasm_bindgen(js_name = createServer)]
+    pub fn create_server(properties_: JsValue) -> Result<JsHandle, JsValue> {
+        Self::new(core::Handle::new_server(properties(&properties_, false)?))
+    }
+
+    /// A handle for a connection upgraded elsewhere, open at once; `client` picks the role.
+    #[wasm_bindgen(js_name = fromUpgraded)]
+    pub fn from_upgraded(client: bool, properties_: JsValue) -> Result<JsHandle, JsValue> {
+        let role = if client { core::Role::Client } else { core::Role::Server };
+        Self::new(core::Handle::from_upgraded(role, properties(&properties_, client)?))
+    }
+
+    /// True for a client handle.
+    #[wasm_bindgen(getter, js_name = isClient)]
+    pub fn is_client(&self) -> bool {
+        self.inner.role() == core::Role::Client
+    }
+
+    /// The state: "created", "client-handshaking", "server-handshaking",
+    /// "handshake-failed", "open", "close-sent", "close-received", "closed", "failed",
+    /// "aborted".
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> String {
+        state_name(self.inner.state()).to_owned()
+    }
+
+    /// WebSocketBeginClientHandshake: the headers to add to the upgrade request.
+    #[wasm_bindgen(js_name = beginClientHandshake)]
+    pub fn begin_client_handshake(
+        &mut self,
+        subprotocols: JsValue,
+        extensions: JsValue,
+        initial_headers: JsValue,
+    ) -> Result<Array, JsValue> {
+        let (subprotocols, extensions) = (strings(&subprotocols)?, strings(&extensions)?);
+        let subprotocols: Vec<&str> = subprotocols.iter().map(String::as_str).collect();
+        let extensions: Vec<&str> = extensions.iter().map(String::as_str).collect();
+        let initial = if initial_headers.is_undefined() { Vec::new() } else { headers_in(&initial_headers)? };
+        let out = self.inner.begin_client_handshake(&subprotocols, &extensions, &initial).map_err(|e| error(&e))?;
+        Ok(headers_out(out))
+    }
+
+    /// WebSocketEndClientHandshake: checks the response headers (the caller checked the
+    /// 101 status). Returns `{ subprotocol, extensions }`: the index of the chosen
+    /// subprotocol among those offered (or -1), and the indices of accepted extensions.
+    #[wasm_bindgen(js_name = endClientHandshake)]
+    pub fn end_client_handshake(&mut self, response_headers: JsValue) -> Result<Object, JsValue> {
+        let headers = headers_in(&response_headers)?;
+        let outcome = self.inner.end_client_handshake(&headers).map_err(|e| error(&e))?;
+        let o = Object::new();
+        set(&o, "subprotocol", outcome.subprotocol.map_or(-1.0, |i| i as f64));
+        set(&o, "extensions", outcome.extensions.iter().map(|&i| JsValue::from(i as f64)).collect::<Array>());
+        Ok(o)
+    }
+
+    /// WebSocketBeginServerHandshake: checks the request headers; returns the headers of
+    /// the 101 response.
+    #[wasm_bindgen(js_name = beginServerHandshake)]
+    pub fn begin_server_handshake(
+        &mut self,
+        subprotocol: Option<String>,
+        extensions: JsValue,
+        request_headers: JsValue,
+    ) -> Result<Array, JsValue> {
+        let extensions = strings(&extensions)?;
+        let extensions: Vec<&str> = extensions.iter().map(String::as_str).collect();
+        let headers = headers_in(&request_headers)?;
+        let out =
+            self.inner.begin_server_handshake(subprotocol.as_deref(), &extensions, &headers).map_err(|e| error(&e))?;
+        Ok(headers_out(out))
+    }
+
+    /// WebSocketEndServerHandshake.
+    #[wasm_bindgen(js_name = endServerHandshake)]
+    pub fn end_server_handshake(&mut self) -> Result<(), JsValue> {
+        self.inner.end_server_handshake().map_err(|e| error(&e))
+    }
+
+    /// WebSocketSend with a data buffer (copied in), or none for ping, unsolicited pong
+    /// and an empty close.
+    pub fn send(&mut self, buffer_type_: u32, data: Option<Box<[u8]>>, context: JsValue) -> Result<(), JsValue> {
+        let buffer = data.map(core::SendBuffer::Data);
+        self.inner.send(buffer_type(buffer_type_)?, buffer, context).map_err(|e| error(&e))
+    }
+
+    /// WebSocketSend of text given as a string (encoded to UTF-8 on the way in).
+    #[wasm_bindgen(js_name = sendText)]
+    pub fn send_text(&mut self, buffer_type_: u32, text: String, context: JsValue) -> Result<(), JsValue> {
+        let buffer = core::SendBuffer::Data(text.into_bytes().into_boxed_slice());
+        self.inner.send(buffer_type(buffer_type_)?, Some(buffer), context).map_err(|e| error(&e))
+    }
+
+    /// WebSocketSend of a close with a status and a UTF-8 reason (at most 123 bytes).
+    #[wasm_bindgen(js_name = sendClose)]
+    pub fn send_close(&mut self, status: u16, reason: Box<[u8]>, context: JsValue) -> Result<(), JsValue> {
+        let buffer = core::SendBuffer::Close { status: core::CloseStatus(status), reason };
+        self.inner.send(core::BufferType::Close, Some(buffer), context).map_err(|e| error(&e))
+    }
+
+    /// WebSocketSend of the piece the last indicate-receive-complete handed over, from the
+    /// engine's receive buffer (an echo without a copy).
+    #[wasm_bindgen(js_name = sendLastReceived)]
+    pub fn send_last_received(&mut self, buffer_type_: u32, context: JsValue) -> Result<(), JsValue> {
+        let buffer = Some(core::SendBuffer::LastReceived);
+        self.inner.send(buffer_type(buffer_type_)?, buffer, context).map_err(|e| error(&e))
+    }
+
+    /// WebSocketReceive. Pieces are at most the receive buffer size, or `maxPiece`
+    /// bytes when given (at least 125).
+    pub fn receive(&mut self, context: JsValue, max_piece: Option<u32>) -> Result<(), JsValue> {
+        let buffer = max_piece.map(|n| Vec::with_capacity(n as usize));
+        self.inner.receive(buffer, context).map_err(|e| error(&e))
+    }
+
+    /// Bytes of the stream read before the handle took over (those behind the HTTP head).
+    #[wasm_bindgen(js_name = pushReceived)]
+    pub fn push_received(&mut self, data: &[u8]) -> Result<(), JsValue> {
+        self.inner.push_received(data).map_err(|e| error(&e))
+    }
+
+    /// WebSocketGetAction: the next action of `queue` (1 send, 2 receive, 3 all) as
+    /// 0 no-action, 1 send-to-network, 2 indicate-send-complete, 3 receive-from-network,
+    /// 4 indicate-receive-complete; its details are in the `action*` getters until the
+    /// next call.
+    #[wasm_bindgen(js_name = getAction)]
+    pub fn get_action(&mut self, queue_: u32) -> Result<u32, JsValue> {
+        let q = queue(queue_)?;
+        let out = &mut self.out;
+        let action = self.inner.get_action(q).map_err(|e| error(&e))?;
+        out.kind = action.code();
+        out.token = action.context().map_or(0.0, |c| c.to_raw() as f64);
+        out.buffers = [(0, 0); 2];
+        out.count = 0;
+        out.close_status = 0;
+        out.completed = false;
+        out.buffer_type = 0;
+        out.context = JsValue::UNDEFINED;
+        match action {
+            core::Action::NoAction => {}
+            core::Action::SendToNetwork { buffer_type, buffers, context, .. } => {
+                out.buffer_type = buffer_type as u32;
+                for (slot, part) in out.buffers.iter_mut().zip(buffers.as_slices()) {
+                    *slot = (part.as_ptr() as usize, part.len());
+                }
+                out.count = buffers.as_slices().iter().filter(|p| !p.is_empty()).count() as u32;
+                if let Some(c) = context {
+                    out.context = c.clone();
+                }
+            }
+            core::Action::IndicateSendComplete { buffer_type, context, completed, .. } => {
+                out.buffer_type = buffer_type as u32;
+                out.context = context;
+                out.completed = completed;
+            }
+            core::Action::ReceiveFromNetwork { buffer, .. } => {
+                out.buffers[0] = (buffer.as_mut_ptr() as usize, buffer.len());
+                out.count = 1;
+            }
+            core::Action::IndicateReceiveComplete { buffer_type, data, close_status, context, .. } => {
+                out.buffer_type = buffer_type.map_or(0, |t| t as u32);
+                out.context = context;
+                out.close_status = close_status.map_or(0, |s| s.0);
+                let piece = match data {
+                    core::Received::Borrowed(b) => b,
+                    core::Received::Owned(v) => {
+                        self.owned = v;
+                        &self.owned[..]
+                    }
+                };
+                out.buffers[0] = (piece.as_ptr() as usize, piece.len());
+                out.count = 1;
+            }
+        }
+        Ok(out.kind)
+    }
+
+    /// The last action's buffer type (0 for none).
+    #[wasm_bindgen(getter, js_name = actionBufferType)]
+    pub fn action_buffer_type(&self) -> u32 {
+        self.out.buffer_type
+    }
+
+    /// The last action's token, for `completeAction`.
+    #[wasm_bindgen(getter, js_name = actionToken)]
+    pub fn action_token(&self) -> f64 {
+        self.out.token
+    }
+
+    /// The context of the operation the last action belongs to (undefined for an
+    /// automatic pong and no-action).
+    #[wasm_bindgen(getter, js_name = actionContext)]
+    pub fn action_context(&self) -> JsValue {
+        self.out.context.clone()
+    }
+
+    /// For a close indication: its status (1005 when the frame had no body); else 0.
+    #[wasm_bindgen(getter, js_name = actionCloseStatus)]
+    pub fn action_close_status(&self) -> u16 {
+        self.out.close_status
+    }
+
+    /// For indicate-send-complete: true when every byte was written.
+    #[wasm_bindgen(getter, js_name = actionCompleted)]
+    pub fn action_completed(&self) -> bool {
+        self.out.completed
+    }
+
+    /// How many byte ranges the last action has (send-to-network: 1 or 2).
+    #[wasm_bindgen(getter, js_name = actionBufferCount)]
+    pub fn action_buffer_count(&self) -> u32 {
+        self.out.count
+    }
+
+    /// The last action's bytes in all: the frame to write, the space to read into, or the
+    /// piece indicated.
+    #[wasm_bindgen(getter, js_name = actionByteLength)]
+    pub fn action_byte_length(&self) -> u32 {
+        (self.out.buffers[0].1 + self.out.buffers[1].1) as u32
+    }
+
+    /// A copy of the last action's bytes (a send-to-network's ranges joined), which the
+    /// caller owns. Valid any time.
+    #[wasm_bindgen(js_name = actionData)]
+    pub fn action_data(&self) -> Uint8Array {
+        let total = self.action_byte_length();
+        let out = Uint8Array::new_with_length(total);
+        let mut at = 0;
+        for (ptr, len) in self.out.buffers {
+            if len > 0 {
+                // SAFETY: the range was lent by the action and stays untouched until it
+                // is completed; a stale range still lies inside linear memory.
+                out.subarray(at, at + len as u32)
+                    .copy_from(unsafe { std::slice::from_raw_parts(ptr as *const u8, len) });
+                at += len as u32;
+            }
+        }
+        out
+    }
+
+    /// A view of range `index` of the last action in the engine's memory, without a copy:
+    /// valid until the next call into the engine (which may move or grow the memory). For
+    /// receive-from-network, the space to read into (write, then `completeAction`).
+    #[wasm_bindgen(js_name = actionView)]
+    pub fn action_view(&self, index: u32) -> Uint8Array {
+        let (ptr, len) = self.out.buffers.get(index as usize).copied().unwrap_or((0, 0));
+        // SAFETY: a view of linear memory; JavaScript writes through it only between calls
+        // into the engine, into the free receive space the action lent.
+        unsafe { Uint8Array::view_mut_raw(ptr as *mut u8, len) }
+    }
+
+    /// The free space a receive-from-network action still in flight lent, as a view of
+    /// the engine's memory (no copy), for a host that read from its transport after other
+    /// calls: valid until the next call into the engine. Write up to its length, then
+    /// `completeAction(token, n)`.
+    #[wasm_bindgen(js_name = readBuffer)]
+    pub fn read_buffer(&mut self, token: f64) -> Result<Uint8Array, JsValue> {
+        let t = Self::token(token)?;
+        match self.inner.action(t).map_err(|e| error(&e))? {
+            // SAFETY: as for `actionView`.
+            core::Action::ReceiveFromNetwork { buffer, .. } => unsafe {
+                Ok(Uint8Array::view_mut_raw(buffer.as_mut_ptr(), buffer.len()))
+            },
+            _ => Err(error(&core::Error::UnknownActionContext)),
+        }
+    }
+
+    /// WebSocketCompleteAction: the bytes written or read (ignored for indications).
+    #[wasm_bindgen(js_name = completeAction)]
+    pub fn complete_action(&mut self, token: f64, bytes_transferred: u32) -> Result<(), JsValue> {
+        let t = Self::token(token)?;
+        self.inner.complete_action(t, bytes_transferred as usize).map_err(|e| error(&e))
+    }
+
+    /// Completes a receive-from-network action with `data` (copied in; at most its
+    /// length); empty means end of stream.
+    #[wasm_bindgen(js_name = completeReceive)]
+    pub fn complete_receive(&mut self, token: f64, data: &[u8]) -> Result<(), JsValue> {
+        let t = Self::token(token)?;
+        match self.inner.action(t).map_err(|e| error(&e))? {
+            core::Action::ReceiveFromNetwork { buffer, .. } if data.len() <= buffer.len() => {
+                buffer[..data.len()].copy_from_slice(data);
+            }
+            core::Action::ReceiveFromNetwork { buffer, .. } => {
+                return Err(error(&core::Error::TooManyBytesTransferred { reported: data.len(), max: buffer.len() }));
+            }
+            _ => return Err(error(&core::Error::UnknownActionContext)),
+        }
+        self.inner.complete_action(t, data.len()).map_err(|e| error(&e))
+    }
+
+    /// WebSocketAbortHandle.
+    pub fn abort(&mut self) {
+        self.inner.abort();
+    }
+}
+
+/// Collects an HTTP head as it arrives (8 KiB and 128 header fields at most by default).
+#[wasm_bindgen(js_name = HeadParser)]
+pub struct JsHeadParser(core::HeadParser);
+
+fn head_object(headers: &[core::HttpHeader<'_>]) -> Object {
+    let o = Object::new();
+    set(&o, "headers", headers_out(headers));
+    o
+}
+
+#[wasm_bindgen(js_class = HeadParser)]
+impl JsHeadParser {
+    /// A parser with these limits (defaults when omitted).
+    #[wasm_bindgen(constructor)]
+    pub fn new(max_len: Option<u32>, max_headers: Option<u32>) -> JsHeadParser {
+        let d = core::HeadLimits::default();
+        JsHeadParser(core::HeadParser::new(core::HeadLimits {
+            max_len: max_len.map_or(d.max_len, |v| v as usize),
+            max_headers: max_headers.map_or(d.max_headers, |v| v as usize),
+        }))
+    }
+
+    /// Adds bytes; true once the head is complete (later bytes are kept for `rest`).
+    pub fn push(&mut self, bytes: &[u8]) -> Result<bool, JsValue> {
+        self.0.push(bytes).map_err(|e| error(&e))
+    }
+
+    /// The request: `{ method, target, headers }`.
+    pub fn request(&self) -> Result<Object, JsValue> {
+        let r = self.0.request().map_err(|e| error(&e))?;
+        let o = head_object(&r.headers);
+        set(&o, "method", r.method);
+        set(&o, "target", r.target);
+        Ok(o)
+    }
+
+    /// The response: `{ status, reason, headers }`.
+    pub fn response(&self) -> Result<Object, JsValue> {
+        let r = self.0.response().map_err(|e| error(&e))?;
+        let o = head_object(&r.headers);
+        set(&o, "status", r.status);
+        set(&o, "reason", r.reason);
+        Ok(o)
+    }
+
+    /// The bytes after the head: the start of the WebSocket stream.
+    pub fn rest(&self) -> Vec<u8> {
+        self.0.rest().to_vec()
+    }
+}
+
+/// `GET target HTTP/1.1` with these headers, ending with the blank line.
+#[wasm_bindgen(js_name = encodeRequestHead)]
+pub fn encode_request_head(target: &str, headers: JsValue) -> Result<Vec<u8>, JsValue> {
+    core::encode_request_head(target, &headers_in(&headers)?).map_err(|e| error(&e))
+}
+
+/// `HTTP/1.1 status reason` with these headers, ending with the blank line.
+#[wasm_bindgen(js_name = encodeResponseHead)]
+pub fn encode_response_head(status: u16, reason: &str, headers: JsValue) -> Result<Vec<u8>, JsValue> {
+    core::encode_response_head(status, reason, &headers_in(&headers)?).map_err(|e| error(&e))
+}
+
+/// The response to a failed upgrade: `status` (400 when 0; 426 adds
+/// Sec-WebSocket-Version: 13) with `message` as the body.
+#[wasm_bindgen(js_name = encodeRejection)]
+pub fn encode_rejection(status: u16, message: &str) -> Vec<u8> {
+    core::encode_rejection_status(if status == 0 { 400 } else { status }, message)
+}
+
+/// The subprotocols a request offers, in order.
+#[wasm_bindgen(js_name = offeredSubprotocols)]
+pub fn offered_subprotocols(request_headers: JsValue) -> Result<Array, JsValue> {
+    let headers = headers_in(&request_headers)?;
+    Ok(core::offered_subprotocols(&headers).into_iter().map(JsValue::from_str).collect())
+}
+
+/// Sec-WebSocket-Accept for a Sec-WebSocket-Key.
+#[wasm_bindgen(js_name = acceptKey)]
+pub fn accept_key(key: &str) -> String {
+    core::accept_key(key.as_bytes())
+}
+
+/// The close that answers a peer's close (the status and reason of its indication):
+/// `{ status, reason }` with the same status and reason, or undefined when the peer's
+/// close had no body (1005, never sent: answer with an empty close).
+#[wasm_bindgen(js_name = closeReply)]
+pub fn close_reply(status: u16, reason: &[u8]) -> JsValue {
+    match core::CloseStatus(status).reply::<Vec<u8>>(reason) {
+        Some(core::SendBuffer::Close { status, reason }) => {
+            let o = Object::new();
+            set(&o, "status", status.0);
+            set(&o, "reason", Uint8Array::from(&reason[..]));
+            o.into()
+        }
+        _ => JsValue::UNDEFINED,
+    }
+}
+
+/// WebSocketGetGlobalProperty(KEEPALIVE_INTERVAL), in milliseconds.
+#[wasm_bindgen(js_name = keepaliveInterval)]
+pub fn keepalive_interval() -> u32 {
+    match core::global_property(core::PropertyType::KeepaliveInterval) {
+        Ok(core::GlobalProperty::KeepaliveInterval(ms)) => ms,
+        _ => core::DEFAULT_KEEPALIVE_INTERVAL_MS,
+    }
+}
+
+/// Sets the keepalive interval (clamped as the registry value is); returns the value set.
+#[wasm_bindgen(js_name = setKeepaliveInterval)]
+pub fn set_keepalive_interval(ms: u32) -> u32 {
+    core::set_keepalive_interval(ms)
+}
+
+/// WebSocketGetGlobalProperty(SUPPORTED_VERSIONS).
+#[wasm_bindgen(js_name = supportedVersions)]
+pub fn supported_versions() -> Vec<u32> {
+    core::SUPPORTED_VERSIONS.to_vec()
+}

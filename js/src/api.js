@@ -1,0 +1,20 @@
+// Everything the package exports, whatever the platform; the entry points (node.js,
+// browser.js, workerd.js) load the wasm first.
+
+export {
+  Handle,
+  HeadParser,
+  acceptKey,
+  closeReply,
+  encodeRejection,
+  encodeRequestHead,
+  encodeResponseHead,
+  keepaliveInterval,
+  offeredSubprotocols,
+  setKeepaliveInterval,
+  supportedVersions,
+} from '../wasm/wsengine.js';
+export { Action, ActionQueue, BufferType } from './constants.js';
+export { Driver } from './driver.js';
+export { clientHandshake, serverHandshake } from './handshake.js';
+export { WebSocket, setDefaultConnect } from './websocket.js';
