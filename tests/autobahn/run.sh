@@ -8,6 +8,8 @@
 #   MODE native (default): examples echo_server and autobahn_client, built --release.
 #   MODE component: the engine as a WebAssembly component (target/component/wsengine.wasm,
 #     built by ./dev) on Wasmtime: wsengine-host serve / autobahn-client, debug profile.
+#   MODE npm: the npm package (js/, its wasm built by ./dev) in Node: the WebSocket facade
+#     as the client over TCP, acceptSocket as the server.
 #
 # Each mode names a server command (listening on $ECHO_ADDR) and a client command
 # (taking the fuzzingserver URL and an agent name); later builds add their modes here.
@@ -55,6 +57,14 @@ case "$mode" in
     cargo build --quiet -p wsengine-host
     server_cmd=(target/debug/wsengine-host serve "$ECHO_ADDR")
     client_cmd=(target/debug/wsengine-host autobahn-client "$FUZZ_URL" "$AGENT")
+    ;;
+  npm)
+    if [ ! -f js/wasm/wsengine_bg.wasm ]; then
+      echo "js/wasm is missing: build the npm package's wasm first (./dev)" >&2
+      exit 2
+    fi
+    server_cmd=(node $here/npm_server.mjs "$ECHO_ADDR")
+    client_cmd=(node $here/npm_client.mjs "$FUZZ_URL" "$AGENT")
     ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
