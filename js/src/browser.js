@@ -1,7 +1,8 @@
 // Browser (and default) entry point: fetches and compiles the wasm next to this file.
 
 import init from '../wasm/wsengine.js';
+import { setMemory } from './memory.js';
 
-await init({ module_or_path: new URL('../wasm/wsengine_bg.wasm', import.meta.url) });
+setMemory((await init({ module_or_path: new URL('../wasm/wsengine_bg.wasm', import.meta.url) })).memory);
 
 export * from './api.js';

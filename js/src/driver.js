@@ -2,6 +2,20 @@
 // It moves bytes and nothing else: every frame, mask, check and close rule is the engine's.
 
 import { Action, ActionQueue, BufferType } from './constants.js';
+import { bytes, words } from './memory.js';
+
+// The out-parameters of getAction, as u32 slots from the handle's outAddress (bindings/js).
+const TYPE = 1;
+const PTR0 = 2;
+const LEN0 = 3;
+const PTR1 = 4;
+const LEN1 = 5;
+const TOKEN_LO = 6;
+const TOKEN_HI = 7;
+const CLOSE_STATUS = 8;
+const COMPLETED = 9;
+/** Frames at least this long are written as they are; shorter ones are joined. */
+const LARGE = 1 << 16;
 
 /**
  * @typedef {object} StreamPair A bidirectional byte stream: a WebTransport bidirectional
@@ -30,18 +44,29 @@ import { Action, ActionQueue, BufferType } from './constants.js';
  */
 export class Driver {
   #h;
+  /** The index of the handle's out-parameters in `words()`. */
+  #o;
   #reader;
   #writer;
   #hooks;
   /** The unread rest of the last chunk read. */
   #chunk = null;
-  /** Sends waiting for the engine (one is outstanding at a time). */
+  /** Sends waiting for the engine, oldest at `#head` (one is outstanding at a time). */
   #queue = [];
+  #head = 0;
   #current = null;
   #pumping = false;
+  /** Chunks ready to write, in order, and the small frames being joined after them. */
+  #out = [];
+  #outBytes = 0;
+  #batch = null;
+  #batchLen = 0;
+  #flushQueued = false;
   #wakeReceive = null;
   #queuedBytes = 0;
   #failed = null;
+  /** Set once the writable failed: frames are then completed as unwritten (0 bytes). */
+  #writeFailed = false;
   #receiving = false;
 
   /**
@@ -51,10 +76,19 @@ export class Driver {
    */
   constructor(handle, stream, hooks) {
     this.#h = handle;
+    this.#o = handle.outAddress >>> 2;
     this.#reader = stream.readable.getReader();
     this.#writer = stream.writable.getWriter();
     this.#hooks = hooks;
-    this.#writer.closed.catch((e) => this.#fail(e));
+    // A failed write stops the sends only: what the peer sent before is still read, and
+    // the receive side reports the end (a peer's close may be waiting in the readable).
+    this.#writer.closed.catch(() => {
+      this.#writeFailed = true;
+      this.#out = [];
+      this.#outBytes = 0;
+      this.#batch = null;
+      this.#batchLen = 0;
+    });
   }
 
   /** The handle this driver runs. */
@@ -64,7 +98,7 @@ export class Driver {
 
   /** Bytes of sends not yet handed to the transport. */
   get bufferedAmount() {
-    return this.#queuedBytes;
+    return this.#queuedBytes + this.#outBytes;
   }
 
   /** Starts the receive loop; it ends when the receive side does. */
@@ -76,33 +110,32 @@ export class Driver {
   }
 
   /**
-   * Queues a send: `data` is a Uint8Array (copied in), a string (text, encoded on the way
-   * in), `undefined` (ping, unsolicited pong, empty close) or `{ status, reason }` for a
-   * close. Resolves with true once every byte went to the transport (false when the
-   * send was cancelled by an abort or a failed write); rejects with the engine's error
-   * when it refuses the send.
+   * Queues a send: `data` is a Uint8Array (copied in when the engine takes it), a string
+   * (text, encoded on the way in), `undefined` (ping, unsolicited pong, empty close) or
+   * `{ status, reason }` for a close. `done(error, completed)` is called once the send is
+   * over: with the engine's error when it refuses the send, else with true when every
+   * byte went to the transport (false when an abort or a failed write cancelled it).
    * @param {number} type A {@link BufferType}.
    * @param {Uint8Array | string | undefined | {status: number, reason: Uint8Array}} data
-   * @returns {Promise<boolean>}
+   * @param {(error: Error | null, completed: boolean) => void} [done]
    */
-  send(type, data) {
-    return new Promise((resolve, reject) => {
-      const size = data == null ? 0 : typeof data === 'string' ? data.length : (data.byteLength ?? 0);
-      this.#queue.push({ type, data, size, resolve, reject });
-      this.#queuedBytes += size;
-      this.#pumpSends();
-    });
+  send(type, data, done) {
+    const size = data == null ? 0 : typeof data === 'string' ? data.length : (data.byteLength ?? 0);
+    this.#queue.push({ type, data, size, done });
+    this.#queuedBytes += size;
+    this.#pumpSends();
   }
 
   /** Ends the outgoing byte stream (after the close handshake). */
   async closeTransport() {
+    this.#flush();
     await this.#writer.close().catch(() => {});
   }
 
-  /** Drops the transport both ways at once (after an abort or a failure). */
+  /** Ends the transport both ways: what was sent is written, nothing more is read. */
   destroy(reason) {
-    this.#reader.cancel(reason).catch(() => {});
-    this.#writer.abort(reason).catch(() => {});
+    // Cancelling first could tear down a transport (a Node socket) before the writes left.
+    this.closeTransport().then(() => this.#reader.cancel(reason).catch(() => {}));
   }
 
   #fail(e) {
@@ -112,20 +145,27 @@ export class Driver {
   }
 
   /** Starts queued sends and carries out the send queue's actions. */
-  async #pumpSends() {
-    if (this.#pumping) return;
+  #pumpSends() {
+    if (this.#pumping || this.#failed) return;
     this.#pumping = true;
     const h = this.#h;
     try {
       for (;;) {
+        if (!this.#writeFailed && this.#mustWait()) {
+          this.#writer.ready.then(
+            () => this.#pumpSends(),
+            () => {},
+          );
+          break;
+        }
         if (this.#current === null) {
-          const op = this.#queue.shift();
+          const op = this.#next();
           if (op === undefined) break;
           try {
             startSend(h, op.type, op.data);
           } catch (e) {
             this.#queuedBytes -= op.size;
-            op.reject(e);
+            op.done?.(e, false);
             continue;
           }
           this.#current = op;
@@ -133,14 +173,15 @@ export class Driver {
         const kind = h.getAction(ActionQueue.SEND);
         if (kind === Action.NO_ACTION) break; // an automatic pong goes first; the receive side wakes us
         if (kind === Action.SEND_TO_NETWORK) {
-          await this.#write();
+          this.#frame();
         } else if (kind === Action.INDICATE_SEND_COMPLETE) {
           const op = this.#current;
-          const completed = h.actionCompleted;
-          h.completeAction(h.actionToken, 0);
+          const w = words();
+          const completed = w[this.#o + COMPLETED] !== 0;
+          h.completeAction(w[this.#o + TOKEN_LO] + w[this.#o + TOKEN_HI] * 4294967296, 0);
           this.#current = null;
           this.#queuedBytes -= op.size;
-          op.resolve(completed);
+          op.done?.(null, completed);
           this.#wake();
         }
       }
@@ -151,17 +192,98 @@ export class Driver {
     }
   }
 
-  /** Writes the frame of the send-to-network action just returned, then completes it. */
-  async #write() {
-    const h = this.#h;
-    const token = h.actionToken;
-    const frame = h.actionData();
-    if (this.#writer.desiredSize !== null && this.#writer.desiredSize <= 0) {
-      await this.#writer.ready;
+  /** The oldest queued send, taken off the queue. */
+  #next() {
+    if (this.#head === this.#queue.length) {
+      if (this.#head > 0) {
+        this.#queue = [];
+        this.#head = 0;
+      }
+      return undefined;
     }
-    // A failed write errors the writable; `closed` reports it once.
-    this.#writer.write(frame).catch(() => {});
-    h.completeAction(token, this.#failed ? 0 : frame.byteLength);
+    const op = this.#queue[this.#head];
+    this.#queue[this.#head++] = undefined;
+    if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    return op;
+  }
+
+  /** True while the transport has no room: frames wait in the engine until it has. */
+  #mustWait() {
+    const room = this.#writer.desiredSize;
+    return room !== null && room <= 0;
+  }
+
+  /** Copies the frame of the send-to-network action just returned, and completes it. */
+  #frame() {
+    const w = words();
+    const o = this.#o;
+    const token = w[o + TOKEN_LO] + w[o + TOKEN_HI] * 4294967296;
+    const [p0, l0, p1, l1] = [w[o + PTR0], w[o + LEN0], w[o + PTR1], w[o + LEN1]];
+    if (this.#writeFailed) {
+      this.#h.completeAction(token, 0); // cancels the send
+      return;
+    }
+    const m = bytes();
+    if (l0 + l1 >= LARGE) {
+      this.#endBatch();
+      const f = new Uint8Array(l0 + l1);
+      f.set(m.subarray(p0, p0 + l0));
+      f.set(m.subarray(p1, p1 + l1), l0);
+      this.#out.push(f);
+    } else {
+      this.#put(m, p0, l0);
+      this.#put(m, p1, l1);
+    }
+    this.#outBytes += l0 + l1;
+    this.#h.completeAction(token, l0 + l1);
+    if (this.#outBytes >= 1 << 20) {
+      this.#flush(); // enough for one turn: the writable's room decides what comes next
+    } else if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => {
+        this.#flushQueued = false;
+        this.#flush();
+      });
+    }
+  }
+
+  /** Appends `len` bytes at `ptr` of the engine's memory to the batch of small frames. */
+  #put(m, ptr, len) {
+    const at = this.#batchLen;
+    let b = this.#batch;
+    if (b === null || at + len > b.length) {
+      const grown = new Uint8Array(Math.max(4096, 2 ** Math.ceil(Math.log2(at + len))));
+      if (b !== null) grown.set(b.subarray(0, at));
+      this.#batch = b = grown;
+    }
+    if (len <= 32) {
+      for (let i = 0; i < len; i++) b[at + i] = m[ptr + i];
+    } else {
+      b.set(m.subarray(ptr, ptr + len), at);
+    }
+    this.#batchLen = at + len;
+  }
+
+  /** Closes the batch of small frames as one chunk to write. */
+  #endBatch() {
+    if (this.#batchLen > 0) {
+      this.#out.push(this.#batch.subarray(0, this.#batchLen));
+      this.#batch = null;
+      this.#batchLen = 0;
+    }
+  }
+
+  /** Writes the chunks of this turn, in order (a failed write errors the writable once). */
+  #flush() {
+    this.#endBatch();
+    const out = this.#out;
+    if (out.length === 0) return;
+    this.#out = [];
+    this.#outBytes = 0;
+    for (const chunk of out) this.#writer.write(chunk).catch(() => {});
   }
 
   #wake() {
@@ -190,19 +312,21 @@ export class Driver {
           this.#hooks.onError(e); // a protocol error in received data
           return;
         }
+        const w = words();
+        const o = this.#o;
+        const token = w[o + TOKEN_LO] + w[o + TOKEN_HI] * 4294967296;
         if (kind === Action.RECEIVE_FROM_NETWORK) {
-          const token = h.actionToken;
-          h.completeAction(token, await this.#read(token));
+          // The lent space stays at this address while the action is in flight.
+          h.completeAction(token, await this.#read(w[o + PTR0], w[o + LEN0]));
         } else if (kind === Action.INDICATE_RECEIVE_COMPLETE) {
-          const type = h.actionBufferType;
-          const token = h.actionToken;
-          const status = h.actionCloseStatus;
-          this.#hooks.onPiece(type, h.actionView(0), status);
+          const type = w[o + TYPE];
+          const at = w[o + PTR0];
+          this.#hooks.onPiece(type, bytes().subarray(at, at + w[o + LEN0]), w[o + CLOSE_STATUS]);
           h.completeAction(token, 0);
           if (type === 0) return; // the stream ended
           break;
         } else if (kind === Action.SEND_TO_NETWORK) {
-          await this.#write(); // an automatic pong
+          this.#frame(); // an automatic pong
           this.#pumpSends(); // a send may have waited for it
         } else {
           // A send is reading the last piece out of the receive buffer: wait for it.
@@ -224,8 +348,8 @@ export class Driver {
     }
   }
 
-  /** Reads into the buffer `token` lent, at most its size; 0 at the end of the stream. */
-  async #read(token) {
+  /** Reads into the `len` bytes at `ptr` that a receive lent; 0 at the end of the stream. */
+  async #read(ptr, len) {
     while (this.#chunk === null) {
       let result;
       try {
@@ -239,11 +363,10 @@ export class Driver {
         this.#chunk = v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
       }
     }
-    // The view is taken after the read: awaiting may have grown the engine's memory.
-    const into = this.#h.readBuffer(token);
     const chunk = this.#chunk;
-    const n = Math.min(into.length, chunk.length);
-    into.set(n === chunk.length ? chunk : chunk.subarray(0, n));
+    const n = Math.min(len, chunk.length);
+    // After the read: awaiting may have grown the memory (a new buffer, same addresses).
+    bytes().set(n === chunk.length ? chunk : chunk.subarray(0, n), ptr);
     this.#chunk = n === chunk.length ? null : chunk.subarray(n);
     return n;
   }

@@ -6,9 +6,10 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { initSync } from '../wasm/wsengine.js';
+import { setMemory } from './memory.js';
 import { WebSocket, setDefaultConnect } from './websocket.js';
 
-initSync({ module: readFileSync(new URL('../wasm/wsengine_bg.wasm', import.meta.url)) });
+setMemory(initSync({ module: readFileSync(new URL('../wasm/wsengine_bg.wasm', import.meta.url)) }).memory);
 
 /**
  * A socket as a byte stream pair.

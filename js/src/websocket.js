@@ -78,6 +78,7 @@ export class WebSocket extends EventTarget {
   CLOSED = CLOSED;
 
   #url;
+  #origin;
   #readyState = CONNECTING;
   #protocol = '';
   #extensions = '';
@@ -110,6 +111,7 @@ export class WebSocket extends EventTarget {
     }
     if (u.hash) throw domException('the URL must not have a fragment', 'SyntaxError');
     this.#url = u.href;
+    this.#origin = u.origin;
     const list = typeof protocols === 'string' ? [protocols] : [...protocols];
     if (new Set(list).size !== list.length) throw domException('a subprotocol is repeated', 'SyntaxError');
     this.#maxPayload = options.maxPayload ?? 100 * 1024 * 1024;
@@ -172,7 +174,9 @@ export class WebSocket extends EventTarget {
     });
     this.#readyState = OPEN;
     this.dispatchEvent(new Event('open'));
-    this.#driver.start();
+    // Like a browser's, no other event fires in the task that fired `open`, even when bytes
+    // that arrived with the handshake are a message or a protocol error.
+    setTimeout(() => this.#driver?.start(), 0);
   }
 
   #onPiece(type, bytes, status) {
@@ -203,7 +207,7 @@ export class WebSocket extends EventTarget {
         this.#readyState = CLOSING;
         this.#closeSent = true;
         const reply = closeReply(status, bytes);
-        this.#driver.send(BufferType.CLOSE, reply).then(() => this.#closed(), () => this.#closed());
+        this.#driver.send(BufferType.CLOSE, reply, () => this.#closed());
       } else {
         this.#closed();
       }
@@ -227,7 +231,7 @@ export class WebSocket extends EventTarget {
       else if (this.#binaryType === 'arraybuffer') data = own.buffer;
       else data = new Blob([own]);
     }
-    this.dispatchEvent(new MessageEvent('message', { data, origin: new URL(this.#url).origin }));
+    this.dispatchEvent(new MessageEvent('message', { data, origin: this.#origin }));
   }
 
   /** Both closes are done: the server closes the stream first (RFC 6455 §7.1.1). */
@@ -277,7 +281,7 @@ export class WebSocket extends EventTarget {
       this.#emitError(cause ?? new Error(reason));
       this.#finish(1006, '', false);
     };
-    this.#driver.send(BufferType.CLOSE, { status, reason: encoder.encode(reason) }).then(done, done);
+    this.#driver.send(BufferType.CLOSE, { status, reason: encoder.encode(reason) }, done);
   }
 
   #emitError(e) {
@@ -335,11 +339,14 @@ export class WebSocket extends EventTarget {
   }
 
   #sendNow(data) {
-    let sent;
-    if (typeof data === 'string') sent = this.#driver.send(BufferType.UTF8_MESSAGE, data);
-    else sent = this.#driver.send(BufferType.BINARY_MESSAGE, binary(data));
-    sent.catch((e) => this.#fail(e));
+    if (typeof data === 'string') this.#driver.send(BufferType.UTF8_MESSAGE, data, this.#refused);
+    else this.#driver.send(BufferType.BINARY_MESSAGE, binary(data), this.#refused);
   }
+
+  /** A send's end: an engine refusal fails the connection. */
+  #refused = (error) => {
+    if (error) this.#fail(error);
+  };
 
   #sendLater(data) {
     const size = byteSize(data);
@@ -377,13 +384,13 @@ export class WebSocket extends EventTarget {
     this.#readyState = CLOSING;
     this.#closeSent = true;
     const body = code === undefined ? undefined : { status: code, reason: why };
-    this.#driver.send(BufferType.CLOSE, body).catch((e) => this.#fail(e));
+    this.#driver.send(BufferType.CLOSE, body, this.#refused);
   }
 
   /** Sends a ping (not in the browser's interface). */
   ping(data) {
     if (this.#readyState !== OPEN) throw domException('the connection is not open', 'InvalidStateError');
-    this.#driver.send(BufferType.PING_PONG, data === undefined ? undefined : binary(data)).catch((e) => this.#fail(e));
+    this.#driver.send(BufferType.PING_PONG, data === undefined ? undefined : binary(data), this.#refused);
   }
 }
 

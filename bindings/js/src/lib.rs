@@ -182,32 +182,55 @@ fn strings(list: &JsValue) -> Result<Vec<String>, JsValue> {
     list.iter().map(|s| s.as_string().ok_or_else(|| invalid_argument("expected an array of strings"))).collect()
 }
 
-/// The out-parameters of the last `getAction`.
+/// The out-parameters of the last `getAction`, as ten little-endian u32 at `outAddress`
+/// in the engine's memory (the glue reads them there, without a call per field):
+/// action, buffer type, pointer and length of range 0, of range 1, the token's low and
+/// high halves, close status, completed (0 or 1).
+#[repr(C)]
 #[derive(Default)]
 struct Out {
     kind: u32,
     buffer_type: u32,
-    /// Up to two byte ranges of linear memory: (pointer, length).
-    buffers: [(usize, usize); 2],
-    count: u32,
-    token: f64,
-    context: JsValue,
-    close_status: u16,
-    completed: bool,
+    ptr0: u32,
+    len0: u32,
+    ptr1: u32,
+    len1: u32,
+    token_lo: u32,
+    token_hi: u32,
+    close_status: u32,
+    completed: u32,
+}
+
+impl Out {
+    fn ranges(&self) -> [(usize, usize); 2] {
+        [(self.ptr0 as usize, self.len0 as usize), (self.ptr1 as usize, self.len1 as usize)]
+    }
+
+    fn token(&self) -> f64 {
+        f64::from(self.token_hi) * 4_294_967_296.0 + f64::from(self.token_lo)
+    }
 }
 
 /// `WEB_SOCKET_HANDLE`. Free it with `free()` (or `using`).
 #[wasm_bindgen(js_name = Handle)]
 pub struct JsHandle {
     inner: core::Handle<Box<[u8]>, JsValue>,
-    out: Out,
+    /// Boxed: its address is handed out and must not move.
+    out: Box<Out>,
+    /// The context of the last action.
+    context: JsValue,
     /// The piece of an indication given back in a `maxPiece` buffer, kept for the views.
     owned: Vec<u8>,
 }
 
 impl JsHandle {
     fn new(inner: core::Result<core::Handle<Box<[u8]>, JsValue>>) -> Result<JsHandle, JsValue> {
-        Ok(JsHandle { inner: inner.map_err(|e| error(&e))?, out: Out::default(), owned: Vec::new() })
+        Ok(JsHandle {
+            inner: inner.map_err(|e| error(&e))?,
+            out: Box::default(),
+            context: JsValue::UNDEFINED,
+            owned: Vec::new(),
+        })
     }
 
     fn token(raw: f64) -> Result<core::ActionContext, JsValue> {
@@ -216,6 +239,11 @@ impl JsHandle {
         }
         core::ActionContext::from_raw(raw as u64).map_err(|e| error(&e))
     }
+}
+
+/// A byte range of linear memory as (pointer, length) in u32, as wasm32 addresses are.
+fn range(bytes: &[u8]) -> (u32, u32) {
+    (bytes.as_ptr() as usize as u32, bytes.len() as u32)
 }
 
 #[wasm_bindgen(js_class = Handle)]
@@ -354,53 +382,58 @@ impl JsHandle {
     #[wasm_bindgen(js_name = getAction)]
     pub fn get_action(&mut self, queue_: u32) -> Result<u32, JsValue> {
         let q = queue(queue_)?;
-        let out = &mut self.out;
         let action = self.inner.get_action(q).map_err(|e| error(&e))?;
-        out.kind = action.code();
-        out.token = action.context().map_or(0.0, |c| c.to_raw() as f64);
-        out.buffers = [(0, 0); 2];
-        out.count = 0;
-        out.close_status = 0;
-        out.completed = false;
-        out.buffer_type = 0;
-        out.context = JsValue::UNDEFINED;
+        let mut out = Out { kind: action.code(), ..Out::default() };
+        if let Some(c) = action.context() {
+            let raw = c.to_raw();
+            (out.token_lo, out.token_hi) = (raw as u32, (raw >> 32) as u32);
+        }
+        self.context = JsValue::UNDEFINED;
         match action {
             core::Action::NoAction => {}
             core::Action::SendToNetwork { buffer_type, buffers, context, .. } => {
                 out.buffer_type = buffer_type as u32;
-                for (slot, part) in out.buffers.iter_mut().zip(buffers.as_slices()) {
-                    *slot = (part.as_ptr() as usize, part.len());
+                let parts = buffers.as_slices();
+                if let Some(first) = parts.first() {
+                    (out.ptr0, out.len0) = range(first);
                 }
-                out.count = buffers.as_slices().iter().filter(|p| !p.is_empty()).count() as u32;
+                if let Some(second) = parts.get(1) {
+                    (out.ptr1, out.len1) = range(second);
+                }
                 if let Some(c) = context {
-                    out.context = c.clone();
+                    self.context = c.clone();
                 }
             }
             core::Action::IndicateSendComplete { buffer_type, context, completed, .. } => {
                 out.buffer_type = buffer_type as u32;
-                out.context = context;
-                out.completed = completed;
+                out.completed = u32::from(completed);
+                self.context = context;
             }
             core::Action::ReceiveFromNetwork { buffer, .. } => {
-                out.buffers[0] = (buffer.as_mut_ptr() as usize, buffer.len());
-                out.count = 1;
+                (out.ptr0, out.len0) = range(buffer);
             }
             core::Action::IndicateReceiveComplete { buffer_type, data, close_status, context, .. } => {
                 out.buffer_type = buffer_type.map_or(0, |t| t as u32);
-                out.context = context;
-                out.close_status = close_status.map_or(0, |s| s.0);
-                let piece = match data {
-                    core::Received::Borrowed(b) => b,
+                out.close_status = close_status.map_or(0, |s| u32::from(s.0));
+                self.context = context;
+                (out.ptr0, out.len0) = match data {
+                    core::Received::Borrowed(b) => range(b),
                     core::Received::Owned(v) => {
                         self.owned = v;
-                        &self.owned[..]
+                        range(&self.owned)
                     }
                 };
-                out.buffers[0] = (piece.as_ptr() as usize, piece.len());
-                out.count = 1;
             }
         }
-        Ok(out.kind)
+        let kind = out.kind;
+        *self.out = out;
+        Ok(kind)
+    }
+
+    /// The address of the out-parameters in the engine's memory (see the crate docs).
+    #[wasm_bindgen(getter, js_name = outAddress)]
+    pub fn out_address(&self) -> u32 {
+        std::ptr::from_ref::<Out>(&self.out) as usize as u32
     }
 
     /// The last action's buffer type (0 for none).
@@ -412,39 +445,39 @@ impl JsHandle {
     /// The last action's token, for `completeAction`.
     #[wasm_bindgen(getter, js_name = actionToken)]
     pub fn action_token(&self) -> f64 {
-        self.out.token
+        self.out.token()
     }
 
     /// The context of the operation the last action belongs to (undefined for an
     /// automatic pong and no-action).
     #[wasm_bindgen(getter, js_name = actionContext)]
     pub fn action_context(&self) -> JsValue {
-        self.out.context.clone()
+        self.context.clone()
     }
 
     /// For a close indication: its status (1005 when the frame had no body); else 0.
     #[wasm_bindgen(getter, js_name = actionCloseStatus)]
     pub fn action_close_status(&self) -> u16 {
-        self.out.close_status
+        self.out.close_status as u16
     }
 
     /// For indicate-send-complete: true when every byte was written.
     #[wasm_bindgen(getter, js_name = actionCompleted)]
     pub fn action_completed(&self) -> bool {
-        self.out.completed
+        self.out.completed != 0
     }
 
     /// How many byte ranges the last action has (send-to-network: 1 or 2).
     #[wasm_bindgen(getter, js_name = actionBufferCount)]
     pub fn action_buffer_count(&self) -> u32 {
-        self.out.count
+        u32::from(self.out.len0 > 0) + u32::from(self.out.len1 > 0)
     }
 
     /// The last action's bytes in all: the frame to write, the space to read into, or the
     /// piece indicated.
     #[wasm_bindgen(getter, js_name = actionByteLength)]
     pub fn action_byte_length(&self) -> u32 {
-        (self.out.buffers[0].1 + self.out.buffers[1].1) as u32
+        self.out.len0 + self.out.len1
     }
 
     /// A copy of the last action's bytes (a send-to-network's ranges joined), which the
@@ -454,7 +487,7 @@ impl JsHandle {
         let total = self.action_byte_length();
         let out = Uint8Array::new_with_length(total);
         let mut at = 0;
-        for (ptr, len) in self.out.buffers {
+        for (ptr, len) in self.out.ranges() {
             if len > 0 {
                 // SAFETY: the range was lent by the action and stays untouched until it
                 // is completed; a stale range still lies inside linear memory.
@@ -471,7 +504,7 @@ impl JsHandle {
     /// receive-from-network, the space to read into (write, then `completeAction`).
     #[wasm_bindgen(js_name = actionView)]
     pub fn action_view(&self, index: u32) -> Uint8Array {
-        let (ptr, len) = self.out.buffers.get(index as usize).copied().unwrap_or((0, 0));
+        let (ptr, len) = self.out.ranges().get(index as usize).copied().unwrap_or((0, 0));
         // SAFETY: a view of linear memory; JavaScript writes through it only between calls
         // into the engine, into the free receive space the action lent.
         unsafe { Uint8Array::view_mut_raw(ptr as *mut u8, len) }
