@@ -149,41 +149,49 @@ export class Driver {
     if (this.#pumping || this.#failed) return;
     this.#pumping = true;
     const h = this.#h;
+    const o = this.#o;
     try {
+      let kind = Action.NO_ACTION;
       for (;;) {
-        if (!this.#writeFailed && this.#mustWait()) {
-          this.#writer.ready.then(
-            () => this.#pumpSends(),
-            () => {},
-          );
-          break;
-        }
-        if (this.#current === null) {
-          const op = this.#next();
-          if (op === undefined) break;
-          try {
-            startSend(h, op.type, op.data);
-          } catch (e) {
-            this.#queuedBytes -= op.size;
-            op.done?.(e, false);
-            continue;
+        if (kind === Action.NO_ACTION) {
+          if (!this.#writeFailed && this.#mustWait()) {
+            this.#writer.ready.then(
+              () => this.#pumpSends(),
+              () => {},
+            );
+            break;
           }
-          this.#current = op;
+          if (this.#current === null) {
+            const op = this.#next();
+            if (op === undefined) break;
+            try {
+              startSend(h, op.type, op.data);
+            } catch (e) {
+              this.#queuedBytes -= op.size;
+              op.done?.(e, false);
+              continue;
+            }
+            this.#current = op;
+          }
+          kind = h.getAction(ActionQueue.SEND);
+          if (kind === Action.NO_ACTION) break; // an automatic pong goes first; the receive side wakes us
         }
-        const kind = h.getAction(ActionQueue.SEND);
-        if (kind === Action.NO_ACTION) break; // an automatic pong goes first; the receive side wakes us
+        const w = words();
+        const token = w[o + TOKEN_LO] + w[o + TOKEN_HI] * 4294967296;
         if (kind === Action.SEND_TO_NETWORK) {
-          this.#frame();
-        } else if (kind === Action.INDICATE_SEND_COMPLETE) {
+          kind = h.step(token, this.#take(), ActionQueue.SEND);
+        } else {
+          // INDICATE_SEND_COMPLETE
           const op = this.#current;
-          const w = words();
-          const completed = w[this.#o + COMPLETED] !== 0;
-          h.completeAction(w[this.#o + TOKEN_LO] + w[this.#o + TOKEN_HI] * 4294967296, 0);
+          const completed = w[o + COMPLETED] !== 0;
+          h.completeAction(token, 0);
+          kind = Action.NO_ACTION;
           this.#current = null;
           this.#queuedBytes -= op.size;
           op.done?.(null, completed);
           this.#wake();
         }
+        this.#scheduleFlush();
       }
     } catch (e) {
       this.#fail(e);
@@ -216,16 +224,18 @@ export class Driver {
     return room !== null && room <= 0;
   }
 
-  /** Copies the frame of the send-to-network action just returned, and completes it. */
-  #frame() {
+  /**
+   * Copies out the frame of the send-to-network action just returned; returns the byte
+   * count to complete it with (0 once the writable failed: that cancels the send).
+   */
+  #take() {
+    if (this.#writeFailed) return 0;
     const w = words();
     const o = this.#o;
-    const token = w[o + TOKEN_LO] + w[o + TOKEN_HI] * 4294967296;
-    const [p0, l0, p1, l1] = [w[o + PTR0], w[o + LEN0], w[o + PTR1], w[o + LEN1]];
-    if (this.#writeFailed) {
-      this.#h.completeAction(token, 0); // cancels the send
-      return;
-    }
+    const p0 = w[o + PTR0];
+    const l0 = w[o + LEN0];
+    const p1 = w[o + PTR1];
+    const l1 = w[o + LEN1];
     const m = bytes();
     if (l0 + l1 >= LARGE) {
       this.#endBatch();
@@ -238,10 +248,14 @@ export class Driver {
       this.#put(m, p1, l1);
     }
     this.#outBytes += l0 + l1;
-    this.#h.completeAction(token, l0 + l1);
+    return l0 + l1;
+  }
+
+  /** Writes what was taken at the end of this turn, or now when it is a lot. */
+  #scheduleFlush() {
     if (this.#outBytes >= 1 << 20) {
       this.#flush(); // enough for one turn: the writable's room decides what comes next
-    } else if (!this.#flushQueued) {
+    } else if (this.#outBytes > 0 && !this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(() => {
         this.#flushQueued = false;
@@ -294,46 +308,54 @@ export class Driver {
 
   async #receiveLoop() {
     const h = this.#h;
+    const o = this.#o;
+    let kind;
+    try {
+      h.receive(undefined);
+      kind = h.getAction(ActionQueue.RECEIVE);
+    } catch (e) {
+      this.#hooks.onError(e);
+      return;
+    }
     for (;;) {
+      const w = words();
+      const token = w[o + TOKEN_LO] + w[o + TOKEN_HI] * 4294967296;
       try {
-        h.receive(undefined);
-      } catch {
-        // The receive side is over: the peer's close arrived. Read on to the end of the
-        // stream (RFC 6455 §7.1.1: the server ends it first), then report the end.
-        await this.#drain();
-        this.#hooks.onPiece(0, new Uint8Array(0), 0);
-        return;
-      }
-      for (;;) {
-        let kind;
-        try {
-          kind = h.getAction(ActionQueue.RECEIVE);
-        } catch (e) {
-          this.#hooks.onError(e); // a protocol error in received data
-          return;
-        }
-        const w = words();
-        const o = this.#o;
-        const token = w[o + TOKEN_LO] + w[o + TOKEN_HI] * 4294967296;
         if (kind === Action.RECEIVE_FROM_NETWORK) {
           // The lent space stays at this address while the action is in flight.
-          h.completeAction(token, await this.#read(w[o + PTR0], w[o + LEN0]));
+          const n = await this.#read(w[o + PTR0], w[o + LEN0]);
+          kind = h.step(token, n, ActionQueue.RECEIVE);
         } else if (kind === Action.INDICATE_RECEIVE_COMPLETE) {
           const type = w[o + TYPE];
           const at = w[o + PTR0];
           this.#hooks.onPiece(type, bytes().subarray(at, at + w[o + LEN0]), w[o + CLOSE_STATUS]);
-          h.completeAction(token, 0);
-          if (type === 0) return; // the stream ended
-          break;
+          if (type === 0) {
+            h.completeAction(token, 0); // the stream ended
+            return;
+          }
+          if (type === BufferType.CLOSE) {
+            // The receive side is over. Read on to the end of the stream (RFC 6455 §7.1.1:
+            // the server ends it first), then report the end.
+            h.completeAction(token, 0);
+            await this.#drain();
+            this.#hooks.onPiece(0, new Uint8Array(0), 0);
+            return;
+          }
+          kind = h.step(token, 0, ActionQueue.RECEIVE, true);
         } else if (kind === Action.SEND_TO_NETWORK) {
-          this.#frame(); // an automatic pong
+          kind = h.step(token, this.#take(), ActionQueue.RECEIVE); // an automatic pong
+          this.#scheduleFlush();
           this.#pumpSends(); // a send may have waited for it
         } else {
           // A send is reading the last piece out of the receive buffer: wait for it.
           await new Promise((resolve) => {
             this.#wakeReceive = resolve;
           });
+          kind = h.getAction(ActionQueue.RECEIVE);
         }
+      } catch (e) {
+        this.#hooks.onError(e); // a protocol error in received data
+        return;
       }
     }
   }

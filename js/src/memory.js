@@ -1,11 +1,10 @@
 // The engine's linear memory, as the entry point that loaded the wasm hands it over. The
-// driver reads action out-parameters and byte ranges straight from it (views are remade
-// when the memory grows, which replaces its ArrayBuffer).
+// driver reads action out-parameters and byte ranges straight from it. Growing the memory
+// replaces its ArrayBuffer and detaches the old one (length 0): the views are then remade.
 
 let memory = null;
-let buffer = null;
-let u8 = null;
-let u32 = null;
+let u8 = new Uint8Array(0);
+let u32 = new Uint32Array(0);
 
 /** @param {WebAssembly.Memory} m */
 export function setMemory(m) {
@@ -13,19 +12,18 @@ export function setMemory(m) {
 }
 
 function refresh() {
-  buffer = memory.buffer;
-  u8 = new Uint8Array(buffer);
-  u32 = new Uint32Array(buffer);
+  u8 = new Uint8Array(memory.buffer);
+  u32 = new Uint32Array(memory.buffer);
 }
 
 /** The memory as bytes (valid until the next call into the engine). */
 export function bytes() {
-  if (memory.buffer !== buffer) refresh();
+  if (u8.byteLength === 0) refresh();
   return u8;
 }
 
 /** The memory as little-endian u32 (valid until the next call into the engine). */
 export function words() {
-  if (memory.buffer !== buffer) refresh();
+  if (u32.byteLength === 0) refresh();
   return u32;
 }

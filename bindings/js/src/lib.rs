@@ -335,38 +335,51 @@ impl JsHandle {
 
     /// WebSocketSend with a data buffer (copied in), or none for ping, unsolicited pong
     /// and an empty close.
-    pub fn send(&mut self, buffer_type_: u32, data: Option<Box<[u8]>>, context: JsValue) -> Result<(), JsValue> {
+    pub fn send(
+        &mut self,
+        buffer_type_: u32,
+        data: Option<Box<[u8]>>,
+        context: Option<JsValue>,
+    ) -> Result<(), JsValue> {
         let buffer = data.map(core::SendBuffer::Data);
-        self.inner.send(buffer_type(buffer_type_)?, buffer, context).map_err(|e| error(&e))
+        self.inner
+            .send(buffer_type(buffer_type_)?, buffer, context.unwrap_or(JsValue::UNDEFINED))
+            .map_err(|e| error(&e))
     }
 
     /// WebSocketSend of text given as a string (encoded to UTF-8 on the way in).
     #[wasm_bindgen(js_name = sendText)]
-    pub fn send_text(&mut self, buffer_type_: u32, text: String, context: JsValue) -> Result<(), JsValue> {
+    pub fn send_text(&mut self, buffer_type_: u32, text: String, context: Option<JsValue>) -> Result<(), JsValue> {
         let buffer = core::SendBuffer::Data(text.into_bytes().into_boxed_slice());
-        self.inner.send(buffer_type(buffer_type_)?, Some(buffer), context).map_err(|e| error(&e))
+        self.inner
+            .send(buffer_type(buffer_type_)?, Some(buffer), context.unwrap_or(JsValue::UNDEFINED))
+            .map_err(|e| error(&e))
     }
 
     /// WebSocketSend of a close with a status and a UTF-8 reason (at most 123 bytes).
     #[wasm_bindgen(js_name = sendClose)]
-    pub fn send_close(&mut self, status: u16, reason: Box<[u8]>, context: JsValue) -> Result<(), JsValue> {
+    pub fn send_close(&mut self, status: u16, reason: Box<[u8]>, context: Option<JsValue>) -> Result<(), JsValue> {
         let buffer = core::SendBuffer::Close { status: core::CloseStatus(status), reason };
-        self.inner.send(core::BufferType::Close, Some(buffer), context).map_err(|e| error(&e))
+        self.inner
+            .send(core::BufferType::Close, Some(buffer), context.unwrap_or(JsValue::UNDEFINED))
+            .map_err(|e| error(&e))
     }
 
     /// WebSocketSend of the piece the last indicate-receive-complete handed over, from the
     /// engine's receive buffer (an echo without a copy).
     #[wasm_bindgen(js_name = sendLastReceived)]
-    pub fn send_last_received(&mut self, buffer_type_: u32, context: JsValue) -> Result<(), JsValue> {
+    pub fn send_last_received(&mut self, buffer_type_: u32, context: Option<JsValue>) -> Result<(), JsValue> {
         let buffer = Some(core::SendBuffer::LastReceived);
-        self.inner.send(buffer_type(buffer_type_)?, buffer, context).map_err(|e| error(&e))
+        self.inner
+            .send(buffer_type(buffer_type_)?, buffer, context.unwrap_or(JsValue::UNDEFINED))
+            .map_err(|e| error(&e))
     }
 
     /// WebSocketReceive. Pieces are at most the receive buffer size, or `maxPiece`
     /// bytes when given (at least 125).
-    pub fn receive(&mut self, context: JsValue, max_piece: Option<u32>) -> Result<(), JsValue> {
+    pub fn receive(&mut self, context: Option<JsValue>, max_piece: Option<u32>) -> Result<(), JsValue> {
         let buffer = max_piece.map(|n| Vec::with_capacity(n as usize));
-        self.inner.receive(buffer, context).map_err(|e| error(&e))
+        self.inner.receive(buffer, context.unwrap_or(JsValue::UNDEFINED)).map_err(|e| error(&e))
     }
 
     /// Bytes of the stream read before the handle took over (those behind the HTTP head).
@@ -531,6 +544,23 @@ impl JsHandle {
     pub fn complete_action(&mut self, token: f64, bytes_transferred: u32) -> Result<(), JsValue> {
         let t = Self::token(token)?;
         self.inner.complete_action(t, bytes_transferred as usize).map_err(|e| error(&e))
+    }
+
+    /// `completeAction(token, bytesTransferred)`, then `receive(undefined)` when
+    /// `thenReceive`, then `getAction(queue)`, in one call: the action loop's calls per
+    /// step (the out-parameters are the new action's). Stops at the first that fails.
+    pub fn step(
+        &mut self,
+        token: f64,
+        bytes_transferred: u32,
+        queue_: u32,
+        then_receive: Option<bool>,
+    ) -> Result<u32, JsValue> {
+        self.complete_action(token, bytes_transferred)?;
+        if then_receive == Some(true) {
+            self.inner.receive(None, JsValue::UNDEFINED).map_err(|e| error(&e))?;
+        }
+        self.get_action(queue_)
     }
 
     /// Completes a receive-from-network action with `data` (copied in; at most its
