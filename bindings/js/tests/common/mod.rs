@@ -1,0 +1,117 @@
+//! The bindings in a JavaScript engine (Node and headless Chromium): js-sys objects,
+//! crypto.getRandomValues, views of the engine's memory, errors as JS `Error`s.
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wsengine_js::{JsHandle as Handle, JsHeadParser as HeadParser, close_reply, encode_request_head};
+
+const UTF8_MESSAGE: u32 = 0x8000_0000;
+const SEND: u32 = 1;
+const RECEIVE: u32 = 2;
+const SEND_TO_NETWORK: u32 = 1;
+const INDICATE_SEND_COMPLETE: u32 = 2;
+const RECEIVE_FROM_NETWORK: u32 = 3;
+const INDICATE_RECEIVE_COMPLETE: u32 = 4;
+
+fn get(o: &JsValue, key: &str) -> JsValue {
+    Reflect::get(o, &JsValue::from_str(key)).unwrap()
+}
+
+/// A client and a server with the opening handshake done through the bindings.
+pub fn open_pair() -> (Handle, Handle) {
+    let mut client = Handle::create_client(JsValue::UNDEFINED).unwrap();
+    let mut server = Handle::create_server(JsValue::UNDEFINED).unwrap();
+    let host = Array::of2(&"Host".into(), &"example".into());
+    let mut request: Vec<JsValue> = vec![host.into()];
+    request.extend(client.begin_client_handshake(JsValue::UNDEFINED, JsValue::UNDEFINED, JsValue::UNDEFINED).unwrap());
+    let request: Array = request.into_iter().collect();
+    let response = server.begin_server_handshake(None, JsValue::UNDEFINED, request.into()).unwrap();
+    let outcome = client.end_client_handshake(response.into()).unwrap();
+    assert_eq!(get(&outcome, "subprotocol"), JsValue::from(-1.0));
+    server.end_server_handshake().unwrap();
+    assert_eq!(client.state(), "open");
+    (client, server)
+}
+
+/// The frames `from` has to write, joined.
+fn frames(from: &mut Handle) -> Vec<u8> {
+    let mut wire = Vec::new();
+    loop {
+        match from.get_action(SEND).unwrap() {
+            SEND_TO_NETWORK => {
+                let data = from.action_data();
+                wire.extend(data.to_vec());
+                from.complete_action(from.action_token(), data.length()).unwrap();
+            }
+            INDICATE_SEND_COMPLETE => {
+                assert!(from.action_completed());
+                from.complete_action(from.action_token(), 0).unwrap();
+            }
+            _ => return wire,
+        }
+    }
+}
+
+pub fn text_goes_across_through_views() {
+    let (mut client, mut server) = open_pair();
+    client.send_text(UTF8_MESSAGE, "héllo".into(), Some("ctx".into())).unwrap();
+    let wire = frames(&mut client);
+    assert_eq!(wire.len(), 2 + 4 + "héllo".len(), "a masked frame");
+    server.receive(None, None).unwrap();
+    assert_eq!(server.get_action(RECEIVE).unwrap(), RECEIVE_FROM_NETWORK);
+    let token = server.action_token();
+    let space = server.read_buffer(token).unwrap();
+    assert!(space.length() as usize >= wire.len());
+    space.subarray(0, wire.len() as u32).copy_from(&wire);
+    server.complete_action(token, wire.len() as u32).unwrap();
+    assert_eq!(server.get_action(RECEIVE).unwrap(), INDICATE_RECEIVE_COMPLETE);
+    assert_eq!(server.action_buffer_type(), UTF8_MESSAGE);
+    assert_eq!(String::from_utf8(server.action_data().to_vec()).unwrap(), "héllo");
+    assert_eq!(server.action_view(0).to_vec(), "héllo".as_bytes());
+    server.complete_action(server.action_token(), 0).unwrap();
+}
+
+pub fn errors_are_js_errors_with_the_hresult() {
+    let mut fresh = Handle::create_server(JsValue::UNDEFINED).unwrap();
+    let e = fresh.send_text(UTF8_MESSAGE, "x".into(), None).unwrap_err();
+    let err: js_sys::Error = e.clone().dyn_into().expect("an Error");
+    assert_eq!(err.name(), "WebSocketError");
+    assert_eq!(get(&e, "hresult"), JsValue::from(0x8007_139F_u32));
+    assert_eq!(get(&e, "kind"), JsValue::from_str("invalid-state"));
+
+    let props = Object::new();
+    Reflect::set(&props, &"receiveBufferSize".into(), &JsValue::from(100)).unwrap();
+    let e = Handle::create_server(props.into()).err().expect("too small");
+    assert_eq!(get(&e, "kind"), JsValue::from_str("invalid-argument"));
+    let props = Object::new();
+    Reflect::set(&props, &"recieveBufferSize".into(), &JsValue::from(4096)).unwrap();
+    let e = Handle::create_server(props.into()).err().expect("a misspelt property");
+    assert_eq!(get(&e, "kind"), JsValue::from_str("invalid-argument"));
+
+    // A peer's protocol error carries the close status to answer with.
+    let (_client, mut server) = open_pair();
+    server.push_received(&[0x81, 0x01, b'a']).unwrap(); // unmasked from a client
+    server.receive(None, None).unwrap();
+    let e = server.get_action(RECEIVE).unwrap_err();
+    assert_eq!(get(&e, "closeStatus"), JsValue::from(1002));
+    assert_eq!(server.state(), "failed");
+    // Bad tokens are errors, not traps.
+    assert!(server.complete_action(-1.0, 0).is_err());
+    assert!(server.complete_action(1.5, 0).is_err());
+    assert!(server.complete_action(f64::NAN, 0).is_err());
+}
+
+pub fn helpers() {
+    let mut parser = HeadParser::new(None, None);
+    assert!(!parser.push(b"GET /chat HTTP/1.1\r\nHost: a\r\n").unwrap());
+    assert!(parser.push(b"\r\n\x81").unwrap());
+    let request = parser.request().unwrap();
+    assert_eq!(get(&request, "target"), JsValue::from_str("/chat"));
+    assert_eq!(parser.rest(), vec![0x81]);
+    let head = encode_request_head("/x", Array::of1(&Array::of2(&"Host".into(), &"h".into())).into()).unwrap();
+    assert!(head.starts_with(b"GET /x HTTP/1.1\r\n"));
+    let reply = close_reply(4001, b"bye");
+    assert_eq!(get(&reply, "status"), JsValue::from(4001));
+    assert_eq!(get(&reply, "reason").dyn_into::<Uint8Array>().unwrap().to_vec(), b"bye");
+    assert!(close_reply(1005, b"").is_undefined());
+}
