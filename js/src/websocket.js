@@ -394,16 +394,33 @@ export class WebSocket extends EventTarget {
   }
 }
 
+/** True where EventTarget itself calls `on<type>` properties (workerd does). */
+const platformCallsHandlers = (() => {
+  let called = false;
+  const t = new EventTarget();
+  t.onprobe = () => {
+    called = true;
+  };
+  t.dispatchEvent(new Event('probe'));
+  return called;
+})();
+
+// Event handler attributes: one listener per type calls the current handler, registered
+// when the first handler is set (so it runs in the order listeners were added), unless
+// the platform's EventTarget already calls them.
 for (const name of ['open', 'message', 'error', 'close']) {
+  const key = Symbol(name);
   Object.defineProperty(WebSocket.prototype, `on${name}`, {
     get() {
-      return this._handlers?.[name] ?? null;
+      return this[key]?.handler ?? null;
     },
     set(fn) {
-      this._handlers ??= {};
-      if (this._handlers[name]) this.removeEventListener(name, this._handlers[name]);
-      this._handlers[name] = typeof fn === 'function' ? fn : null;
-      if (this._handlers[name]) this.addEventListener(name, this._handlers[name]);
+      const slot = (this[key] ??= { handler: null, added: false });
+      slot.handler = typeof fn === 'function' ? fn : null;
+      if (!slot.added && slot.handler && !platformCallsHandlers) {
+        slot.added = true;
+        this.addEventListener(name, (event) => slot.handler?.call(this, event));
+      }
     },
     configurable: true,
     enumerable: true,
