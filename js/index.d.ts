@@ -175,6 +175,14 @@ export function serverHandshake(
   options?: { protocols?: string[] | ((offered: string[]) => string | undefined); properties?: HandleProperties },
 ): Promise<Opened & { request: { method: string; target: string; headers: HeaderList } }>;
 
+/** The server's answer to an upgrade request already read: the 101 or the engine's rejection. */
+export function answerUpgrade(
+  write: (bytes: Uint8Array) => Promise<unknown> | unknown,
+  request: { method: string; target: string; headers: HeaderList },
+  rest: Uint8Array,
+  options?: { protocols?: string[] | ((offered: string[]) => string | undefined); properties?: HandleProperties },
+): Promise<Opened & { request: { method: string; target: string; headers: HeaderList } }>;
+
 export interface WebSocketOptions {
   /** The byte stream to speak over, or how to get one for the URL (default: TCP in Node and workerd). */
   transport?: StreamPair | ((url: URL) => StreamPair | Promise<StreamPair>);
@@ -229,3 +237,10 @@ export function fromSocket(socket: import('node:net').Socket): StreamPair;
 export function connectTcp(url: URL): Promise<StreamPair>;
 /** The server side on a raw socket from `net.createServer`. */
 export function acceptSocket(socket: import('node:net').Socket, options?: AcceptOptions): Promise<WebSocket>;
+/** The server side for a Node HTTP server's 'upgrade' event. */
+export function acceptUpgrade(
+  req: import('node:http').IncomingMessage,
+  socket: import('node:stream').Duplex,
+  head: Uint8Array,
+  options?: AcceptOptions,
+): Promise<WebSocket>;

@@ -16,5 +16,5 @@ export {
 } from '../wasm/wsengine.js';
 export { Action, ActionQueue, BufferType } from './constants.js';
 export { Driver } from './driver.js';
-export { clientHandshake, serverHandshake } from './handshake.js';
+export { answerUpgrade, clientHandshake, serverHandshake } from './handshake.js';
 export { WebSocket, setDefaultConnect } from './websocket.js';

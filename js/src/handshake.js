@@ -94,30 +94,20 @@ export async function clientHandshake(stream, { url, protocols = [], headers = [
  * @param {object} [options.properties] Handle properties.
  * @returns {Promise<Opened & { request: { method: string, target: string, headers: [string, string][] } }>}
  */
-export async function serverHandshake(stream, { protocols = [], properties } = {}) {
+export async function serverHandshake(stream, options = {}) {
   const reader = stream.readable.getReader();
   const writer = stream.writable.getWriter();
   try {
     const parser = await readHead(reader);
-    let handle;
     try {
-      const request = parser.request();
-      const offered = offeredSubprotocols(request.headers);
-      const protocol =
-        typeof protocols === 'function' ? protocols(offered) : protocols.find((p) => offered.includes(p));
-      handle = Handle.createServer(properties);
-      const own = handle.beginServerHandshake(protocol ?? undefined, [], request.headers);
-      await writer.write(encodeResponseHead(101, 'Switching Protocols', own));
-      handle.endServerHandshake();
-      const rest = parser.rest();
-      if (rest.length > 0) handle.pushReceived(rest);
-      return { handle, protocol: protocol ?? '', extensions: '', request };
-    } catch (e) {
-      handle?.free();
-      if (e.hresult !== undefined) {
+      let request;
+      try {
+        request = parser.request();
+      } catch (e) {
         await writer.write(encodeRejection(e.httpStatus ?? 400, e.message)).catch(() => {});
+        throw e;
       }
-      throw e;
+      return await answerUpgrade((bytes) => writer.write(bytes), request, parser.rest(), options);
     } finally {
       parser.free();
     }
@@ -129,5 +119,37 @@ export async function serverHandshake(stream, { protocols = [], properties } = {
   } finally {
     reader.releaseLock();
     writer.releaseLock();
+  }
+}
+
+/**
+ * The server's answer to an upgrade request already read (by `serverHandshake`, or by an
+ * HTTP server such as Node's 'upgrade' event): checks it, writes the 101 response or the
+ * engine's rejection with `write`, and returns the open handle with `rest` (bytes read
+ * after the head) pushed into it. Throws after writing a rejection.
+ * @param {(bytes: Uint8Array) => Promise<unknown> | unknown} write
+ * @param {{ method: string, target: string, headers: [string, string][] }} request
+ * @param {Uint8Array} rest
+ * @param {object} [options] `protocols` (list or chooser) and `properties`.
+ */
+export async function answerUpgrade(write, request, rest, { protocols = [], properties } = {}) {
+  const offered = offeredSubprotocols(request.headers);
+  const protocol = typeof protocols === 'function' ? protocols(offered) : protocols.find((p) => offered.includes(p));
+  const handle = Handle.createServer(properties);
+  try {
+    let own;
+    try {
+      own = handle.beginServerHandshake(protocol ?? undefined, [], request.headers);
+    } catch (e) {
+      await write(encodeRejection(e.httpStatus ?? 400, e.message));
+      throw e;
+    }
+    await write(encodeResponseHead(101, 'Switching Protocols', own));
+    handle.endServerHandshake();
+    if (rest.length > 0) handle.pushReceived(rest);
+    return { handle, protocol: protocol ?? '', extensions: '', request };
+  } catch (e) {
+    handle.free();
+    throw e;
   }
 }

@@ -2,10 +2,11 @@
 // ws server, and our server (acceptSocket on a net server) against a ws client. Loopback only.
 
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket as WsClient, WebSocketServer } from 'ws';
-import { WebSocket, acceptSocket } from 'wsengine';
+import { WebSocket, acceptSocket, acceptUpgrade } from 'wsengine';
 
 /** Resolves with the next event of `type` on an EventTarget or EventEmitter. */
 function next(target, type) {
@@ -306,5 +307,52 @@ describe('our server (acceptSocket) against a ws client', () => {
     });
     assert.match(reply, /^HTTP\/1\.1 400 /);
     assert.equal(accepted.length, before);
+  });
+});
+
+describe('our server on a Node HTTP server (acceptUpgrade) against a ws client', () => {
+  let srv;
+  let url;
+  before(async () => {
+    srv = http.createServer((_, res) => res.end('plain http'));
+    srv.on('upgrade', async (req, socket, head) => {
+      try {
+        const ws = await acceptUpgrade(req, socket, head, { protocols: ['chat.v2'] });
+        ws.onmessage = (e) => ws.send(typeof e.data === 'string' ? `${e.data} via ${ws.url}` : e.data);
+      } catch {
+        // refused: answered already
+      }
+    });
+    await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+    url = `ws://127.0.0.1:${srv.address().port}/up?x=1`;
+  });
+  after(() => srv.close());
+
+  test('upgrades, echoes and closes', async () => {
+    const c = new WsClient(url, ['chat.v2']);
+    await next(c, 'open');
+    assert.equal(c.protocol, 'chat.v2');
+    c.send('hi');
+    const [m] = await next(c, 'message');
+    assert.equal(m.toString(), `hi via ${url}`);
+    c.close(1000);
+    const [code] = await next(c, 'close');
+    assert.equal(code, 1000);
+  });
+
+  test('a request for another version gets 426 with the version the engine speaks', async () => {
+    const res = await new Promise((resolve) => {
+      const s = net.connect(srv.address().port, '127.0.0.1', () =>
+        s.write(
+          'GET /up HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n',
+        ),
+      );
+      let got = '';
+      s.on('data', (d) => (got += d));
+      s.on('close', () => resolve(got));
+    });
+    assert.match(res, /^HTTP\/1\.1 426 /);
+    assert.match(res, /Sec-WebSocket-Version: 13/i);
   });
 });
