@@ -84,11 +84,11 @@ export class Handle {
   endClientHandshake(responseHeaders: HeaderList): { subprotocol: number; extensions: number[] };
   beginServerHandshake(subprotocol: string | undefined, extensions: string[] | undefined, requestHeaders: HeaderList): HeaderList;
   endServerHandshake(): void;
-  send(bufferType: number, data: Uint8Array | undefined, context?: unknown): void;
-  sendText(bufferType: number, text: string, context?: unknown): void;
-  sendClose(status: number, reason: Uint8Array, context?: unknown): void;
-  sendLastReceived(bufferType: number, context?: unknown): void;
-  receive(context?: unknown, maxPiece?: number): void;
+  send(bufferType: number, data: Uint8Array | undefined, context?: number): void;
+  sendText(bufferType: number, text: string, context?: number): void;
+  sendClose(status: number, reason: Uint8Array, context?: number): void;
+  sendLastReceived(bufferType: number, context?: number): void;
+  receive(context?: number, maxPiece?: number): void;
   pushReceived(data: Uint8Array): void;
   /** Returns an {@link Action} value; the details are in the `action*` members until the next call. */
   getAction(queue: number): number;
@@ -96,7 +96,7 @@ export class Handle {
   step(token: number, bytesTransferred: number, queue: number, thenReceive?: boolean): number;
   readonly actionBufferType: number;
   readonly actionToken: number;
-  readonly actionContext: unknown;
+  readonly actionContext: number;
   readonly actionCloseStatus: number;
   readonly actionCompleted: boolean;
   readonly actionBufferCount: number;

@@ -264,15 +264,18 @@ export class Driver {
     }
   }
 
-  /** Appends `len` bytes at `ptr` of the engine's memory to the batch of small frames. */
+  /**
+   * Appends `len` bytes at `ptr` of the engine's memory to the batch of small frames. A
+   * full batch becomes a chunk to write and the next one starts (no copy to regrow).
+   */
   #put(m, ptr, len) {
-    const at = this.#batchLen;
     let b = this.#batch;
-    if (b === null || at + len > b.length) {
-      const grown = new Uint8Array(Math.max(4096, 2 ** Math.ceil(Math.log2(at + len))));
-      if (b !== null) grown.set(b.subarray(0, at));
-      this.#batch = b = grown;
+    if (b === null || this.#batchLen + len > b.length) {
+      this.#endBatch();
+      // The first batch of a turn is small (a turn often has one frame), later ones 64 KiB.
+      b = this.#batch = new Uint8Array(Math.max(len, this.#out.length === 0 ? 16384 : LARGE));
     }
+    const at = this.#batchLen;
     if (len <= 32) {
       for (let i = 0; i < len; i++) b[at + i] = m[ptr + i];
     } else {
@@ -283,11 +286,9 @@ export class Driver {
 
   /** Closes the batch of small frames as one chunk to write. */
   #endBatch() {
-    if (this.#batchLen > 0) {
-      this.#out.push(this.#batch.subarray(0, this.#batchLen));
-      this.#batch = null;
-      this.#batchLen = 0;
-    }
+    if (this.#batchLen > 0) this.#out.push(this.#batch.subarray(0, this.#batchLen));
+    this.#batch = null;
+    this.#batchLen = 0;
   }
 
   /** Writes the chunks of this turn, in order (a failed write errors the writable once). */

@@ -62,7 +62,7 @@ describe('our client against a ws server', () => {
 
   test('echoes text and binary of 0 B to 16 MiB', async () => {
     const ws = await open();
-    for (const size of [0, 1, 125, 126, 65535, 65536, 65537, 1 << 20, 16 << 20]) {
+    for (const size of [0, 1, 125, 126, 20000, 65535, 65536, 65537, 1 << 20, 16 << 20]) {
       const bin = pattern(size, size & 0xff);
       const text = 'é'.repeat(size >> 1) + (size & 1 ? 'a' : '');
       ws.send(bin);
@@ -75,6 +75,17 @@ describe('our client against a ws server', () => {
     const close = await next(ws, 'close');
     assert.equal(close.code, 1000);
     assert.equal(close.wasClean, true);
+  });
+
+  test('frames of 16 to 64 KiB from a client with a large send buffer', async () => {
+    const ws = await open(undefined, { properties: { sendBufferSize: 65536 } });
+    for (const size of [20000, 40000, 65000]) {
+      ws.send(pattern(size));
+      const [b] = await messages(ws, 1);
+      assert.deepEqual(b, pattern(size), `binary ${size}`);
+    }
+    ws.close();
+    await next(ws, 'close');
   });
 
   test('binaryType arraybuffer and blob, and a Blob sent in order', async () => {
@@ -265,7 +276,7 @@ describe('our server (acceptSocket) against a ws client', () => {
     const c = new WsClient(url, ['chat.v1', 'chat.v2'], { maxPayload: 64 << 20 });
     await next(c, 'open');
     assert.equal(c.protocol, 'chat.v2');
-    for (const size of [0, 125, 126, 65536, 1 << 20, 16 << 20]) {
+    for (const size of [0, 125, 126, 20000, 65536, 1 << 20, 16 << 20]) {
       const bin = Buffer.from(pattern(size));
       c.send(bin);
       const [data, isBinary] = await next(c, 'message');

@@ -214,23 +214,18 @@ impl Out {
 /// `WEB_SOCKET_HANDLE`. Free it with `free()` (or `using`).
 #[wasm_bindgen(js_name = Handle)]
 pub struct JsHandle {
-    inner: core::Handle<Box<[u8]>, JsValue>,
+    inner: core::Handle<Box<[u8]>, f64>,
     /// Boxed: its address is handed out and must not move.
     out: Box<Out>,
-    /// The context of the last action.
-    context: JsValue,
+    /// The context of the last action (0 for none).
+    context: f64,
     /// The piece of an indication given back in a `maxPiece` buffer, kept for the views.
     owned: Vec<u8>,
 }
 
 impl JsHandle {
-    fn new(inner: core::Result<core::Handle<Box<[u8]>, JsValue>>) -> Result<JsHandle, JsValue> {
-        Ok(JsHandle {
-            inner: inner.map_err(|e| error(&e))?,
-            out: Box::default(),
-            context: JsValue::UNDEFINED,
-            owned: Vec::new(),
-        })
+    fn new(inner: core::Result<core::Handle<Box<[u8]>, f64>>) -> Result<JsHandle, JsValue> {
+        Ok(JsHandle { inner: inner.map_err(|e| error(&e))?, out: Box::default(), context: 0.0, owned: Vec::new() })
     }
 
     fn token(raw: f64) -> Result<core::ActionContext, JsValue> {
@@ -335,51 +330,38 @@ impl JsHandle {
 
     /// WebSocketSend with a data buffer (copied in), or none for ping, unsolicited pong
     /// and an empty close.
-    pub fn send(
-        &mut self,
-        buffer_type_: u32,
-        data: Option<Box<[u8]>>,
-        context: Option<JsValue>,
-    ) -> Result<(), JsValue> {
+    pub fn send(&mut self, buffer_type_: u32, data: Option<Box<[u8]>>, context: Option<f64>) -> Result<(), JsValue> {
         let buffer = data.map(core::SendBuffer::Data);
-        self.inner
-            .send(buffer_type(buffer_type_)?, buffer, context.unwrap_or(JsValue::UNDEFINED))
-            .map_err(|e| error(&e))
+        self.inner.send(buffer_type(buffer_type_)?, buffer, context.unwrap_or(0.0)).map_err(|e| error(&e))
     }
 
     /// WebSocketSend of text given as a string (encoded to UTF-8 on the way in).
     #[wasm_bindgen(js_name = sendText)]
-    pub fn send_text(&mut self, buffer_type_: u32, text: String, context: Option<JsValue>) -> Result<(), JsValue> {
+    pub fn send_text(&mut self, buffer_type_: u32, text: String, context: Option<f64>) -> Result<(), JsValue> {
         let buffer = core::SendBuffer::Data(text.into_bytes().into_boxed_slice());
-        self.inner
-            .send(buffer_type(buffer_type_)?, Some(buffer), context.unwrap_or(JsValue::UNDEFINED))
-            .map_err(|e| error(&e))
+        self.inner.send(buffer_type(buffer_type_)?, Some(buffer), context.unwrap_or(0.0)).map_err(|e| error(&e))
     }
 
     /// WebSocketSend of a close with a status and a UTF-8 reason (at most 123 bytes).
     #[wasm_bindgen(js_name = sendClose)]
-    pub fn send_close(&mut self, status: u16, reason: Box<[u8]>, context: Option<JsValue>) -> Result<(), JsValue> {
+    pub fn send_close(&mut self, status: u16, reason: Box<[u8]>, context: Option<f64>) -> Result<(), JsValue> {
         let buffer = core::SendBuffer::Close { status: core::CloseStatus(status), reason };
-        self.inner
-            .send(core::BufferType::Close, Some(buffer), context.unwrap_or(JsValue::UNDEFINED))
-            .map_err(|e| error(&e))
+        self.inner.send(core::BufferType::Close, Some(buffer), context.unwrap_or(0.0)).map_err(|e| error(&e))
     }
 
     /// WebSocketSend of the piece the last indicate-receive-complete handed over, from the
     /// engine's receive buffer (an echo without a copy).
     #[wasm_bindgen(js_name = sendLastReceived)]
-    pub fn send_last_received(&mut self, buffer_type_: u32, context: Option<JsValue>) -> Result<(), JsValue> {
+    pub fn send_last_received(&mut self, buffer_type_: u32, context: Option<f64>) -> Result<(), JsValue> {
         let buffer = Some(core::SendBuffer::LastReceived);
-        self.inner
-            .send(buffer_type(buffer_type_)?, buffer, context.unwrap_or(JsValue::UNDEFINED))
-            .map_err(|e| error(&e))
+        self.inner.send(buffer_type(buffer_type_)?, buffer, context.unwrap_or(0.0)).map_err(|e| error(&e))
     }
 
     /// WebSocketReceive. Pieces are at most the receive buffer size, or `maxPiece`
     /// bytes when given (at least 125).
-    pub fn receive(&mut self, context: Option<JsValue>, max_piece: Option<u32>) -> Result<(), JsValue> {
+    pub fn receive(&mut self, context: Option<f64>, max_piece: Option<u32>) -> Result<(), JsValue> {
         let buffer = max_piece.map(|n| Vec::with_capacity(n as usize));
-        self.inner.receive(buffer, context.unwrap_or(JsValue::UNDEFINED)).map_err(|e| error(&e))
+        self.inner.receive(buffer, context.unwrap_or(0.0)).map_err(|e| error(&e))
     }
 
     /// Bytes of the stream read before the handle took over (those behind the HTTP head).
@@ -401,7 +383,7 @@ impl JsHandle {
             let raw = c.to_raw();
             (out.token_lo, out.token_hi) = (raw as u32, (raw >> 32) as u32);
         }
-        self.context = JsValue::UNDEFINED;
+        self.context = 0.0;
         match action {
             core::Action::NoAction => {}
             core::Action::SendToNetwork { buffer_type, buffers, context, .. } => {
@@ -414,7 +396,7 @@ impl JsHandle {
                     (out.ptr1, out.len1) = range(second);
                 }
                 if let Some(c) = context {
-                    self.context = c.clone();
+                    self.context = *c;
                 }
             }
             core::Action::IndicateSendComplete { buffer_type, context, completed, .. } => {
@@ -461,11 +443,12 @@ impl JsHandle {
         self.out.token()
     }
 
-    /// The context of the operation the last action belongs to (undefined for an
-    /// automatic pong and no-action).
+    /// The context of the operation the last action belongs to: the number given to
+    /// `send` or `receive` (websocket.dll's PVOID; map it to objects as needed), 0 for an
+    /// automatic pong, no-action, or an operation given none.
     #[wasm_bindgen(getter, js_name = actionContext)]
-    pub fn action_context(&self) -> JsValue {
-        self.context.clone()
+    pub fn action_context(&self) -> f64 {
+        self.context
     }
 
     /// For a close indication: its status (1005 when the frame had no body); else 0.
@@ -558,7 +541,7 @@ impl JsHandle {
     ) -> Result<u32, JsValue> {
         self.complete_action(token, bytes_transferred)?;
         if then_receive == Some(true) {
-            self.inner.receive(None, JsValue::UNDEFINED).map_err(|e| error(&e))?;
+            self.inner.receive(None, 0.0).map_err(|e| error(&e))?;
         }
         self.get_action(queue_)
     }

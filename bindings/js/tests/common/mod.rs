@@ -45,6 +45,7 @@ fn frames(from: &mut Handle) -> Vec<u8> {
             }
             INDICATE_SEND_COMPLETE => {
                 assert!(from.action_completed());
+                assert_eq!(from.action_context(), 7.0);
                 from.complete_action(from.action_token(), 0).unwrap();
             }
             _ => return wire,
@@ -54,7 +55,7 @@ fn frames(from: &mut Handle) -> Vec<u8> {
 
 pub fn text_goes_across_through_views() {
     let (mut client, mut server) = open_pair();
-    client.send_text(UTF8_MESSAGE, "héllo".into(), Some("ctx".into())).unwrap();
+    client.send_text(UTF8_MESSAGE, "héllo".into(), Some(7.0)).unwrap();
     let wire = frames(&mut client);
     assert_eq!(wire.len(), 2 + 4 + "héllo".len(), "a masked frame");
     server.receive(None, None).unwrap();
@@ -66,6 +67,7 @@ pub fn text_goes_across_through_views() {
     server.complete_action(token, wire.len() as u32).unwrap();
     assert_eq!(server.get_action(RECEIVE).unwrap(), INDICATE_RECEIVE_COMPLETE);
     assert_eq!(server.action_buffer_type(), UTF8_MESSAGE);
+    assert_eq!(server.action_context(), 0.0, "the receive was given no context");
     assert_eq!(String::from_utf8(server.action_data().to_vec()).unwrap(), "héllo");
     assert_eq!(server.action_view(0).to_vec(), "héllo".as_bytes());
     server.complete_action(server.action_token(), 0).unwrap();
