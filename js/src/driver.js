@@ -16,6 +16,10 @@ const CLOSE_STATUS = 8;
 const COMPLETED = 9;
 /** Frames at least this long are written as they are; shorter ones are joined. */
 const LARGE = 1 << 16;
+/** Written bytes whose writes have not completed, beyond which frames wait. Web-stream
+ * adapters count chunks, not bytes (Node's Duplex.toWeb has room for 16384 chunks), so
+ * the room is measured here too. */
+const HIGH_WATER = 1 << 20;
 
 /**
  * @typedef {object} StreamPair A bidirectional byte stream: a WebTransport bidirectional
@@ -56,6 +60,11 @@ export class Driver {
   #head = 0;
   #current = null;
   #pumping = false;
+  /** A send-to-network frame waiting for room in the writable, and whether we wait. */
+  #held = null;
+  #waitingRoom = false;
+  /** Bytes handed to `write` whose writes are not done. */
+  #inFlight = 0;
   /** Chunks ready to write, in order, and the small frames being joined after them. */
   #out = [];
   #outBytes = 0;
@@ -110,7 +119,8 @@ export class Driver {
   }
 
   /**
-   * Queues a send: `data` is a Uint8Array (copied in when the engine takes it), a string
+   * Queues a send: `data` is a Uint8Array (copied now if it has to wait, else when the
+   * engine takes it), a string
    * (text, encoded on the way in), `undefined` (ping, unsolicited pong, empty close) or
    * `{ status, reason }` for a close. `done(error, completed)` is called once the send is
    * over: with the engine's error when it refuses the send, else with true when every
@@ -121,6 +131,10 @@ export class Driver {
    */
   send(type, data, done) {
     const size = data == null ? 0 : typeof data === 'string' ? data.length : (data.byteLength ?? 0);
+    if (data instanceof Uint8Array && (this.#current !== null || this.#head < this.#queue.length)) {
+      // It waits behind another send: keep what the caller passed now, as WebSocket.send does.
+      data = data.slice();
+    }
     this.#queue.push({ type, data, size, done });
     this.#queuedBytes += size;
     this.#pumpSends();
@@ -154,12 +168,14 @@ export class Driver {
       let kind = Action.NO_ACTION;
       for (;;) {
         if (kind === Action.NO_ACTION) {
-          if (!this.#writeFailed && this.#mustWait()) {
-            this.#writer.ready.then(
-              () => this.#pumpSends(),
-              () => {},
-            );
-            break;
+          if (this.#held !== null) {
+            // A frame waited for room in the writable: its ranges stay put while in flight.
+            if (!this.#writeFailed && this.#mustWait()) break;
+            const f = this.#held;
+            this.#held = null;
+            kind = h.step(f.token, this.#take(f.p0, f.l0, f.p1, f.l1), ActionQueue.SEND);
+            this.#scheduleFlush();
+            continue;
           }
           if (this.#current === null) {
             const op = this.#next();
@@ -179,7 +195,13 @@ export class Driver {
         const w = words();
         const token = w[o + TOKEN_LO] + w[o + TOKEN_HI] * 4294967296;
         if (kind === Action.SEND_TO_NETWORK) {
-          kind = h.step(token, this.#take(), ActionQueue.SEND);
+          const [p0, l0, p1, l1] = [w[o + PTR0], w[o + LEN0], w[o + PTR1], w[o + LEN1]];
+          if (!this.#writeFailed && this.#mustWait()) {
+            // No room: the frame stays with the engine (and the send in the queue) until there is.
+            this.#held = { token, p0, l0, p1, l1 };
+            break;
+          }
+          kind = h.step(token, this.#take(p0, l0, p1, l1), ActionQueue.SEND);
         } else {
           // INDICATE_SEND_COMPLETE
           const op = this.#current;
@@ -197,6 +219,22 @@ export class Driver {
       this.#fail(e);
     } finally {
       this.#pumping = false;
+    }
+    // Waiting for room: the writable's own signal when it is full; when our writes in
+    // flight are the reason, their completions (#written) pump again.
+    const room = this.#writer.desiredSize;
+    if (this.#held !== null && !this.#waitingRoom && room !== null && room <= 0) {
+      this.#waitingRoom = true;
+      this.#writer.ready.then(
+        () => {
+          this.#waitingRoom = false;
+          this.#pumpSends();
+        },
+        () => {
+          this.#waitingRoom = false;
+          this.#pumpSends(); // failed: the held frame completes as unwritten
+        },
+      );
     }
   }
 
@@ -221,21 +259,15 @@ export class Driver {
   /** True while the transport has no room: frames wait in the engine until it has. */
   #mustWait() {
     const room = this.#writer.desiredSize;
-    return room !== null && room <= 0;
+    return this.#inFlight >= HIGH_WATER || (room !== null && room <= 0);
   }
 
   /**
-   * Copies out the frame of the send-to-network action just returned; returns the byte
-   * count to complete it with (0 once the writable failed: that cancels the send).
+   * Copies out a send-to-network frame (its two ranges in the engine's memory); returns
+   * the byte count to complete it with (0 once the writable failed: that cancels the send).
    */
-  #take() {
+  #take(p0, l0, p1, l1) {
     if (this.#writeFailed) return 0;
-    const w = words();
-    const o = this.#o;
-    const p0 = w[o + PTR0];
-    const l0 = w[o + LEN0];
-    const p1 = w[o + PTR1];
-    const l1 = w[o + LEN1];
     const m = bytes();
     if (l0 + l1 >= LARGE) {
       this.#endBatch();
@@ -298,7 +330,21 @@ export class Driver {
     if (out.length === 0) return;
     this.#out = [];
     this.#outBytes = 0;
-    for (const chunk of out) this.#writer.write(chunk).catch(() => {});
+    for (const chunk of out) {
+      const n = chunk.byteLength;
+      this.#inFlight += n;
+      // A failed write errors the writable; `closed` reports it once.
+      this.#writer.write(chunk).then(
+        () => this.#written(n),
+        () => this.#written(n),
+      );
+    }
+  }
+
+  /** A write is done: a frame waiting for room may go now. */
+  #written(n) {
+    this.#inFlight -= n;
+    if (this.#held !== null && this.#inFlight < HIGH_WATER) this.#pumpSends();
   }
 
   #wake() {
@@ -344,7 +390,8 @@ export class Driver {
           }
           kind = h.step(token, 0, ActionQueue.RECEIVE, true);
         } else if (kind === Action.SEND_TO_NETWORK) {
-          kind = h.step(token, this.#take(), ActionQueue.RECEIVE); // an automatic pong
+          // An automatic pong (small: taken whatever the room).
+          kind = h.step(token, this.#take(w[o + PTR0], w[o + LEN0], w[o + PTR1], w[o + LEN1]), ActionQueue.RECEIVE);
           this.#scheduleFlush();
           this.#pumpSends(); // a send may have waited for it
         } else {

@@ -88,6 +88,19 @@ describe('our client against a ws server', () => {
     await next(ws, 'close');
   });
 
+  test('a buffer changed after send() does not change what is sent', async () => {
+    const ws = await open();
+    ws.send(new Uint8Array(4 << 20).fill(1)); // more than the transport takes at once
+    const buf = new Uint8Array(100000).fill(2);
+    ws.send(buf); // waits behind the first
+    buf.fill(3);
+    const [a, b] = await messages(ws, 2);
+    assert.ok(a.every((x) => x === 1));
+    assert.ok(b.every((x) => x === 2), 'the second message as it was when sent');
+    ws.close();
+    await next(ws, 'close');
+  });
+
   test('binaryType arraybuffer and blob, and a Blob sent in order', async () => {
     const ws = await open();
     ws.binaryType = 'arraybuffer';
