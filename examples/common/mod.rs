@@ -191,20 +191,24 @@ pub fn run(
                 }
             }
             a => {
-                let (ctx, n, done) = carry_out(a, stream);
-                if done {
-                    sending = false;
+                if let Some((ctx, n, done)) = carry_out(a, stream) {
+                    if done {
+                        sending = false;
+                    }
+                    handle.complete_action(ctx, n).map_err(io_err)?;
                 }
-                handle.complete_action(ctx, n).map_err(io_err)?;
             }
         }
     }
 }
 
 /// Does the I/O of a network action. Returns the token, the byte count to complete
-/// with, and whether a send operation ended.
-fn carry_out(action: Action<'_, Vec<u8>, ()>, stream: &mut TcpStream) -> (wsengine::ActionContext, usize, bool) {
-    match action {
+/// with, and whether a send operation ended; `None` for `NoAction` (nothing to complete).
+fn carry_out(
+    action: Action<'_, Vec<u8>, ()>,
+    stream: &mut TcpStream,
+) -> Option<(wsengine::ActionContext, usize, bool)> {
+    Some(match action {
         Action::SendToNetwork { buffers, action, .. } => {
             let n = match write_all_vectored(stream, buffers.as_slices()) {
                 Ok(()) => buffers.len(),
@@ -224,8 +228,8 @@ fn carry_out(action: Action<'_, Vec<u8>, ()>, stream: &mut TcpStream) -> (wsengi
         }
         Action::IndicateSendComplete { action, .. } => (action, 0, true),
         Action::IndicateReceiveComplete { action, .. } => (action, 0, false),
-        Action::NoAction => unreachable!("NoAction is handled by the caller"),
-    }
+        Action::NoAction => return None,
+    })
 }
 
 /// After the close handshake: a client waits (up to a second) for the server to close
@@ -268,10 +272,10 @@ fn pump(
             Action::IndicateSendComplete { completed, action, .. } => {
                 (action, 0, on_indication(Indication::Sent { completed }))
             }
-            a => {
-                let (ctx, n, _) = carry_out(a, stream);
-                (ctx, n, false)
-            }
+            a => match carry_out(a, stream) {
+                Some((ctx, n, _)) => (ctx, n, false),
+                None => return Err(io::Error::other("the engine has nothing to do")),
+            },
         };
         handle.complete_action(ctx, n).map_err(io_err)?;
         if stop {

@@ -15,17 +15,21 @@
 
 mod workload;
 
-fn main() {
+fn main() -> workload::Outcome<()> {
     let mut args = std::env::args().skip(1);
     let sizes = match args.next() {
-        Some(list) => list.split(',').map(|s| s.parse().expect("sizes: 16,1024,...")).collect(),
+        Some(list) => list.split(',').map(str::parse).collect::<Result<_, _>>()?,
         None => workload::sizes(),
     };
-    let mib = args.next().map_or_else(workload::mib, |m| m.parse().expect("MiB per run"));
+    let mib = match args.next() {
+        Some(m) => m.parse()?,
+        None => workload::mib(),
+    };
     for len in sizes {
         let count = workload::count(len, mib);
-        let input = workload::wire(len, count);
-        let best = workload::best_of(5, || Ok::<_, ()>(workload::echo(&input, count))).unwrap();
+        let input = workload::wire(len, count)?;
+        let best = workload::best_of(5, || workload::echo(&input, count))?;
         println!("echo {len} {count} {best:.9}");
     }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! also drives the component through WIT): a server handle receives masked text frames
 //! (zero copy) and echoes each piece with `SendBuffer::LastReceived`.
 
+use std::error::Error;
 use std::time::Instant;
 
 use wsengine::{Action, ActionQueue, BufferType, Handle, Property, Role, SendBuffer};
@@ -16,15 +17,18 @@ pub fn count(len: usize, mib: usize) -> usize {
     (mib << 20) / len.max(64)
 }
 
+/// What the workload fails with: an engine error, or an action the echo did not expect.
+pub type Outcome<T> = Result<T, Box<dyn Error + Send + Sync>>;
+
 /// `count` masked text frames of `len` bytes, as a client writes them.
-pub fn wire(len: usize, count: usize) -> Vec<u8> {
-    let mut client: Handle = Handle::from_upgraded(Role::Client, [Property::RandomSeed([9; 32])]).unwrap();
+pub fn wire(len: usize, count: usize) -> Outcome<Vec<u8>> {
+    let mut client: Handle = Handle::from_upgraded(Role::Client, [Property::RandomSeed([9; 32])])?;
     let mut out = Vec::new();
     let payload = vec![b'x'; len];
     for _ in 0..count {
-        client.send(BufferType::Utf8Message, Some(SendBuffer::Data(payload.clone())), ()).unwrap();
+        client.send(BufferType::Utf8Message, Some(SendBuffer::Data(payload.clone())), ())?;
         loop {
-            let (a, n) = match client.get_action(ActionQueue::Send).unwrap() {
+            let (a, n) = match client.get_action(ActionQueue::Send)? {
                 Action::SendToNetwork { buffers, action, .. } => {
                     buffers.copy_to(&mut out);
                     (action, buffers.len())
@@ -32,10 +36,10 @@ pub fn wire(len: usize, count: usize) -> Vec<u8> {
                 Action::IndicateSendComplete { action, .. } => (action, 0),
                 _ => break,
             };
-            client.complete_action(a, n).unwrap();
+            client.complete_action(a, n)?;
         }
     }
-    out
+    Ok(out)
 }
 
 /// The server's buffer sizes: the largest the engine allows.
@@ -44,29 +48,29 @@ pub fn properties() -> Vec<Property> {
 }
 
 /// Echoes `count` messages from `input` with the engine; returns the bytes written.
-pub fn echo(input: &[u8], count: usize) -> usize {
-    let mut h: Handle = Handle::from_upgraded(Role::Server, properties()).unwrap();
+pub fn echo(input: &[u8], count: usize) -> Outcome<usize> {
+    let mut h: Handle = Handle::from_upgraded(Role::Server, properties())?;
     let (mut pos, mut messages, mut written) = (0, 0, 0);
     while messages < count {
-        h.receive(None, ()).unwrap();
+        h.receive(None, ())?;
         let ty = loop {
-            match h.get_action(ActionQueue::Receive).unwrap() {
+            match h.get_action(ActionQueue::Receive)? {
                 Action::ReceiveFromNetwork { buffer, action } => {
                     let n = buffer.len().min(input.len() - pos);
                     buffer[..n].copy_from_slice(&input[pos..pos + n]);
                     pos += n;
-                    h.complete_action(action, n).unwrap();
+                    h.complete_action(action, n)?;
                 }
                 Action::IndicateReceiveComplete { buffer_type, action, .. } => {
-                    h.complete_action(action, 0).unwrap();
-                    break buffer_type.unwrap();
+                    h.complete_action(action, 0)?;
+                    break buffer_type.ok_or("the input ended inside a message")?;
                 }
-                other => panic!("{other:?}"),
+                other => return Err(format!("unexpected {other:?}").into()),
             }
         };
-        h.send(ty, Some(SendBuffer::LastReceived), ()).unwrap();
+        h.send(ty, Some(SendBuffer::LastReceived), ())?;
         loop {
-            let (a, n) = match h.get_action(ActionQueue::Send).unwrap() {
+            let (a, n) = match h.get_action(ActionQueue::Send)? {
                 Action::SendToNetwork { buffers, action, .. } => {
                     written += buffers.len();
                     (action, buffers.len())
@@ -74,13 +78,13 @@ pub fn echo(input: &[u8], count: usize) -> usize {
                 Action::IndicateSendComplete { action, .. } => (action, 0),
                 _ => break,
             };
-            h.complete_action(a, n).unwrap();
+            h.complete_action(a, n)?;
         }
         if !ty.is_fragment() {
             messages += 1;
         }
     }
-    written
+    Ok(written)
 }
 
 /// The best wall time of `runs` runs of `f`, in seconds.

@@ -115,11 +115,11 @@ fn main() -> Result<()> {
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for (&len, g) in sizes.iter().zip(guest_times) {
         let count = workload::count(len, mib);
-        let input = workload::wire(len, count);
+        let input = workload::wire(len, count).map_err(|e| anyhow::anyhow!(e))?;
         let n = if only_component {
             f64::NAN
         } else {
-            workload::best_of(5, || Ok::<_, anyhow::Error>(workload::echo(&input, count)))?
+            workload::best_of(5, || workload::echo(&input, count)).map_err(|e| anyhow::anyhow!(e))?
         };
         let c = workload::best_of(5, || component(&rt, &input, count))?;
         let rate = |secs: f64| count as f64 / secs;

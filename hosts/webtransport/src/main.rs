@@ -26,7 +26,9 @@ async fn main() -> Result<()> {
         .from_now_utc()
         .validity_days(14)
         .build()?;
-    let hash = identity.certificate_chain().as_slice()[0].hash().fmt(Sha256DigestFmt::BytesArray);
+    let certificate =
+        identity.certificate_chain().as_slice().first().context("a self-signed identity has a certificate")?;
+    let hash = certificate.hash().fmt(Sha256DigestFmt::BytesArray);
     let config = ServerConfig::builder().with_bind_address(addr).with_identity(identity).build();
     let server = Endpoint::server(config)?;
     println!("{{\"port\":{},\"certHash\":{}}}", server.local_addr()?.port(), hash.replace(' ', ""));
