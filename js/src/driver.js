@@ -77,6 +77,10 @@ export class Driver {
   /** Set once the writable failed: frames are then completed as unwritten (0 bytes). */
   #writeFailed = false;
   #receiving = false;
+  /** The handle's lifetime: destroy() ends the loops, which free the handle once out. */
+  #destroyed = false;
+  #looping = false;
+  #freed = false;
 
   /**
    * @param {import('../wasm/wsengine.js').Handle} handle An open handle.
@@ -146,10 +150,26 @@ export class Driver {
     await this.#writer.close().catch(() => {});
   }
 
-  /** Ends the transport both ways: what was sent is written, nothing more is read. */
+  /**
+   * Ends the transport both ways (what was sent is written, nothing more is read) and frees
+   * the handle, once no loop is inside a step: a read that completes later must not write
+   * into the memory of a freed handle.
+   */
   destroy(reason) {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#wake();
     // Cancelling first could tear down a transport (a Node socket) before the writes left.
     this.closeTransport().then(() => this.#reader.cancel(reason).catch(() => {}));
+    this.#release();
+  }
+
+  /** Frees the handle after destroy(), when neither loop is running. */
+  #release() {
+    if (this.#destroyed && !this.#looping && !this.#pumping && !this.#freed) {
+      this.#freed = true;
+      this.#h.free();
+    }
   }
 
   #fail(e) {
@@ -160,13 +180,14 @@ export class Driver {
 
   /** Starts queued sends and carries out the send queue's actions. */
   #pumpSends() {
-    if (this.#pumping || this.#failed) return;
+    if (this.#pumping || this.#failed || this.#destroyed) return;
     this.#pumping = true;
     const h = this.#h;
     const o = this.#o;
     try {
       let kind = Action.NO_ACTION;
       for (;;) {
+        if (this.#destroyed) break;
         if (kind === Action.NO_ACTION) {
           if (this.#held !== null) {
             // A frame waited for room in the writable: its ranges stay put while in flight.
@@ -219,6 +240,7 @@ export class Driver {
       this.#fail(e);
     } finally {
       this.#pumping = false;
+      this.#release();
     }
     // Waiting for room: the writable's own signal when it is full; when our writes in
     // flight are the reason, their completions (#written) pump again.
@@ -354,6 +376,16 @@ export class Driver {
   }
 
   async #receiveLoop() {
+    this.#looping = true;
+    try {
+      await this.#receiveSteps();
+    } finally {
+      this.#looping = false;
+      this.#release();
+    }
+  }
+
+  async #receiveSteps() {
     const h = this.#h;
     const o = this.#o;
     let kind;
@@ -371,6 +403,7 @@ export class Driver {
         if (kind === Action.RECEIVE_FROM_NETWORK) {
           // The lent space stays at this address while the action is in flight.
           const n = await this.#read(w[o + PTR0], w[o + LEN0]);
+          if (n < 0) return; // destroyed while reading
           kind = h.step(token, n, ActionQueue.RECEIVE);
         } else if (kind === Action.INDICATE_RECEIVE_COMPLETE) {
           const type = w[o + TYPE];
@@ -399,6 +432,7 @@ export class Driver {
           await new Promise((resolve) => {
             this.#wakeReceive = resolve;
           });
+          if (this.#destroyed) return;
           kind = h.getAction(ActionQueue.RECEIVE);
         }
       } catch (e) {
@@ -418,7 +452,10 @@ export class Driver {
     }
   }
 
-  /** Reads into the `len` bytes at `ptr` that a receive lent; 0 at the end of the stream. */
+  /**
+   * Reads into the `len` bytes at `ptr` that a receive lent; 0 at the end of the stream, -1
+   * when the driver was destroyed meanwhile (then nothing is written).
+   */
   async #read(ptr, len) {
     while (this.#chunk === null) {
       let result;
@@ -433,6 +470,7 @@ export class Driver {
         this.#chunk = v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
       }
     }
+    if (this.#destroyed) return -1;
     const chunk = this.#chunk;
     const n = Math.min(len, chunk.length);
     // After the read: awaiting may have grown the memory (a new buffer, same addresses).

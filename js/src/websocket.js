@@ -256,8 +256,7 @@ export class WebSocket extends EventTarget {
   #finish(code, reason, wasClean) {
     if (this.#readyState === CLOSED) return;
     this.#readyState = CLOSED;
-    this.#driver?.destroy();
-    this.#driver?.handle.free();
+    this.#driver?.destroy(); // frees the handle too
     this.#emitClose(code, reason, wasClean);
   }
 

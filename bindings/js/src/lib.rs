@@ -477,7 +477,7 @@ impl JsHandle {
     }
 
     /// A copy of the last action's bytes (a send-to-network's ranges joined), which the
-    /// caller owns. Valid any time.
+    /// caller owns; empty once the action is completed.
     #[wasm_bindgen(js_name = actionData)]
     pub fn action_data(&self) -> Uint8Array {
         let total = self.action_byte_length();
@@ -496,8 +496,9 @@ impl JsHandle {
     }
 
     /// A view of range `index` of the last action in the engine's memory, without a copy:
-    /// valid until the next call into the engine (which may move or grow the memory). For
-    /// receive-from-network, the space to read into (write, then `completeAction`).
+    /// valid until the next call into the engine (which may move or grow the memory), and
+    /// empty once the action is completed. For receive-from-network, the space to read into
+    /// (write, then `completeAction`).
     #[wasm_bindgen(js_name = actionView)]
     pub fn action_view(&self, index: u32) -> Uint8Array {
         let (ptr, len) = self.out.ranges().get(index as usize).copied().unwrap_or((0, 0));
@@ -526,7 +527,10 @@ impl JsHandle {
     #[wasm_bindgen(js_name = completeAction)]
     pub fn complete_action(&mut self, token: f64, bytes_transferred: u32) -> Result<(), JsValue> {
         let t = Self::token(token)?;
-        self.inner.complete_action(t, bytes_transferred as usize).map_err(|e| error(&e))
+        self.inner.complete_action(t, bytes_transferred as usize).map_err(|e| error(&e))?;
+        // The action's memory is the engine's again: no view or copy of it from now on.
+        (self.out.len0, self.out.len1) = (0, 0);
+        Ok(())
     }
 
     /// `completeAction(token, bytesTransferred)`, then `receive(undefined)` when

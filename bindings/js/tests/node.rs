@@ -1,20 +1,6 @@
 //! The bindings in Node (wasm-bindgen-test's default).
 
+#[macro_use]
 mod common;
 
-use wasm_bindgen_test::wasm_bindgen_test;
-
-#[wasm_bindgen_test]
-fn text_goes_across_through_views() {
-    common::text_goes_across_through_views();
-}
-
-#[wasm_bindgen_test]
-fn errors_are_js_errors_with_the_hresult() {
-    common::errors_are_js_errors_with_the_hresult();
-}
-
-#[wasm_bindgen_test]
-fn helpers() {
-    common::helpers();
-}
+wasm_tests!(text_goes_across_through_views, errors_are_js_errors_with_the_hresult, helpers);

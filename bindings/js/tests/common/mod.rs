@@ -1,6 +1,18 @@
 //! The bindings in a JavaScript engine (Node and headless Chromium): js-sys objects,
 //! crypto.getRandomValues, views of the engine's memory, errors as JS `Error`s.
 
+/// The checks below as wasm-bindgen tests, for each test binary (Node, the browser).
+macro_rules! wasm_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[wasm_bindgen_test::wasm_bindgen_test]
+            fn $name() {
+                common::$name();
+            }
+        )*
+    };
+}
+
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wsengine_js::{JsHandle as Handle, JsHeadParser as HeadParser, close_reply, encode_request_head};
@@ -71,6 +83,8 @@ pub fn text_goes_across_through_views() {
     assert_eq!(String::from_utf8(server.action_data().to_vec()).unwrap(), "héllo");
     assert_eq!(server.action_view(0).to_vec(), "héllo".as_bytes());
     server.complete_action(server.action_token(), 0).unwrap();
+    // Completed: the memory is the engine's again, no view or copy reaches it.
+    assert_eq!((server.action_view(0).length(), server.action_data().length()), (0, 0));
 }
 
 pub fn errors_are_js_errors_with_the_hresult() {
