@@ -43,25 +43,14 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The in-memory workload of examples/echo_speed: `wire` builds masked client text frames.
+#[allow(dead_code)]
+#[path = "../examples/echo_speed/workload.rs"]
+mod workload;
+
 /// Masked client text frames of `len` bytes, `count` of them.
 fn wire(len: usize, count: usize) -> Vec<u8> {
-    let mut client: Handle = Handle::from_upgraded(Role::Client, [Property::RandomSeed([5; 32])]).unwrap();
-    let mut out = Vec::new();
-    for _ in 0..count {
-        client.send(BufferType::Utf8Message, Some(SendBuffer::Data(vec![b'x'; len])), ()).unwrap();
-        loop {
-            let (a, n) = match client.get_action(ActionQueue::Send).unwrap() {
-                Action::SendToNetwork { buffers, action, .. } => {
-                    buffers.copy_to(&mut out);
-                    (action, buffers.len())
-                }
-                Action::IndicateSendComplete { action, .. } => (action, 0),
-                _ => break,
-            };
-            client.complete_action(a, n).unwrap();
-        }
-    }
-    out
+    workload::wire(len, count).expect("the client frames its own messages")
 }
 
 /// A server that receives `count` messages zero-copy and echoes each piece with a
