@@ -94,6 +94,8 @@ export class Handle {
   getAction(queue: number): number;
   /** `completeAction`, then `receive()` when `thenReceive`, then `getAction(queue)`. */
   step(token: number, bytesTransferred: number, queue: number, thenReceive?: boolean): number;
+  /** `completeAction(token, 0)` when `token` is given, then `send` (or `sendText` when `text` is given), then `getAction(queue)`. */
+  sendStep(token: number | undefined, bufferType: number, data: Uint8Array | undefined, text: string | undefined, queue: number): number;
   readonly actionBufferType: number;
   readonly actionToken: number;
   readonly actionContext: number;

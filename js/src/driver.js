@@ -4,6 +4,8 @@
 import { Action, ActionQueue, BufferType } from './constants.js';
 import { bytes, words } from './memory.js';
 
+const encoder = new TextEncoder();
+
 // The out-parameters of getAction, as u32 slots from the handle's outAddress (bindings/js).
 const TYPE = 1;
 const PTR0 = 2;
@@ -55,11 +57,21 @@ export class Driver {
   #hooks;
   /** The unread rest of the last chunk read. */
   #chunk = null;
-  /** Sends waiting for the engine, oldest at `#head` (one is outstanding at a time). */
+  /** Sends waiting for the engine, oldest at `#head`. */
   #queue = [];
   #head = 0;
-  #current = null;
+  /** The send the engine has (one at a time): its byte count and its `done`. */
+  #sending = false;
+  #sendSize = 0;
+  #sendDone = null;
+  /** The send's text while it may still wait (counted by UTF-16 length until it does). */
+  #sendText = null;
+  /** The token of the last send's indicate-send-complete while the pump still runs, or -1
+   * (a number either way: the field then holds its double without a new box per send). */
+  #indication = -1;
   #pumping = false;
+  /** Whether the writable has no room: frames wait (updated as writes go and complete). */
+  #full = false;
   /** A send-to-network frame waiting for room in the writable, and whether we wait. */
   #held = null;
   #waitingRoom = false;
@@ -123,22 +135,27 @@ export class Driver {
   }
 
   /**
-   * Queues a send: `data` is a Uint8Array (copied now if it has to wait, else when the
-   * engine takes it), a string
+   * Sends: `data` is a Uint8Array (copied, now or when the engine takes it), a string
    * (text, encoded on the way in), `undefined` (ping, unsolicited pong, empty close) or
-   * `{ status, reason }` for a close. `done(error, completed)` is called once the send is
-   * over: with the engine's error when it refuses the send, else with true when every
-   * byte went to the transport (false when an abort or a failed write cancelled it).
+   * `{ status, reason }` for a close. When no other send is in the way it goes to the
+   * engine at once (no copy, no queue entry); else it waits in order. `done(error,
+   * completed)` is called once the send is over: with the engine's error when it refuses
+   * the send, else with true when every byte went to the transport (false when an abort
+   * or a failed write cancelled it).
    * @param {number} type A {@link BufferType}.
    * @param {Uint8Array | string | undefined | {status: number, reason: Uint8Array}} data
    * @param {(error: Error | null, completed: boolean) => void} [done]
    */
   send(type, data, done) {
-    const size = data == null ? 0 : typeof data === 'string' ? data.length : (data.byteLength ?? 0);
-    if (data instanceof Uint8Array && (this.#current !== null || this.#head < this.#queue.length)) {
-      // It waits behind another send: keep what the caller passed now, as WebSocket.send does.
-      data = data.slice();
+    if (!this.#pumping && !this.#sending && this.#head === this.#queue.length) {
+      this.#pumpSends(type, data, done);
+      return;
     }
+    // It waits behind another send: keep what the caller passed now, as WebSocket.send
+    // does (a string as its UTF-8 bytes, so that bufferedAmount counts bytes).
+    if (typeof data === 'string') data = encoder.encode(data);
+    else if (data instanceof Uint8Array) data = data.slice();
+    const size = byteSize(data);
     this.#queue.push({ type, data, size, done });
     this.#queuedBytes += size;
     this.#pumpSends();
@@ -178,63 +195,29 @@ export class Driver {
     this.#hooks.onError(this.#failed);
   }
 
-  /** Starts queued sends and carries out the send queue's actions. */
-  #pumpSends() {
+  /**
+   * Carries out the send in progress, then `type`/`data` (a send that queued nothing),
+   * then the queued sends, until the queue is empty or a frame has to wait for room.
+   */
+  #pumpSends(type, data, done) {
     if (this.#pumping || this.#failed || this.#destroyed) return;
     this.#pumping = true;
-    const h = this.#h;
-    const o = this.#o;
     try {
-      let kind = Action.NO_ACTION;
-      for (;;) {
-        if (this.#destroyed) break;
-        if (kind === Action.NO_ACTION) {
-          if (this.#held !== null) {
-            // A frame waited for room in the writable: its ranges stay put while in flight.
-            if (!this.#writeFailed && this.#mustWait()) break;
-            const f = this.#held;
-            this.#held = null;
-            kind = h.step(f.token, this.#take(f.p0, f.l0, f.p1, f.l1), ActionQueue.SEND);
-            this.#scheduleFlush();
-            continue;
-          }
-          if (this.#current === null) {
-            const op = this.#next();
-            if (op === undefined) break;
-            try {
-              startSend(h, op.type, op.data);
-            } catch (e) {
-              this.#queuedBytes -= op.size;
-              op.done?.(e, false);
-              continue;
-            }
-            this.#current = op;
-          }
-          kind = h.getAction(ActionQueue.SEND);
-          if (kind === Action.NO_ACTION) break; // an automatic pong goes first; the receive side wakes us
-        }
-        const w = words();
-        const token = w[o + TOKEN_LO] + w[o + TOKEN_HI] * 4294967296;
-        if (kind === Action.SEND_TO_NETWORK) {
-          const [p0, l0, p1, l1] = [w[o + PTR0], w[o + LEN0], w[o + PTR1], w[o + LEN1]];
-          if (!this.#writeFailed && this.#mustWait()) {
-            // No room: the frame stays with the engine (and the send in the queue) until there is.
-            this.#held = { token, p0, l0, p1, l1 };
-            break;
-          }
-          kind = h.step(token, this.#take(p0, l0, p1, l1), ActionQueue.SEND);
-        } else {
-          // INDICATE_SEND_COMPLETE
-          const op = this.#current;
-          const completed = w[o + COMPLETED] !== 0;
-          h.completeAction(token, 0);
-          kind = Action.NO_ACTION;
-          this.#current = null;
-          this.#queuedBytes -= op.size;
-          op.done?.(null, completed);
-          this.#wake();
-        }
-        this.#scheduleFlush();
+      let over = this.#sending ? this.#resume() : true;
+      if (over && type !== undefined) {
+        const size = byteSize(data);
+        this.#queuedBytes += size;
+        over = this.#transmit(type, data, size, done);
+      }
+      while (over && !this.#destroyed) {
+        const op = this.#next();
+        if (op === undefined) break;
+        over = this.#transmit(op.type, op.data, op.size, op.done);
+      }
+      const last = this.#indication;
+      if (last !== -1) {
+        this.#indication = -1;
+        this.#h.completeAction(last, 0);
       }
     } catch (e) {
       this.#fail(e);
@@ -244,19 +227,94 @@ export class Driver {
     }
     // Waiting for room: the writable's own signal when it is full; when our writes in
     // flight are the reason, their completions (#written) pump again.
-    const room = this.#writer.desiredSize;
-    if (this.#held !== null && !this.#waitingRoom && room !== null && room <= 0) {
+    if (this.#held !== null && !this.#waitingRoom && (this.#writer.desiredSize ?? 1) <= 0) {
       this.#waitingRoom = true;
-      this.#writer.ready.then(
-        () => {
-          this.#waitingRoom = false;
-          this.#pumpSends();
-        },
-        () => {
-          this.#waitingRoom = false;
-          this.#pumpSends(); // failed: the held frame completes as unwritten
-        },
-      );
+      const again = () => {
+        this.#waitingRoom = false;
+        this.#full = this.#noRoom();
+        this.#pumpSends(); // failed: the held frame completes as unwritten
+      };
+      this.#writer.ready.then(again, again);
+    }
+  }
+
+  /** Hands a send to the engine and carries out its actions; false when it has to wait. */
+  #transmit(type, data, size, done) {
+    // The last send's indication is completed by the same call (it cannot fail: the
+    // engine just handed its token out).
+    const last = this.#indication;
+    this.#indication = -1;
+    let kind;
+    try {
+      kind = startSend(this.#h, last === -1 ? undefined : last, type, data);
+    } catch (e) {
+      this.#queuedBytes -= size;
+      done?.(e, false);
+      return true;
+    }
+    this.#sending = true;
+    this.#sendSize = size;
+    this.#sendDone = done;
+    this.#sendText = typeof data === 'string' ? data : null;
+    return this.#carry(kind);
+  }
+
+  /** Goes on with the send in progress: a frame that waited for room, or an action. */
+  #resume() {
+    const f = this.#held;
+    if (f === null) return this.#carry(this.#h.getAction(ActionQueue.SEND));
+    if (this.#full && !this.#writeFailed) return false;
+    this.#held = null;
+    const kind = this.#h.step(f.token, this.#take(f.p0, f.l0, f.p1, f.l1), ActionQueue.SEND);
+    this.#scheduleFlush();
+    return this.#carry(kind);
+  }
+
+  /**
+   * Carries out the send's actions from `kind` on: true once it is over, false when it
+   * waits (a frame for room, or an automatic pong that goes first: the receive side wakes
+   * us).
+   */
+  #carry(kind) {
+    const h = this.#h;
+    const o = this.#o;
+    for (;;) {
+      if (kind === Action.NO_ACTION) return false;
+      const w = words();
+      const token = w[o + TOKEN_LO] + w[o + TOKEN_HI] * 4294967296;
+      if (kind === Action.SEND_TO_NETWORK) {
+        const p0 = w[o + PTR0];
+        const l0 = w[o + LEN0];
+        const p1 = w[o + PTR1];
+        const l1 = w[o + LEN1];
+        if (this.#full && !this.#writeFailed) {
+          // No room: the frame stays with the engine (its ranges stay put) until there is.
+          this.#held = { token, p0, l0, p1, l1 };
+          if (this.#sendText !== null) {
+            // Counted by UTF-16 length so far: bufferedAmount counts bytes.
+            const bytes = encoder.encode(this.#sendText).length;
+            this.#queuedBytes += bytes - this.#sendSize;
+            this.#sendSize = bytes;
+            this.#sendText = null;
+          }
+          return false;
+        }
+        kind = h.step(token, this.#take(p0, l0, p1, l1), ActionQueue.SEND);
+        this.#scheduleFlush();
+      } else {
+        // INDICATE_SEND_COMPLETE
+        // Completed by the next send, or when the pump ends.
+        const completed = w[o + COMPLETED] !== 0;
+        this.#indication = token;
+        const done = this.#sendDone;
+        this.#sending = false;
+        this.#sendDone = null;
+        this.#sendText = null;
+        this.#queuedBytes -= this.#sendSize;
+        done?.(null, completed);
+        this.#wake();
+        return true;
+      }
     }
   }
 
@@ -279,7 +337,7 @@ export class Driver {
   }
 
   /** True while the transport has no room: frames wait in the engine until it has. */
-  #mustWait() {
+  #noRoom() {
     const room = this.#writer.desiredSize;
     return this.#inFlight >= HIGH_WATER || (room !== null && room <= 0);
   }
@@ -361,12 +419,15 @@ export class Driver {
         () => this.#written(n),
       );
     }
+    // The room changes only with writes and their completions: it is kept, not asked per frame.
+    this.#full = this.#noRoom();
   }
 
   /** A write is done: a frame waiting for room may go now. */
   #written(n) {
     this.#inFlight -= n;
-    if (this.#held !== null && this.#inFlight < HIGH_WATER) this.#pumpSends();
+    this.#full = this.#noRoom();
+    if (this.#held !== null && !this.#full) this.#pumpSends();
   }
 
   #wake() {
@@ -401,10 +462,19 @@ export class Driver {
       const token = w[o + TOKEN_LO] + w[o + TOKEN_HI] * 4294967296;
       try {
         if (kind === Action.RECEIVE_FROM_NETWORK) {
-          // The lent space stays at this address while the action is in flight.
-          const n = await this.#read(w[o + PTR0], w[o + LEN0]);
-          if (n < 0) return; // destroyed while reading
-          kind = h.step(token, n, ActionQueue.RECEIVE);
+          // The lent space stays at this address while the action is in flight; the
+          // out-parameters do not (sends run meanwhile).
+          const at = w[o + PTR0];
+          const len = w[o + LEN0];
+          if (this.#chunk === null) {
+            const more = await this.#nextChunk();
+            if (this.#destroyed) return; // nothing is written into a handle being freed
+            if (!more) {
+              kind = h.step(token, 0, ActionQueue.RECEIVE); // the end of the stream
+              continue;
+            }
+          }
+          kind = h.step(token, this.#fill(at, len), ActionQueue.RECEIVE);
         } else if (kind === Action.INDICATE_RECEIVE_COMPLETE) {
           const type = w[o + TYPE];
           const at = w[o + PTR0];
@@ -452,42 +522,51 @@ export class Driver {
     }
   }
 
-  /**
-   * Reads into the `len` bytes at `ptr` that a receive lent; 0 at the end of the stream, -1
-   * when the driver was destroyed meanwhile (then nothing is written).
-   */
-  async #read(ptr, len) {
-    while (this.#chunk === null) {
+  /** Waits for the next chunk of the readable: false at its end (or when it failed). */
+  async #nextChunk() {
+    for (;;) {
       let result;
       try {
         result = await this.#reader.read();
       } catch {
-        return 0; // a failed transport ends the stream
+        return false; // a failed transport ends the stream
       }
-      if (result.done) return 0;
+      if (result.done) return false;
       const v = result.value;
       if (v.byteLength > 0) {
         this.#chunk = v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+        return true;
       }
     }
-    if (this.#destroyed) return -1;
+  }
+
+  /** Copies what it can of the chunk into the `len` bytes at `ptr` a receive lent. */
+  #fill(ptr, len) {
     const chunk = this.#chunk;
     const n = Math.min(len, chunk.length);
-    // After the read: awaiting may have grown the memory (a new buffer, same addresses).
     bytes().set(n === chunk.length ? chunk : chunk.subarray(0, n), ptr);
     this.#chunk = n === chunk.length ? null : chunk.subarray(n);
     return n;
   }
 }
 
-/** Hands one queued send to the engine (throws its refusal). */
-function startSend(h, type, data) {
-  if (type === BufferType.CLOSE) {
-    if (data == null) h.send(type, undefined, undefined);
-    else h.sendClose(data.status, data.reason ?? new Uint8Array(0), undefined);
-  } else if (typeof data === 'string') {
-    h.sendText(type, data, undefined);
-  } else {
-    h.send(type, data ?? undefined, undefined);
+/**
+ * Hands a send to the engine, after completing the indication `last` names (if any), and
+ * returns the send queue's next action (throws the engine's refusal).
+ */
+function startSend(h, last, type, data) {
+  if (type === BufferType.CLOSE && data != null) {
+    if (last !== undefined) h.completeAction(last, 0);
+    h.sendClose(data.status, data.reason ?? new Uint8Array(0), undefined);
+    return h.getAction(ActionQueue.SEND);
   }
+  if (typeof data === 'string') return h.sendStep(last, type, undefined, data, ActionQueue.SEND);
+  return h.sendStep(last, type, data ?? undefined, undefined, ActionQueue.SEND);
+}
+
+/** The bytes a send carries (a close's reason; nothing for a ping or an empty close). */
+function byteSize(data) {
+  if (data == null) return 0;
+  if (typeof data === 'string') return data.length; // see #sendText
+  return data.byteLength ?? data.reason?.byteLength ?? 0;
 }

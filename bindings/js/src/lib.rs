@@ -550,6 +550,29 @@ impl JsHandle {
         self.get_action(queue_)
     }
 
+    /// `completeAction(token, 0)` when `token` is given (the last send's
+    /// indicate-send-complete), then `send(bufferType, data)` (or `sendText(bufferType,
+    /// text)` when `text` is given), then `getAction(queue)`, in one call: a host's calls
+    /// between one message's send and the next. Stops at the first that fails.
+    #[wasm_bindgen(js_name = sendStep)]
+    pub fn send_step(
+        &mut self,
+        token: Option<f64>,
+        buffer_type_: u32,
+        data: Option<Box<[u8]>>,
+        text: Option<String>,
+        queue_: u32,
+    ) -> Result<u32, JsValue> {
+        if let Some(t) = token {
+            self.complete_action(t, 0)?;
+        }
+        match text {
+            Some(text) => self.send_text(buffer_type_, text, None)?,
+            None => self.send(buffer_type_, data, None)?,
+        }
+        self.get_action(queue_)
+    }
+
     /// Completes a receive-from-network action with `data` (copied in; at most its
     /// length); empty means end of stream.
     #[wasm_bindgen(js_name = completeReceive)]

@@ -131,3 +131,54 @@ pub fn helpers() {
     assert_eq!(get(&reply, "reason").dyn_into::<Uint8Array>().unwrap().to_vec(), b"bye");
     assert!(close_reply(1005, b"").is_undefined());
 }
+
+/// `sendStep` and `step`: the fused calls the npm driver makes per message, and where they
+/// stop when a part fails.
+pub fn fused_steps_send_and_stop_at_the_failing_part() {
+    const BINARY_MESSAGE: u32 = 0x8000_0002;
+    let (mut client, mut server) = open_pair();
+    let mut wire = Vec::new();
+    let mut indication = None;
+    for text in ["one", "two"] {
+        // The first message's indication is completed by the second's sendStep.
+        assert_eq!(client.send_step(indication, UTF8_MESSAGE, None, Some(text.into()), SEND).unwrap(), SEND_TO_NETWORK);
+        let data = client.action_data();
+        wire.extend(data.to_vec());
+        assert_eq!(client.step(client.action_token(), data.length(), SEND, None).unwrap(), INDICATE_SEND_COMPLETE);
+        assert!(client.action_completed());
+        indication = Some(client.action_token());
+    }
+    let last = indication.unwrap();
+    assert_eq!(
+        client.send_step(Some(last), BINARY_MESSAGE, Some(vec![1, 2, 3].into()), None, SEND).unwrap(),
+        SEND_TO_NETWORK
+    );
+    wire.extend(client.action_data().to_vec());
+    client.complete_action(client.action_token(), client.action_byte_length()).unwrap();
+
+    server.push_received(&wire).unwrap();
+    server.receive(None, None).unwrap();
+    let mut got = Vec::new();
+    let mut kind = server.get_action(RECEIVE).unwrap();
+    while kind == INDICATE_RECEIVE_COMPLETE {
+        got.push((server.action_buffer_type(), server.action_data().to_vec()));
+        kind = server.step(server.action_token(), 0, RECEIVE, Some(true)).unwrap();
+    }
+    assert_eq!(kind, RECEIVE_FROM_NETWORK);
+    assert_eq!(
+        got,
+        [(UTF8_MESSAGE, b"one".to_vec()), (UTF8_MESSAGE, b"two".to_vec()), (BINARY_MESSAGE, vec![1, 2, 3])]
+    );
+
+    // A completed token: the completion fails, nothing is sent.
+    let e = client.send_step(Some(last), UTF8_MESSAGE, None, Some("x".into()), SEND).unwrap_err();
+    assert_eq!(get(&e, "kind"), JsValue::from_str("invalid-argument"));
+    assert_eq!(client.get_action(SEND).unwrap(), INDICATE_SEND_COMPLETE, "the binary send is still in flight");
+    client.complete_action(client.action_token(), 0).unwrap();
+    assert_eq!(client.get_action(SEND).unwrap(), 0, "nothing was sent");
+    // Text that is not UTF-8: the send fails after the completion took effect.
+    client.send_step(None, UTF8_MESSAGE, Some(vec![0xff].into()), None, SEND).unwrap_err();
+    // An unknown queue: the send took effect, getAction failed.
+    assert!(client.send_step(None, BINARY_MESSAGE, Some(vec![4].into()), None, 9).is_err());
+    assert_eq!(client.get_action(SEND).unwrap(), SEND_TO_NETWORK, "the send went in");
+}
