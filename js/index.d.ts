@@ -94,8 +94,8 @@ export class Handle {
   getAction(queue: number): number;
   /** `completeAction`, then `receive()` when `thenReceive`, then `getAction(queue)`. */
   step(token: number, bytesTransferred: number, queue: number, thenReceive?: boolean): number;
-  /** `completeAction(token, 0)` when `token` is given, then `send` (or `sendText` when `text` is given), then `getAction(queue)`. */
-  sendStep(token: number | undefined, bufferType: number, data: Uint8Array | undefined, text: string | undefined, queue: number): number;
+  /** `completeAction(token, 0)` when `token` is given, then `send`, then `getAction(queue)`. */
+  sendStep(token: number | undefined, bufferType: number, data: Uint8Array | undefined, queue: number): number;
   readonly actionBufferType: number;
   readonly actionToken: number;
   readonly actionContext: number;
@@ -138,6 +138,20 @@ export function closeReply(status: number, reason: Uint8Array): { status: number
 export function keepaliveInterval(): number;
 export function setKeepaliveInterval(ms: number): number;
 export function supportedVersions(): Uint32Array;
+
+/** A frame header as the wire has it (nothing checked against a connection). */
+export interface FrameHeader {
+  fin: boolean;
+  /** RSV1-RSV3 as a 3-bit number (RSV1 highest). */
+  rsv: number;
+  opcode: number;
+  masked: boolean;
+  /** 2 to 14 bytes; with `masked`, the key is its last four. */
+  headerLength: number;
+  payloadLength: number;
+}
+/** The frame header at the start of `bytes`, or undefined while `bytes` ends inside it (throws a RangeError for a forbidden 64-bit length). */
+export function readFrameHeader(bytes: Uint8Array): FrameHeader | undefined;
 
 export interface DriverHooks {
   /** Each indication: a data piece, a pong, a close (with its status), or type 0 at the end.

@@ -266,6 +266,42 @@ pub(crate) fn encode_header(
     n
 }
 
+/// A frame header as it stands on the wire, for tools that show the wire (a protocol
+/// inspector, a log): what [`inspect_frame_header`] reads. Nothing here is checked against
+/// a connection (RSV bits, opcodes, masking direction, control frame limits): a handle does
+/// that when it receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WireFrameHeader {
+    /// FIN.
+    pub fin: bool,
+    /// RSV1..RSV3 as `0b0000_0RRR`.
+    pub rsv: u8,
+    /// The 4-bit opcode.
+    pub opcode: u8,
+    /// The masking key, when MASK is set.
+    pub mask: Option<[u8; 4]>,
+    /// The payload length.
+    pub payload_len: u64,
+    /// The header's own length (2 to 14 bytes).
+    pub header_len: usize,
+}
+
+/// Reads the frame header at the start of `bytes`: `None` while `bytes` ends inside it;
+/// an error when the 64-bit length has its top bit set (RFC 6455 §5.2), the one thing a
+/// header alone can get wrong.
+pub fn inspect_frame_header(bytes: &[u8]) -> Result<Option<WireFrameHeader>> {
+    let mut decoder = HeaderDecoder::new();
+    let (used, header) = decoder.decode(bytes)?;
+    Ok(header.map(|h| WireFrameHeader {
+        fin: h.fin,
+        rsv: h.rsv,
+        opcode: h.opcode.bits(),
+        mask: h.mask,
+        payload_len: h.len,
+        header_len: used,
+    }))
+}
+
 #[cfg(test)]
 /// The length of the header [`encode_header`] writes for this payload length.
 pub(crate) const fn header_len(len: u64, masked: bool) -> usize {
@@ -345,6 +381,29 @@ mod tests {
         let (n, h) = decode_all(&[0x81, 0x02, b'h', b'i', 0x81]).unwrap();
         assert_eq!(n, 2);
         assert_eq!(h.unwrap().len, 2);
+    }
+
+    #[test]
+    fn inspect_reads_a_header_as_the_wire_has_it() {
+        // RFC 6455 §5.7: a masked "Hello" from a client.
+        let frame = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+        let h = inspect_frame_header(&frame).unwrap().unwrap();
+        assert_eq!(
+            h,
+            WireFrameHeader {
+                fin: true,
+                rsv: 0,
+                opcode: 1,
+                mask: Some([0x37, 0xfa, 0x21, 0x3d]),
+                payload_len: 5,
+                header_len: 6
+            }
+        );
+        // A 256-byte binary frame's header, unmasked, with RSV1 and no FIN; and cut short.
+        let h = inspect_frame_header(&[0x42, 0x7e, 0x01, 0x00]).unwrap().unwrap();
+        assert_eq!((h.fin, h.rsv, h.opcode, h.mask, h.payload_len, h.header_len), (false, 4, 2, None, 256, 4));
+        assert_eq!(inspect_frame_header(&[0x82, 0xfe, 0x01]).unwrap(), None);
+        assert!(inspect_frame_header(&[0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0]).is_err());
     }
 
     #[test]

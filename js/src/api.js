@@ -17,4 +17,5 @@ export {
 export { Action, ActionQueue, BufferType } from './constants.js';
 export { Driver } from './driver.js';
 export { answerUpgrade, clientHandshake, serverHandshake } from './handshake.js';
+export { readFrameHeader } from './inspect.js';
 export { WebSocket, setDefaultConnect } from './websocket.js';

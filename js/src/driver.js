@@ -560,8 +560,8 @@ function startSend(h, last, type, data) {
     h.sendClose(data.status, data.reason ?? new Uint8Array(0), undefined);
     return h.getAction(ActionQueue.SEND);
   }
-  if (typeof data === 'string') return h.sendStep(last, type, undefined, data, ActionQueue.SEND);
-  return h.sendStep(last, type, data ?? undefined, undefined, ActionQueue.SEND);
+  const bytes = typeof data === 'string' ? encoder.encode(data) : (data ?? undefined);
+  return h.sendStep(last, type, bytes, ActionQueue.SEND);
 }
 
 /** The bytes a send carries (a close's reason; nothing for a ping or an empty close). */

@@ -13,3 +13,19 @@ test('index.d.ts declares exactly what the package exports', () => {
   assert.deepEqual([...declared].filter((n) => !exported.has(n)), [], 'declared but not exported');
   assert.deepEqual([...exported].filter((n) => !declared.has(n)), [], 'exported but not declared');
 });
+
+test('readFrameHeader names the fields of frames as the engine writes them', async () => {
+  const { Handle, ActionQueue, BufferType, readFrameHeader } = pkg;
+  const client = Handle.fromUpgraded(true, undefined);
+  client.send(BufferType.BINARY_FRAGMENT, new Uint8Array(300), undefined);
+  assert.equal(client.getAction(ActionQueue.SEND), 1);
+  const frame = client.actionData();
+  assert.deepEqual(readFrameHeader(frame), { fin: false, rsv: 0, opcode: 2, masked: true, headerLength: 8, payloadLength: 300 });
+  assert.equal(readFrameHeader(frame.subarray(0, 7)), undefined, 'cut inside the mask key');
+  client.free();
+  // RFC 6455 §5.7: an unmasked "Hello", and a ping; a 64-bit length with its top bit set.
+  assert.deepEqual(readFrameHeader(Uint8Array.of(0x81, 0x05, 0x48)), { fin: true, rsv: 0, opcode: 1, masked: false, headerLength: 2, payloadLength: 5 });
+  assert.equal(readFrameHeader(Uint8Array.of(0x89, 0x00)).opcode, 9);
+  assert.equal(readFrameHeader(Uint8Array.of(0xc2, 0x7f, 0, 0, 1, 0, 0, 0, 0, 0)).payloadLength, 2 ** 40);
+  assert.throws(() => readFrameHeader(Uint8Array.of(0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0)), RangeError);
+});

@@ -551,25 +551,22 @@ impl JsHandle {
     }
 
     /// `completeAction(token, 0)` when `token` is given (the last send's
-    /// indicate-send-complete), then `send(bufferType, data)` (or `sendText(bufferType,
-    /// text)` when `text` is given), then `getAction(queue)`, in one call: a host's calls
-    /// between one message's send and the next. Stops at the first that fails.
+    /// indicate-send-complete), then `send(bufferType, data)`, then `getAction(queue)`, in
+    /// one call: a host's calls between one message's send and the next (text as its UTF-8
+    /// bytes: `TextEncoder` makes them as fast as a string crosses). Stops at the first
+    /// that fails.
     #[wasm_bindgen(js_name = sendStep)]
     pub fn send_step(
         &mut self,
         token: Option<f64>,
         buffer_type_: u32,
         data: Option<Box<[u8]>>,
-        text: Option<String>,
         queue_: u32,
     ) -> Result<u32, JsValue> {
         if let Some(t) = token {
             self.complete_action(t, 0)?;
         }
-        match text {
-            Some(text) => self.send_text(buffer_type_, text, None)?,
-            None => self.send(buffer_type_, data, None)?,
-        }
+        self.send(buffer_type_, data, None)?;
         self.get_action(queue_)
     }
 
@@ -714,4 +711,26 @@ pub fn set_keepalive_interval(ms: u32) -> u32 {
 #[wasm_bindgen(js_name = supportedVersions)]
 pub fn supported_versions() -> Vec<u32> {
     core::SUPPORTED_VERSIONS.to_vec()
+}
+
+/// The frame header at the start of `bytes`, as the wire has it, for tools that show the
+/// wire, packed in one number (no object to build): bits 0-3 the opcode, 4-6 RSV1-3 (RSV1
+/// highest), 7 FIN, 8 MASK, 9-12 the header's length in bytes (2 to 14; a mask key is its
+/// last four), and the payload length times 8192 above them (exact up to 2^40 bytes).
+/// Undefined while `bytes` ends inside the header; NaN for a header RFC 6455 forbids (a
+/// 64-bit length with its top bit set).
+#[wasm_bindgen(js_name = frameHeader)]
+pub fn frame_header(bytes: &[u8]) -> Option<f64> {
+    match core::inspect_frame_header(bytes) {
+        Ok(Some(h)) => {
+            let low = u32::from(h.opcode)
+                | u32::from(h.rsv) << 4
+                | u32::from(h.fin) << 7
+                | u32::from(h.mask.is_some()) << 8
+                | (h.header_len as u32) << 9;
+            Some(h.payload_len as f64 * 8192.0 + f64::from(low))
+        }
+        Ok(None) => None,
+        Err(_) => Some(f64::NAN),
+    }
 }

@@ -141,7 +141,10 @@ pub fn fused_steps_send_and_stop_at_the_failing_part() {
     let mut indication = None;
     for text in ["one", "two"] {
         // The first message's indication is completed by the second's sendStep.
-        assert_eq!(client.send_step(indication, UTF8_MESSAGE, None, Some(text.into()), SEND).unwrap(), SEND_TO_NETWORK);
+        assert_eq!(
+            client.send_step(indication, UTF8_MESSAGE, Some(text.as_bytes().into()), SEND).unwrap(),
+            SEND_TO_NETWORK
+        );
         let data = client.action_data();
         wire.extend(data.to_vec());
         assert_eq!(client.step(client.action_token(), data.length(), SEND, None).unwrap(), INDICATE_SEND_COMPLETE);
@@ -150,7 +153,7 @@ pub fn fused_steps_send_and_stop_at_the_failing_part() {
     }
     let last = indication.unwrap();
     assert_eq!(
-        client.send_step(Some(last), BINARY_MESSAGE, Some(vec![1, 2, 3].into()), None, SEND).unwrap(),
+        client.send_step(Some(last), BINARY_MESSAGE, Some(vec![1, 2, 3].into()), SEND).unwrap(),
         SEND_TO_NETWORK
     );
     wire.extend(client.action_data().to_vec());
@@ -171,14 +174,14 @@ pub fn fused_steps_send_and_stop_at_the_failing_part() {
     );
 
     // A completed token: the completion fails, nothing is sent.
-    let e = client.send_step(Some(last), UTF8_MESSAGE, None, Some("x".into()), SEND).unwrap_err();
+    let e = client.send_step(Some(last), UTF8_MESSAGE, Some(b"x"[..].into()), SEND).unwrap_err();
     assert_eq!(get(&e, "kind"), JsValue::from_str("invalid-argument"));
     assert_eq!(client.get_action(SEND).unwrap(), INDICATE_SEND_COMPLETE, "the binary send is still in flight");
     client.complete_action(client.action_token(), 0).unwrap();
     assert_eq!(client.get_action(SEND).unwrap(), 0, "nothing was sent");
     // Text that is not UTF-8: the send fails after the completion took effect.
-    client.send_step(None, UTF8_MESSAGE, Some(vec![0xff].into()), None, SEND).unwrap_err();
+    client.send_step(None, UTF8_MESSAGE, Some(vec![0xff].into()), SEND).unwrap_err();
     // An unknown queue: the send took effect, getAction failed.
-    assert!(client.send_step(None, BINARY_MESSAGE, Some(vec![4].into()), None, 9).is_err());
+    assert!(client.send_step(None, BINARY_MESSAGE, Some(vec![4].into()), 9).is_err());
     assert_eq!(client.get_action(SEND).unwrap(), SEND_TO_NETWORK, "the send went in");
 }
