@@ -28,7 +28,7 @@ const token = (w, o) => w[o + 6] + w[o + 7] * 4294967296;
 
 /** One message from `from` into `to`'s inbox: sendStep, the frame copied out, step. */
 function send(from, payload, to) {
-  if (from.h.sendStep(from.last, BINARY_MESSAGE, payload, undefined, SEND) !== SEND_TO_NETWORK) throw new Error('no frame');
+  if (from.h.sendStep(from.last, BINARY_MESSAGE, payload, SEND) !== SEND_TO_NETWORK) throw new Error('no frame');
   const w = words();
   const m = bytes();
   const o = from.o;
