@@ -287,12 +287,17 @@ function network(clientView) {
       element('p', { class: 'error', id: 'wt-error' }),
     ),
   );
-  $('#connect').addEventListener('click', () =>
+  $('#connect').addEventListener('click', () => {
+    if (clientView.endpoint) {
+      // Connected before: a fresh page state, then a new connection.
+      start().then(() => $('#connect').click());
+      return;
+    }
     connect(clientView).catch((e) => {
       $('#wt-error').textContent = describe(e);
       $('#connect').disabled = false;
-    }),
-  );
+    });
+  });
 }
 
 async function connect(clientView) {
@@ -328,6 +333,9 @@ async function connect(clientView) {
     if (['closed', 'failed', 'aborted'].includes(state) && mine === session) {
       badge.textContent = 'stream closed';
       badge.dataset.state = 'closed';
+      const again = $('#connect');
+      again.textContent = 'Connect again';
+      again.disabled = false;
     }
   };
   clientView.endpoint = new Endpoint('client', c.handle, stream, ev);

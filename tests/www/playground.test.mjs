@@ -151,5 +151,9 @@ test('network: the page as a client over WebTransport to wsengine-wt', async () 
   assert.match(await text('#client .closing'), /received close 1000 “done” \(the answer to ours\)/);
   assert.equal(await text('#wt-state'), 'stream closed');
   await page.screenshot({ path: join(output, 'network.png') });
+  // Connect again: a new stream, the views start over.
+  await page.click('#connect');
+  await page.waitForSelector('#client .state[data-state=open]');
+  assert.equal(await page.locator('#client .messages li').count(), 0);
   assert.deepEqual(problems, [], 'no console errors');
 });
