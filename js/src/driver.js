@@ -64,8 +64,6 @@ export class Driver {
   #sending = false;
   #sendSize = 0;
   #sendDone = null;
-  /** The send's text while it may still wait (counted by UTF-16 length until it does). */
-  #sendText = null;
   /** The token of the last send's indicate-send-complete while the pump still runs, or -1
    * (a number either way: the field then holds its double without a new box per send). */
   #indication = -1;
@@ -147,14 +145,15 @@ export class Driver {
    * @param {(error: Error | null, completed: boolean) => void} [done]
    */
   send(type, data, done) {
+    // Text crosses into the engine as UTF-8 bytes (which bufferedAmount counts).
+    const text = typeof data === 'string';
+    if (text) data = encoder.encode(data);
     if (!this.#pumping && !this.#sending && this.#head === this.#queue.length) {
       this.#pumpSends(type, data, done);
       return;
     }
-    // It waits behind another send: keep what the caller passed now, as WebSocket.send
-    // does (a string as its UTF-8 bytes, so that bufferedAmount counts bytes).
-    if (typeof data === 'string') data = encoder.encode(data);
-    else if (data instanceof Uint8Array) data = data.slice();
+    // It waits behind another send: keep what the caller passed now, as WebSocket.send does.
+    if (!text && data instanceof Uint8Array) data = data.slice();
     const size = byteSize(data);
     this.#queue.push({ type, data, size, done });
     this.#queuedBytes += size;
@@ -255,7 +254,6 @@ export class Driver {
     this.#sending = true;
     this.#sendSize = size;
     this.#sendDone = done;
-    this.#sendText = typeof data === 'string' ? data : null;
     return this.#carry(kind);
   }
 
@@ -290,13 +288,6 @@ export class Driver {
         if (this.#full && !this.#writeFailed) {
           // No room: the frame stays with the engine (its ranges stay put) until there is.
           this.#held = { token, p0, l0, p1, l1 };
-          if (this.#sendText !== null) {
-            // Counted by UTF-16 length so far: bufferedAmount counts bytes.
-            const bytes = encoder.encode(this.#sendText).length;
-            this.#queuedBytes += bytes - this.#sendSize;
-            this.#sendSize = bytes;
-            this.#sendText = null;
-          }
           return false;
         }
         kind = h.step(token, this.#take(p0, l0, p1, l1), ActionQueue.SEND);
@@ -309,7 +300,6 @@ export class Driver {
         const done = this.#sendDone;
         this.#sending = false;
         this.#sendDone = null;
-        this.#sendText = null;
         this.#queuedBytes -= this.#sendSize;
         done?.(null, completed);
         this.#wake();
@@ -560,13 +550,11 @@ function startSend(h, last, type, data) {
     h.sendClose(data.status, data.reason ?? new Uint8Array(0), undefined);
     return h.getAction(ActionQueue.SEND);
   }
-  const bytes = typeof data === 'string' ? encoder.encode(data) : (data ?? undefined);
-  return h.sendStep(last, type, bytes, ActionQueue.SEND);
+  return h.sendStep(last, type, data ?? undefined, ActionQueue.SEND);
 }
 
 /** The bytes a send carries (a close's reason; nothing for a ping or an empty close). */
 function byteSize(data) {
   if (data == null) return 0;
-  if (typeof data === 'string') return data.length; // see #sendText
   return data.byteLength ?? data.reason?.byteLength ?? 0;
 }

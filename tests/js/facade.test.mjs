@@ -186,6 +186,17 @@ describe('our client against a ws server', () => {
     assert.deepEqual(await seen, [3001, 'done']);
   });
 
+  test('bufferedAmount counts the UTF-8 bytes of sends that wait, until they are written', async () => {
+    const ws = await open();
+    ws.send(new Uint8Array(2 << 20)); // the first MiB of frames fills the transport's room
+    ws.send('x'); // waits behind it
+    ws.send('é'.repeat(1000)); // 2000 bytes of UTF-8
+    assert.equal(ws.bufferedAmount, (2 << 20) + 1 + 2000, 'a send counts whole until it is written');
+    while (ws.bufferedAmount > 0) await new Promise((r) => setTimeout(r, 5));
+    ws.close();
+    await next(ws, 'close');
+  });
+
   test('bad close arguments throw the DOM errors', async () => {
     const ws = await open();
     assert.throws(() => ws.close(1001), { name: 'InvalidAccessError' });

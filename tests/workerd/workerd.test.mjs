@@ -21,7 +21,8 @@ function freePort() {
 }
 
 async function listening(port) {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 600; i++) {
+    // Up to 30 s: workerd compiles its config and the worker at start, slowly on a busy 2-core machine.
     const ok = await new Promise((resolve) => {
       const s = net.connect(port, '127.0.0.1', () => {
         s.end();
