@@ -18,6 +18,7 @@ const worker :Workerd.Worker = (
     (name = "js/src/constants.js", esModule = embed "../../js/src/constants.js"),
     (name = "js/src/driver.js", esModule = embed "../../js/src/driver.js"),
     (name = "js/src/handshake.js", esModule = embed "../../js/src/handshake.js"),
+    (name = "js/src/inspect.js", esModule = embed "../../js/src/inspect.js"),
     (name = "js/src/memory.js", esModule = embed "../../js/src/memory.js"),
     (name = "js/src/websocket.js", esModule = embed "../../js/src/websocket.js"),
     (name = "js/wasm/wsengine.js", esModule = embed "../../js/wasm/wsengine.js"),
