@@ -1,14 +1,13 @@
 // The bytes of one direction of the wire, cut into what a person reads: the HTTP head of the
-// opening handshake, then frames. The engine reads each frame header (readFrameHeader); this
-// file only waits for whole frames and names opcodes.
+// opening handshake, then frames. The engine finds the end of the head (HeadParser) and reads
+// each frame header (readFrameHeader); this file only waits for whole frames and names
+// opcodes.
 
-import { readFrameHeader } from '/js/src/browser.js';
+import { HeadParser, readFrameHeader } from '/js/src/browser.js';
 
 const OPCODES = { 0: 'CONTINUATION', 1: 'TEXT', 2: 'BINARY', 8: 'CLOSE', 9: 'PING', 10: 'PONG' };
 /** The name of an opcode, or "RESERVED 0x3" and so on. */
 export const opcodeName = (op) => OPCODES[op] ?? `RESERVED 0x${op.toString(16)}`;
-
-const CRLFCRLF = [13, 10, 13, 10];
 
 /**
  * @typedef {{kind: 'http', text: string, length: number}
@@ -21,7 +20,8 @@ export class WireReader {
   constructor(onEntry) {
     this.onEntry = onEntry;
     this.buffer = new Uint8Array(0);
-    this.inHead = true;
+    /** Until the head is complete; freed then. */
+    this.head = new HeadParser();
     this.broken = false;
   }
 
@@ -32,23 +32,39 @@ export class WireReader {
     joined.set(this.buffer);
     joined.set(chunk, this.buffer.length);
     this.buffer = joined;
+    if (this.head !== null && !this.#head(chunk)) return;
     for (;;) {
-      const used = this.inHead ? this.#head() : this.#frame();
+      const used = this.#frame();
       if (used === 0) break;
       this.buffer = this.buffer.subarray(used);
     }
   }
 
-  #head() {
-    const b = this.buffer;
-    for (let i = 0; i + 4 <= b.length; i++) {
-      if (CRLFCRLF.every((x, k) => b[i + k] === x)) {
-        this.inHead = false;
-        this.onEntry({ kind: 'http', text: new TextDecoder().decode(b.subarray(0, i)), length: i + 4 });
-        return i + 4;
-      }
+  /** Feeds the head parser; true once the head is complete and taken off the buffer. */
+  #head(chunk) {
+    const parser = this.head;
+    let complete;
+    try {
+      complete = parser.push(chunk);
+    } catch (e) {
+      this.#stop(e.message);
+      return false;
     }
-    return 0;
+    if (!complete) return false;
+    const length = this.buffer.length - parser.rest().length;
+    this.onEntry({ kind: 'http', text: new TextDecoder().decode(this.buffer.subarray(0, length)).trimEnd(), length });
+    this.buffer = this.buffer.subarray(length);
+    this.head = null;
+    parser.free();
+    return true;
+  }
+
+  /** Bytes that cannot be read any further: shown once, then ignored. */
+  #stop(note) {
+    this.broken = true;
+    this.head?.free();
+    this.head = null;
+    this.onEntry({ kind: 'bad', note, bytes: this.buffer.slice(0, 14) });
   }
 
   #frame() {
@@ -56,8 +72,7 @@ export class WireReader {
     try {
       header = readFrameHeader(this.buffer);
     } catch (e) {
-      this.broken = true;
-      this.onEntry({ kind: 'bad', note: e.message, bytes: this.buffer.slice(0, 14) });
+      this.#stop(e.message);
       return 0;
     }
     if (header === undefined) return 0;

@@ -44,13 +44,21 @@ fn kind_name(k: core::ErrorKind) -> &'static str {
     }
 }
 
-/// An engine error as a thrown JavaScript `Error`.
-fn error(e: &core::Error) -> JsValue {
-    let err = js_sys::Error::new(&e.to_string());
+/// A JavaScript `Error` named `WebSocketError` with the kind's `hresult` and name.
+fn js_error(message: &str, kind: core::ErrorKind) -> js_sys::Error {
+    let err = js_sys::Error::new(message);
     err.set_name("WebSocketError");
     let o: &Object = err.as_ref();
-    set(o, "hresult", e.hresult());
-    set(o, "kind", kind_name(e.kind()));
+    set(o, "hresult", kind.hresult());
+    set(o, "kind", kind_name(kind));
+    err
+}
+
+/// An engine error as a thrown JavaScript `Error`, with the close or HTTP status to answer
+/// with where there is one.
+fn error(e: &core::Error) -> JsValue {
+    let err = js_error(&e.to_string(), e.kind());
+    let o: &Object = err.as_ref();
     if let Some(s) = e.close_status() {
         set(o, "closeStatus", s.0);
     }
@@ -61,12 +69,7 @@ fn error(e: &core::Error) -> JsValue {
 }
 
 fn invalid_argument(message: &str) -> JsValue {
-    let err = js_sys::Error::new(message);
-    err.set_name("WebSocketError");
-    let o: &Object = err.as_ref();
-    set(o, "hresult", core::ErrorKind::InvalidArgument.hresult());
-    set(o, "kind", kind_name(core::ErrorKind::InvalidArgument));
-    err.into()
+    js_error(message, core::ErrorKind::InvalidArgument).into()
 }
 
 fn queue(q: u32) -> Result<core::ActionQueue, JsValue> {

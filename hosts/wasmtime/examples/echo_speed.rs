@@ -47,7 +47,7 @@ fn component(rt: &Runtime, input: &[u8], count: usize) -> Result<usize> {
                 }
                 Ok(wit::Action::IndicateReceiveComplete(i)) => {
                     done = Some(Completion::Transferred(Transferred { action: i.action, bytes: 0 }));
-                    break i.buffer_type.expect("a data piece");
+                    break i.buffer_type.context("the stream ended before the last message")?;
                 }
                 other => anyhow::bail!("unexpected {other:?}"),
             }
