@@ -17,6 +17,18 @@ use crate::action::BufferType;
 use crate::close::CloseStatus;
 use crate::state::State;
 
+/// The deadlines the connection layer keeps (see [`Error::TimedOut`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Deadline {
+    /// The opening handshake did not finish in time.
+    OpeningHandshake,
+    /// No pong answered a keep-alive ping in time.
+    Pong,
+    /// The peer did not finish the closing handshake (its close frame, or for a client
+    /// the server's closing of the transport) in time.
+    ClosingHandshake,
+}
+
 /// The HRESULT family of an [`Error`]: what websocket.dll would return.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -42,6 +54,9 @@ pub enum ErrorKind {
     InvalidState,
     /// `E_FAIL` (0x80004005): the operating system's random source failed.
     Fail,
+    /// `HRESULT_FROM_WIN32(ERROR_TIMEOUT)` (0x800705B4): a deadline of the connection
+    /// layer passed (wsengine extension; websocket.dll keeps no time).
+    Timeout,
 }
 
 impl ErrorKind {
@@ -57,6 +72,7 @@ impl ErrorKind {
             Self::InvalidArgument => 0x8007_0057,
             Self::InvalidState => 0x8007_139F,
             Self::Fail => 0x8000_4005,
+            Self::Timeout => 0x8007_05B4,
         }
     }
 
@@ -72,6 +88,7 @@ impl ErrorKind {
             Self::InvalidArgument => "E_INVALIDARG",
             Self::InvalidState => "HRESULT_FROM_WIN32(ERROR_INVALID_STATE)",
             Self::Fail => "E_FAIL",
+            Self::Timeout => "HRESULT_FROM_WIN32(ERROR_TIMEOUT)",
         }
     }
 }
@@ -118,6 +135,19 @@ pub enum Error {
     /// The transport reached end of stream, or failed: a RECEIVE_FROM_NETWORK action was
     /// completed with 0 bytes.
     ConnectionClosed,
+    /// A message longer than the connection's maximum message size (its frame headers
+    /// announced more; nothing past the limit was buffered).
+    MessageTooBig {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A fragmented message with more frames than the connection allows.
+    TooManyFragments {
+        /// The most frames a message may have.
+        limit: u32,
+    },
+    /// The peer did not answer in time (connection layer).
+    TimedOut(Deadline),
 
     // ---- the peer's handshake was wrong ----
     /// A required handshake header was absent.
@@ -204,6 +234,8 @@ pub enum Error {
     BufferShapeMismatch(BufferType),
     /// A close reason longer than 123 bytes.
     CloseReasonTooLong(usize),
+    /// A ping or pong payload longer than 125 bytes (RFC 6455 §5.5).
+    ControlPayloadTooLong(usize),
     /// A close status that may not be sent (below 1000, or 1005, 1006, 1015).
     ReservedCloseStatus(u16),
     /// Outgoing text (a UTF-8 message, fragment or close reason) that is not valid UTF-8.
@@ -292,6 +324,8 @@ impl Error {
             | Self::CloseBodyTooShort
             | Self::InvalidCloseStatus(_)
             | Self::InvalidCloseReason
+            | Self::MessageTooBig { .. }
+            | Self::TooManyFragments { .. }
             | Self::MissingHeader(_)
             | Self::DuplicateHeader(_)
             | Self::InvalidHeaderValue(_)
@@ -324,6 +358,7 @@ impl Error {
             | Self::BufferNotAllowed(_)
             | Self::BufferShapeMismatch(_)
             | Self::CloseReasonTooLong(_)
+            | Self::ControlPayloadTooLong(_)
             | Self::ReceiveBufferTooSmall { .. }
             | Self::PropertyOutOfRange { .. }
             | Self::DuplicateProperty(_)
@@ -338,6 +373,7 @@ impl Error {
             | Self::TooManyBytesTransferred { .. }
             | Self::NoRandomSource => K::InvalidArgument,
             Self::RandomSourceFailed => K::Fail,
+            Self::TimedOut(_) => K::Timeout,
         }
     }
 
@@ -355,6 +391,7 @@ impl Error {
             || matches!(
                 self,
                 Self::ConnectionClosed
+                    | Self::TimedOut(_)
                     | Self::MissingHeader(_)
                     | Self::DuplicateHeader(_)
                     | Self::InvalidHeaderValue(_)
@@ -371,7 +408,8 @@ impl Error {
 
     /// The close status an RFC-polite host sends before dropping the connection after
     /// this error: 1002 for a protocol error, 1007 for invalid UTF-8 in a text message
-    /// or close reason. `None` for caller errors, handshake errors (there is no
+    /// or close reason, 1009 for a message over the limits, 1011 for an unanswered
+    /// keep-alive ping. `None` for caller errors, handshake errors (there is no
     /// WebSocket connection to close yet) and a transport that already closed.
     ///
     /// This is the only place that maps peer errors to close codes.
@@ -379,6 +417,9 @@ impl Error {
     pub fn close_status(&self) -> Option<CloseStatus> {
         match self {
             Self::InvalidUtf8 | Self::InvalidCloseReason => Some(CloseStatus::INVALID_PAYLOAD),
+            Self::MessageTooBig { .. } | Self::TooManyFragments { .. } => Some(CloseStatus::MESSAGE_TOO_BIG),
+            // A keep-alive ping went unanswered: the peer may be alive but stuck.
+            Self::TimedOut(Deadline::Pong) => Some(CloseStatus::SERVER_ERROR),
             Self::ReservedBitsSet { .. }
             | Self::ReservedOpcode(_)
             | Self::FragmentedControlFrame
@@ -437,6 +478,11 @@ impl fmt::Display for Error {
             Self::ConnectionClosed => {
                 f.write_str("the transport closed (a receive from the network completed with 0 bytes)")
             }
+            Self::MessageTooBig { limit } => write!(f, "message is longer than the limit of {limit} bytes"),
+            Self::TooManyFragments { limit } => write!(f, "message has more than {limit} frames"),
+            Self::TimedOut(Deadline::OpeningHandshake) => f.write_str("the opening handshake did not finish in time"),
+            Self::TimedOut(Deadline::Pong) => f.write_str("no pong answered the keep-alive ping in time"),
+            Self::TimedOut(Deadline::ClosingHandshake) => f.write_str("the closing handshake did not finish in time"),
             Self::MissingHeader(h) => write!(f, "handshake header {h} is missing"),
             Self::DuplicateHeader(h) => write!(f, "handshake header {h} appears more than once"),
             Self::InvalidHeaderValue(h) => write!(f, "handshake header {h} has an invalid value"),
@@ -475,6 +521,7 @@ impl fmt::Display for Error {
             Self::BufferNotAllowed(t) => write!(f, "buffer type {t:?} takes no buffer"),
             Self::BufferShapeMismatch(t) => write!(f, "buffer does not match buffer type {t:?} (data vs close)"),
             Self::CloseReasonTooLong(n) => write!(f, "close reason is {n} bytes (at most 123 allowed)"),
+            Self::ControlPayloadTooLong(n) => write!(f, "ping or pong payload is {n} bytes (at most 125 allowed)"),
             Self::ReservedCloseStatus(c) => write!(f, "close status {c} may not be sent"),
             Self::InvalidOutgoingUtf8 => f.write_str("outgoing text is not valid UTF-8"),
             Self::ReceiveBufferTooSmall { capacity, min } => {

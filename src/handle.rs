@@ -44,6 +44,9 @@ struct SendOp<B, C> {
     cancelled: bool,
     /// For [`SendBuffer::LastReceived`]: where the piece lies in the receive area.
     received: Option<(usize, usize)>,
+    /// The masking key of the operation's frame, drawn with its header: a masked
+    /// payload larger than the send buffer continues over several actions.
+    key: [u8; 4],
 }
 
 impl<B: AsRef<[u8]>, C> SendOp<B, C> {
@@ -190,6 +193,28 @@ pub struct Handle<B = Vec<u8>, C = ()> {
     pong: Option<usize>,
     /// The last data piece indicated zero-copy, while it is still in the receive area.
     last_piece: Option<LastPiece>,
+    /// The payload of the last ping answered automatically, in the receive area, for
+    /// the connection layer to report.
+    last_ping: Option<(usize, usize)>,
+    /// The connection layer's limits on received messages, checked on frame headers.
+    limits: MessageLimits,
+    /// The open received message's announced length so far and its frame count.
+    message_len: u64,
+    message_frames: u32,
+}
+
+/// Limits on a received message, checked as its frame headers arrive (connection layer;
+/// websocket.dll has none).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MessageLimits {
+    /// The most payload bytes a message may announce.
+    pub(crate) max_size: u64,
+    /// The most frames a message may have.
+    pub(crate) max_frames: u32,
+}
+
+impl MessageLimits {
+    pub(crate) const NONE: Self = Self { max_size: u64::MAX, max_frames: u32::MAX };
 }
 
 impl<B: AsRef<[u8]>, C> Handle<B, C> {
@@ -247,6 +272,10 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             receive_utf8: Utf8Validator::new(),
             pong: None,
             last_piece: None,
+            last_ping: None,
+            limits: MessageLimits::NONE,
+            message_len: 0,
+            message_frames: 0,
         })
     }
 
@@ -402,6 +431,27 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     ///
     /// One send may be outstanding: until its `IndicateSendComplete` is completed.
     pub fn send(&mut self, buffer_type: BufferType, buffer: Option<SendBuffer<B>>, context: C) -> Result<()> {
+        self.queue_send(buffer_type, buffer, context, false)
+    }
+
+    /// The connection layer's send: as [`send`](Self::send), and a ping or unsolicited
+    /// pong may carry a payload of up to 125 bytes (websocket.dll allows none).
+    pub(crate) fn send_with_control_payload(
+        &mut self,
+        buffer_type: BufferType,
+        buffer: Option<SendBuffer<B>>,
+        context: C,
+    ) -> Result<()> {
+        self.queue_send(buffer_type, buffer, context, true)
+    }
+
+    fn queue_send(
+        &mut self,
+        buffer_type: BufferType,
+        buffer: Option<SendBuffer<B>>,
+        context: C,
+        control_payload: bool,
+    ) -> Result<()> {
         self.session.check_session("send")?;
         self.session.check_send(buffer_type)?;
         if self.send_op.is_some() || self.send_flight.is_some() {
@@ -409,6 +459,11 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
         match (&buffer, buffer_type) {
             (None, t) if t.is_data() => return Err(Error::BufferRequired(t)),
+            (Some(SendBuffer::Data(p)), BufferType::PingPong | BufferType::UnsolicitedPong) if control_payload => {
+                if p.as_ref().len() > MAX_CONTROL_PAYLOAD {
+                    return Err(Error::ControlPayloadTooLong(p.as_ref().len()));
+                }
+            }
             (Some(_), BufferType::PingPong | BufferType::UnsolicitedPong) => {
                 return Err(Error::BufferNotAllowed(buffer_type));
             }
@@ -468,6 +523,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             finished: false,
             cancelled: false,
             received: received.map(|p| (p.start, p.end)),
+            key: [0; 4],
         });
         Ok(())
     }
@@ -546,8 +602,15 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     pub fn get_action(&mut self, queue: ActionQueue) -> Result<Action<'_, B, C>> {
         self.session.check_session("get_action")?;
         self.enter_session();
-        if queue.has_receive() && self.receive_flight.is_none() && self.pong.is_some() {
-            return Ok(self.hand_out_pong());
+        if queue.has_receive() && self.pong.is_some() {
+            // An automatic pong goes out at a frame boundary only; the receive side
+            // waits with it (it holds the control area and the ping's slot).
+            if self.receive_flight.is_none() && !self.mid_frame() {
+                return Ok(self.hand_out_pong());
+            }
+            if !queue.has_send() || !self.send_ready() {
+                return Ok(Action::NoAction);
+            }
         }
         if queue.has_send() && self.send_ready() {
             return Ok(self.next_send_action());
@@ -661,11 +724,32 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         self.config.receive_buffer_size + self.config.send_buffer_size
     }
 
+    /// True while a data frame is partly written: its payload continues over more
+    /// actions, and nothing else may enter the byte stream until it ends.
+    /// (A frame whose last action is in flight ends with that action: a host that
+    /// writes whole actions in order puts a control frame after it, at the boundary.)
+    fn mid_frame(&self) -> bool {
+        let Some(op) = &self.send_op else { return false };
+        if op.finished || !op.ty.is_data() {
+            return false;
+        }
+        let in_flight = match self.send_flight {
+            Some(Flight::Frame { advance, .. }) => Some(advance),
+            _ => None,
+        };
+        if !op.started && in_flight.is_none() {
+            return false;
+        }
+        op.sent + in_flight.unwrap_or(0) < op.payload(&self.buf[..self.config.receive_buffer_size]).len()
+    }
+
     /// True when the send queue has an action to hand out now. A close frame is built
     /// in the control area, so it waits while an automatic pong occupies that.
     fn send_ready(&self) -> bool {
         let Some(op) = &self.send_op else { return false };
-        let close_waits = op.ty == BufferType::Close
+        // A close, or a ping or pong with a payload, is built in the control area.
+        let in_control_area = op.ty == BufferType::Close || (!op.ty.is_data() && op.buffer.is_some());
+        let close_waits = in_control_area
             && !op.finished
             && !self.session.is_aborted()
             && (self.pong.is_some() || matches!(self.receive_flight, Some(Flight::Pong { .. })));
@@ -711,7 +795,10 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
         let ty = op.ty;
         let flight = match ty {
-            BufferType::Close => self.build_close_frame(),
+            BufferType::Close => self.build_control_frame(Opcode::Close),
+            BufferType::PingPong | BufferType::UnsolicitedPong if op.buffer.is_some() => {
+                self.build_control_frame(if ty == BufferType::PingPong { Opcode::Ping } else { Opcode::Pong })
+            }
             BufferType::PingPong | BufferType::UnsolicitedPong => {
                 let opcode = if ty == BufferType::PingPong { Opcode::Ping } else { Opcode::Pong };
                 let key = self.masking_key();
@@ -737,49 +824,56 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
     }
 
-    /// Builds the next data frame of the send operation into the send area.
+    /// Builds the next action of the send operation's data frame. Every data send is
+    /// one frame whose header carries the whole length (reference §8.2): a masking
+    /// client copies and masks the payload through its send area, the header in front
+    /// of the first chunk, so a payload larger than the send buffer continues over
+    /// several actions; a server (or a zero key) sends the header, then the caller's
+    /// bytes where they are.
     fn build_data_frame(&mut self) -> Flight {
-        let key = self.masking_key();
         let sbs = self.config.send_buffer_size;
         let s = self.send_start();
+        let fresh = self.send_op.as_ref().is_some_and(|op| !op.started);
+        let key = if fresh { self.masking_key() } else { None };
         let Some(op) = self.send_op.as_mut() else { return Flight::Indicate { serial: 0 } };
         // The receive area (where a LastReceived piece lies) and the send area are
         // disjoint, so the piece can be masked straight into the send area.
         let (receive_area, send_area) = self.buf.split_at_mut(s);
         let payload = op.payload(receive_area);
         let remaining = payload.len() - op.sent;
-        let text = op.ty.is_text();
-        let opcode = if op.started || op.continues {
+        let opcode = if op.continues {
             Opcode::Continuation
-        } else if text {
+        } else if op.ty.is_text() {
             Opcode::Text
         } else {
             Opcode::Binary
         };
+        let fin = !op.ty.is_fragment();
+        if !fresh {
+            // The frame's payload continues: no header, the same key, masked from where
+            // the last chunk stopped.
+            let chunk = remaining.min(sbs);
+            mask::mask_copy(&mut send_area[..chunk], &payload[op.sent..op.sent + chunk], op.key, op.sent);
+            return Flight::Frame { first: (s, s + chunk), payload: Payload::None, advance: chunk, serial: 0 };
+        }
         match key {
             Some(k) if k != [0; 4] => {
-                // Masking client: copy and mask in one pass, behind the header, in
-                // frames that fit the send buffer.
-                let cap = if sbs - 6 < 126 { sbs - 6 } else { sbs - 8 };
-                let chunk = remaining.min(cap);
-                let last = chunk == remaining;
-                let fin = last && !op.ty.is_fragment();
-                let h = frame::encode_header(send_area, fin, 0, opcode, key, chunk as u64);
-                let src = &payload[op.sent..op.sent + chunk];
-                mask::mask_copy(&mut send_area[h..h + chunk], src, k, 0);
+                let h = frame::encode_header(send_area, fin, 0, opcode, key, remaining as u64);
+                let chunk = remaining.min(sbs - h);
+                mask::mask_copy(&mut send_area[h..h + chunk], &payload[..chunk], k, 0);
+                op.key = k;
                 Flight::Frame { first: (s, s + h + chunk), payload: Payload::None, advance: chunk, serial: 0 }
             }
             _ => {
-                // Server, or a zero masking key: the header, then the caller's bytes.
-                let h = frame::encode_header(send_area, !op.ty.is_fragment(), 0, opcode, key, remaining as u64);
+                let h = frame::encode_header(send_area, fin, 0, opcode, key, remaining as u64);
                 let payload = Payload::Caller { start: op.sent, end: payload.len() };
                 Flight::Frame { first: (s, s + h), payload, advance: remaining, serial: 0 }
             }
         }
     }
 
-    /// Builds the close frame into the control area.
-    fn build_close_frame(&mut self) -> Flight {
+    /// Builds a close frame, or a ping or pong with a payload, into the control area.
+    fn build_control_frame(&mut self, opcode: Opcode) -> Flight {
         let key = self.masking_key();
         let c = self.control_start();
         let mut body = [0u8; MAX_CONTROL_PAYLOAD];
@@ -790,9 +884,14 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                 body[2..2 + reason.len()].copy_from_slice(reason);
                 2 + reason.len()
             }
+            Some(SendBuffer::Data(payload)) => {
+                let payload = payload.as_ref();
+                body[..payload.len()].copy_from_slice(payload);
+                payload.len()
+            }
             _ => 0,
         };
-        let h = frame::encode_header(&mut self.buf[c..], true, 0, Opcode::Close, key, body_len as u64);
+        let h = frame::encode_header(&mut self.buf[c..], true, 0, opcode, key, body_len as u64);
         let dst = &mut self.buf[c + h..c + h + body_len];
         match key {
             Some(k) => mask::mask_copy(dst, &body[..body_len], k, 0),
@@ -831,6 +930,12 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             context: None,
             action: ActionContext { queue: ActionQueue::Receive, serial },
         }
+    }
+
+    /// The payload of the ping the last automatic pong answers, once: valid until the
+    /// receive queue moves on.
+    pub(crate) fn take_last_ping(&mut self) -> Option<&[u8]> {
+        self.last_ping.take().map(|(start, end)| &self.buf[start..end])
     }
 
     /// Indicates the outstanding receive as over with nothing received.
@@ -908,6 +1013,10 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                     Opcode::Ping => {
                         if !self.session.close_sent() {
                             self.build_pong(start, end);
+                            self.last_ping = Some((start, end));
+                            if self.mid_frame() {
+                                return Ok(Action::NoAction);
+                            }
                             return Ok(self.hand_out_pong());
                         }
                     }
@@ -981,14 +1090,33 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
     }
 
+    /// Sets the limits on received messages (connection layer).
+    pub(crate) fn set_message_limits(&mut self, limits: MessageLimits) {
+        self.limits = limits;
+    }
+
     /// Checks a complete header and makes its frame the current one.
     fn start_frame(&mut self, header: FrameHeader) -> Result<()> {
         frame::check_header(&header, self.allowed_rsv, self.expect_mask())?;
         match (header.opcode, self.message) {
             (Opcode::Text | Opcode::Binary, Some(_)) => return Err(Error::ExpectedContinuation),
-            (Opcode::Text | Opcode::Binary, None) => self.message = Some(header.opcode == Opcode::Text),
+            (Opcode::Text | Opcode::Binary, None) => {
+                self.message = Some(header.opcode == Opcode::Text);
+                self.message_len = 0;
+                self.message_frames = 0;
+            }
             (Opcode::Continuation, None) => return Err(Error::UnexpectedContinuation),
             _ => {}
+        }
+        if !header.opcode.is_control() {
+            self.message_len = self.message_len.saturating_add(header.len);
+            self.message_frames = self.message_frames.saturating_add(1);
+            if self.message_len > self.limits.max_size {
+                return Err(Error::MessageTooBig { limit: self.limits.max_size });
+            }
+            if self.message_frames > self.limits.max_frames {
+                return Err(Error::TooManyFragments { limit: self.limits.max_frames });
+            }
         }
         self.frame = Some(InFrame { header, remaining: header.len, offset: 0 });
         Ok(())

@@ -99,7 +99,7 @@ mod utf8;
 
 pub use action::{Action, ActionContext, ActionQueue, BufferType, Received, SendBuffer, SendBuffers};
 pub use close::{CloseStatus, MAX_CLOSE_REASON_LENGTH};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Deadline, Error, ErrorKind, Result};
 pub use frame::{WireFrameHeader, inspect_frame_header};
 pub use handle::{Handle, MIN_CALLER_RECEIVE_BUFFER, Role};
 pub use handshake::{ClientHandshakeOutcome, accept_key, offered_subprotocols};

@@ -201,26 +201,22 @@ fn a_client_with_a_zero_key_writes_the_mask_bit_and_clear_payload() {
 }
 
 #[test]
-fn a_masking_client_masks_every_frame_with_a_fresh_key() {
+fn a_masking_client_sends_a_message_larger_than_its_send_buffer_as_one_frame() {
     let mut c = client(vec![Property::SendBufferSize(64)]);
     let payload: Vec<u8> = (0..200u8).collect();
-    let frames = written(&mut c, BufferType::BinaryMessage, Some(SendBuffer::Data(payload.clone())));
-    // 64-byte send buffer: 58 payload bytes behind a 6-byte header per frame.
-    assert_eq!(frames.len(), 4);
-    let mut keys = Vec::new();
-    let mut unmasked = Vec::new();
-    for (i, f) in frames.iter().enumerate() {
-        let last = i == frames.len() - 1;
-        assert_eq!(f[0], if i == 0 { 0x02 } else { 0x00 } | if last { 0x80 } else { 0 });
-        assert_eq!(f[1] & 0x80, 0x80);
-        let len = usize::from(f[1] & 0x7F);
-        let key = [f[2], f[3], f[4], f[5]];
-        keys.push(key);
-        unmasked.extend(f[6..6 + len].iter().enumerate().map(|(j, b)| b ^ key[j % 4]));
-    }
+    let actions = written(&mut c, BufferType::BinaryMessage, Some(SendBuffer::Data(payload.clone())));
+    // 64-byte send buffer: an 8-byte header (16-bit length, key) and 56 masked bytes,
+    // then the same frame's payload continues, 64 masked bytes per action.
+    assert_eq!(actions.iter().map(Vec::len).collect::<Vec<_>>(), [64, 64, 64, 16]);
+    let wire = actions.concat();
+    assert_eq!(&wire[..4], &[0x82, 0xFE, 0x00, 200]);
+    let key = [wire[4], wire[5], wire[6], wire[7]];
+    let unmasked: Vec<u8> = wire[8..].iter().enumerate().map(|(j, b)| b ^ key[j % 4]).collect();
     assert_eq!(unmasked, payload);
-    keys.dedup();
-    assert_eq!(keys.len(), 4, "each frame gets its own key");
+    // The next message is a frame of its own, with a fresh key.
+    let next = written(&mut c, BufferType::BinaryMessage, Some(SendBuffer::Data(vec![7; 3]))).concat();
+    assert_eq!(next.len(), 2 + 4 + 3);
+    assert_ne!([next[2], next[3], next[4], next[5]], key, "each frame gets its own key");
 }
 
 #[test]
@@ -273,4 +269,44 @@ fn a_server_with_masking_disabled_accepts_unmasked_frames() {
     let mut s: Handle = Handle::from_upgraded(Role::Server, [Property::DisableMasking(true)]).unwrap();
     let got = received(&mut s, b"\x82\x01\x09", &[]);
     assert_eq!(got, vec![(Some(BufferType::BinaryMessage), vec![9], None)]);
+}
+
+#[test]
+fn an_automatic_pong_waits_for_the_end_of_a_frame_that_spans_several_actions() {
+    let mut c = client(vec![Property::SendBufferSize(64)]);
+    let payload = vec![9u8; 200];
+    c.send(BufferType::BinaryMessage, Some(SendBuffer::Data(payload)), ()).unwrap();
+    c.receive(None, ()).unwrap();
+    let mut wire = Vec::new();
+    let mut first = true;
+    let mut pong_at = None;
+    loop {
+        let (action, n) = match c.get_action(ActionQueue::All).unwrap() {
+            Action::SendToNetwork { buffers, action, buffer_type, .. } => {
+                if buffer_type == BufferType::PingPong {
+                    pong_at = Some(wire.len());
+                }
+                buffers.copy_to(&mut wire);
+                (action, buffers.len())
+            }
+            // The receive side asks for more once the pong is out: the test ends.
+            Action::ReceiveFromNetwork { .. } if pong_at.is_some() => break,
+            Action::IndicateSendComplete { action, .. } => (action, 0),
+            other => panic!("{other:?}"),
+        };
+        if first && action.queue() == ActionQueue::Send {
+            first = false;
+            // Completed later, after the receive side has read the ping.
+            let Action::ReceiveFromNetwork { buffer, action: r } = c.get_action(ActionQueue::Receive).unwrap() else {
+                panic!("expected a read")
+            };
+            buffer[..3].copy_from_slice(b"\x89\x01p");
+            c.complete_action(r, 3).unwrap();
+            assert!(matches!(c.get_action(ActionQueue::Receive).unwrap(), Action::NoAction));
+        }
+        c.complete_action(action, n).unwrap();
+    }
+    // The frame (8-byte header, 200 bytes) is whole on the wire before the pong.
+    assert_eq!(pong_at, Some(208));
+    assert_eq!(&wire[208..210], &[0x8A, 0x81]);
 }
