@@ -300,6 +300,15 @@ pub enum Error {
     },
     /// The HTTP head is not complete yet.
     HeadIncomplete,
+    /// A URL that is not a usable `ws:` or `wss:` URL (RFC 6455 §3).
+    InvalidUrl(&'static str),
+    /// More input than the connection keeps unprocessed was handed in.
+    InputBufferFull {
+        /// The most bytes kept.
+        limit: usize,
+    },
+    /// The server's host refused the upgrade with this HTTP status.
+    Rejected(u16),
     /// The client handle needs random numbers, no random seed was given, and this build
     /// has no operating-system random source (the `os-rng` feature is off).
     NoRandomSource,
@@ -371,6 +380,9 @@ impl Error {
             | Self::InvalidHeader
             | Self::UnknownActionContext
             | Self::TooManyBytesTransferred { .. }
+            | Self::InvalidUrl(_)
+            | Self::InputBufferFull { .. }
+            | Self::Rejected(_)
             | Self::NoRandomSource => K::InvalidArgument,
             Self::RandomSourceFailed => K::Fail,
             Self::TimedOut(_) => K::Timeout,
@@ -448,6 +460,7 @@ impl Error {
             | Self::DuplicateHeader(_)
             | Self::InvalidHeaderValue(_)
             | Self::MalformedHead(_) => Some(400),
+            Self::Rejected(status) => Some(*status),
             _ => None,
         }
     }
@@ -547,6 +560,11 @@ impl fmt::Display for Error {
                 write!(f, "{reported} bytes reported transferred; the action's buffers hold {max}")
             }
             Self::HeadIncomplete => f.write_str("the HTTP head is not complete yet"),
+            Self::InvalidUrl(why) => write!(f, "not a WebSocket URL: {why}"),
+            Self::InputBufferFull { limit } => {
+                write!(f, "more than {limit} bytes of input wait unprocessed: poll events first")
+            }
+            Self::Rejected(status) => write!(f, "the upgrade was refused with HTTP status {status}"),
             Self::NoRandomSource => {
                 f.write_str("no random seed given and no OS random source in this build (feature os-rng)")
             }

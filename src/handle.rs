@@ -196,6 +196,8 @@ pub struct Handle<B = Vec<u8>, C = ()> {
     /// The payload of the last ping answered automatically, in the receive area, for
     /// the connection layer to report.
     last_ping: Option<(usize, usize)>,
+    /// Where the last zero-copy indication's data lies.
+    last_indicated: (usize, usize),
     /// The connection layer's limits on received messages, checked on frame headers.
     limits: MessageLimits,
     /// The open received message's announced length so far and its frame count.
@@ -273,6 +275,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             pong: None,
             last_piece: None,
             last_ping: None,
+            last_indicated: (0, 0),
             limits: MessageLimits::NONE,
             message_len: 0,
             message_frames: 0,
@@ -459,11 +462,12 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
         match (&buffer, buffer_type) {
             (None, t) if t.is_data() => return Err(Error::BufferRequired(t)),
-            (Some(SendBuffer::Data(p)), BufferType::PingPong | BufferType::UnsolicitedPong) if control_payload => {
-                if p.as_ref().len() > MAX_CONTROL_PAYLOAD {
-                    return Err(Error::ControlPayloadTooLong(p.as_ref().len()));
-                }
+            (Some(SendBuffer::Data(p)), BufferType::PingPong | BufferType::UnsolicitedPong)
+                if control_payload && p.as_ref().len() > MAX_CONTROL_PAYLOAD =>
+            {
+                return Err(Error::ControlPayloadTooLong(p.as_ref().len()));
             }
+            (Some(SendBuffer::Data(_)), BufferType::PingPong | BufferType::UnsolicitedPong) if control_payload => {}
             (Some(_), BufferType::PingPong | BufferType::UnsolicitedPong) => {
                 return Err(Error::BufferNotAllowed(buffer_type));
             }
@@ -934,8 +938,46 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
 
     /// The payload of the ping the last automatic pong answers, once: valid until the
     /// receive queue moves on.
-    pub(crate) fn take_last_ping(&mut self) -> Option<&[u8]> {
-        self.last_ping.take().map(|(start, end)| &self.buf[start..end])
+    pub(crate) fn take_last_ping(&mut self) -> Option<(usize, usize)> {
+        self.last_ping.take()
+    }
+
+    /// Bytes of the receive area (a range this handle reported).
+    pub(crate) fn received(&self, (start, end): (usize, usize)) -> &[u8] {
+        &self.buf[start..end]
+    }
+
+    /// The RECEIVE_FROM_NETWORK action in flight, if any.
+    pub(crate) fn read_in_flight(&self) -> Option<ActionContext> {
+        match self.receive_flight {
+            Some(Flight::Read { serial, .. }) => Some(ActionContext { queue: ActionQueue::Receive, serial }),
+            _ => None,
+        }
+    }
+
+    /// Bytes handed over by `push_received` and not yet moved into the receive area.
+    pub(crate) fn spilled(&self) -> usize {
+        self.spill.len() - self.spill_pos
+    }
+
+    /// True unless UTF-8 verification was disabled.
+    pub(crate) fn verifies_utf8(&self) -> bool {
+        self.config.verify_utf8
+    }
+
+    /// The data of the last zero-copy receive indication, while it is in flight (the
+    /// connection layer reads it after the action's borrow has ended).
+    pub(crate) fn indicated(&self) -> &[u8] {
+        let (start, end) = self.last_indicated;
+        &self.buf[start..end]
+    }
+
+    /// The buffers of the SEND_TO_NETWORK action in flight on the send queue.
+    pub(crate) fn send_flight_buffers(&self) -> Option<SendBuffers<'_>> {
+        match self.send_flight {
+            Some(Flight::Frame { first, payload, .. }) => Some(self.frame_buffers(first, payload)),
+            _ => None,
+        }
     }
 
     /// Indicates the outstanding receive as over with nothing received.
@@ -1155,7 +1197,10 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                 self.last_piece = None;
                 Received::Owned(v)
             }
-            None => Received::Borrowed(&self.buf[start..end]),
+            None => {
+                self.last_indicated = (start, end);
+                Received::Borrowed(&self.buf[start..end])
+            }
         };
         Action::IndicateReceiveComplete {
             buffer_type: ty,
@@ -1186,7 +1231,8 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             self.rend += n;
             self.spill_pos += n;
             if self.spill_pos == self.spill.len() {
-                self.spill = Vec::new();
+                // Keep the capacity: a host that pushes every read reuses it.
+                self.spill.clear();
                 self.spill_pos = 0;
             }
             return true;

@@ -165,6 +165,18 @@ pub(crate) fn check_client_response(
     Ok(ClientHandshakeOutcome { subprotocol, extensions })
 }
 
+/// Checks an upgrade request's line (RFC 6455 §4.2.1): the method is GET and the HTTP
+/// version at least 1.1.
+pub(crate) fn check_request_line(method: &str, minor_version: u8) -> Result<()> {
+    if method != "GET" {
+        return Err(Error::MalformedHead("the upgrade request's method is not GET"));
+    }
+    if minor_version < 1 {
+        return Err(Error::MalformedHead("the upgrade request is not HTTP/1.1"));
+    }
+    Ok(())
+}
+
 /// Checks a client's upgrade request headers (`WebSocketBeginServerHandshake`) and
 /// returns the response headers: Connection, Upgrade, Sec-WebSocket-Accept, then the
 /// selected subprotocol and extensions.

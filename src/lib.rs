@@ -86,6 +86,7 @@
 
 mod action;
 mod close;
+mod connection;
 mod error;
 mod frame;
 mod handle;
@@ -99,6 +100,11 @@ mod utf8;
 
 pub use action::{Action, ActionContext, ActionQueue, BufferType, Received, SendBuffer, SendBuffers};
 pub use close::{CloseStatus, MAX_CLOSE_REASON_LENGTH};
+pub use connection::{
+    ClientRequest, Connection, ConnectionState, DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_MAX_BUFFERED_INPUT,
+    DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_OPEN_TIMEOUT_MS, DEFAULT_PONG_TIMEOUT_MS, Event, Millis,
+    Options, Output,
+};
 pub use error::{Deadline, Error, ErrorKind, Result};
 pub use frame::{WireFrameHeader, inspect_frame_header};
 pub use handle::{Handle, MIN_CALLER_RECEIVE_BUFFER, Role};

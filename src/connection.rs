@@ -1,0 +1,1258 @@
+//! The connection: bytes in, events out, bytes to write, over one [`Handle`].
+//!
+//! Rules of this file:
+//! - Every protocol rule is the handle's: the connection drives a `Handle` through its
+//!   action queues and never frames, parses, masks or validates a byte itself.
+//! - What lives here is the policy every host used to write by hand: the opening
+//!   handshake over raw bytes, answering the peer's close, failing with the mapped
+//!   status, keep-alive pings, deadlines, limits, a send queue, and when to close the
+//!   transport.
+//! - Time is the host's: every deadline is computed from a `now` it passed in.
+
+use std::collections::VecDeque;
+
+use crate::action::{Action, ActionContext, ActionQueue, BufferType, SendBuffer, SendBuffers};
+use crate::close::{self, CloseStatus, MAX_CLOSE_REASON_LENGTH};
+use crate::error::{Deadline, Error, Result};
+use crate::frame::MAX_CONTROL_PAYLOAD;
+use crate::handle::{Handle, MessageLimits, Role};
+use crate::handshake;
+use crate::http::{self, HeadLimits, HeadParser, HttpHeader};
+use crate::property::{GlobalProperty, Property, PropertyType, global_property};
+use crate::state::{Session, State};
+use crate::utf8::Utf8Validator;
+
+/// Milliseconds on the host's monotonic clock (any epoch, never going back).
+pub type Millis = u64;
+
+/// The default maximum message size: 64 MiB (python-websockets allows 1 MiB, ws 100 MiB).
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 64 << 20;
+/// The default maximum number of frames in one message: Autobahn's case 9.3.1 sends
+/// 4 MiB in 65,536 frames of 64 bytes; twice that passes.
+pub const DEFAULT_MAX_FRAGMENTS: u32 = 1 << 17;
+/// The default time a keep-alive ping waits for its pong: 20 s.
+pub const DEFAULT_PONG_TIMEOUT_MS: Millis = 20_000;
+/// The default time the closing handshake may take: 10 s.
+pub const DEFAULT_CLOSE_TIMEOUT_MS: Millis = 10_000;
+/// The default time the opening handshake may take: 10 s.
+pub const DEFAULT_OPEN_TIMEOUT_MS: Millis = 10_000;
+/// The default most bytes of handed-in input kept unprocessed (see [`Connection::feed`]).
+pub const DEFAULT_MAX_BUFFERED_INPUT: usize = 1 << 20;
+
+/// Frames of at least this many bytes are written from where they lie (the caller's
+/// payload, the handle's send area); smaller ones are copied into the output buffer, so
+/// many small messages leave in one write.
+const ZERO_COPY_MIN: usize = 16 * 1024;
+/// The output buffer stops taking frames at this many unwritten bytes (a large masked
+/// message is copied in as it is written, not all at once).
+const OUTPUT_HIGH_WATER: usize = 256 * 1024;
+/// A reassembly buffer grown past this is released after its message.
+const ASSEMBLY_KEEP: usize = 1 << 20;
+
+/// How a [`Connection`] behaves: limits, deadlines and what the handshake offers.
+///
+/// `Options::default()` is a sensible connection: 64 MiB messages, keep-alive pings at
+/// the global keep-alive interval (websocket.dll's `KEEPALIVE_INTERVAL`, 30 s unless
+/// [`set_keepalive_interval`](crate::set_keepalive_interval) changed it) answered within
+/// 20 s, 10 s for each handshake, data indicated in pieces as it arrives.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Properties of the handle underneath (buffer sizes, masking, UTF-8 checks, seed).
+    pub properties: Vec<Property>,
+    /// Client: the subprotocols offered, in preference order. Server: those it speaks,
+    /// in preference order; the first one the client offered is selected.
+    pub subprotocols: Vec<String>,
+    /// Client: extension offers sent as they are (the engine implements none yet, so a
+    /// server that accepts one fails the handshake). Server: ignored.
+    pub extensions: Vec<String>,
+    /// Extra headers for the client's request or the server's 101 response.
+    pub headers: Vec<HttpHeader<'static>>,
+    /// Server: indicate [`Event::Request`] and wait for [`Connection::accept`] or
+    /// [`Connection::reject`] instead of answering on its own.
+    pub defer_accept: bool,
+    /// Limits on the HTTP head of the opening handshake.
+    pub head_limits: HeadLimits,
+    /// The longest message accepted, in bytes; a longer one fails the connection with
+    /// 1009 as soon as a frame header announces it.
+    pub max_message_size: u64,
+    /// The most frames one message may have; more fail the connection with 1009.
+    pub max_fragments: u32,
+    /// Deliver whole messages (reassembled, up to `max_message_size`) instead of pieces.
+    pub reassemble: bool,
+    /// Send a ping after this long; `None` sends none.
+    pub ping_interval: Option<Millis>,
+    /// Fail the connection (1011) when a keep-alive ping has no pong after this long.
+    pub pong_timeout: Option<Millis>,
+    /// Give up on the closing handshake after this long and close the transport.
+    pub close_timeout: Option<Millis>,
+    /// Fail the opening handshake when it takes longer than this.
+    pub open_timeout: Option<Millis>,
+    /// The most bytes [`Connection::feed`] keeps unprocessed; more is refused.
+    pub max_buffered_input: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let keepalive = match global_property(PropertyType::KeepaliveInterval) {
+            Ok(GlobalProperty::KeepaliveInterval(ms)) => Some(Millis::from(ms)),
+            _ => None,
+        };
+        Self {
+            properties: Vec::new(),
+            subprotocols: Vec::new(),
+            extensions: Vec::new(),
+            headers: Vec::new(),
+            defer_accept: false,
+            head_limits: HeadLimits::default(),
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_fragments: DEFAULT_MAX_FRAGMENTS,
+            reassemble: false,
+            ping_interval: keepalive,
+            pong_timeout: Some(DEFAULT_PONG_TIMEOUT_MS),
+            close_timeout: Some(DEFAULT_CLOSE_TIMEOUT_MS),
+            open_timeout: Some(DEFAULT_OPEN_TIMEOUT_MS),
+            max_buffered_input: DEFAULT_MAX_BUFFERED_INPUT,
+        }
+    }
+}
+
+/// Where a client connects: the parts of a `ws:` or `wss:` URL the handshake needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientRequest {
+    /// The `Host` header: the URL's authority as written (`example.com:8080`).
+    pub host: String,
+    /// The request target: path and query (`/chat?room=1`), `/` when the URL has none.
+    pub target: String,
+    /// True for `wss:`: the host runs TLS under the connection.
+    pub secure: bool,
+}
+
+impl ClientRequest {
+    /// Splits a `ws://` or `wss://` URL (RFC 6455 §3). Refuses other schemes, user
+    /// information, a fragment and an empty host with `E_INVALIDARG`.
+    pub fn from_url(url: &str) -> Result<Self> {
+        let (secure, rest) = if let Some(r) = strip_prefix_ignore_case(url, "ws://") {
+            (false, r)
+        } else if let Some(r) = strip_prefix_ignore_case(url, "wss://") {
+            (true, r)
+        } else {
+            return Err(Error::InvalidUrl("the scheme is not ws: or wss:"));
+        };
+        if rest.contains('#') {
+            return Err(Error::InvalidUrl("a WebSocket URL has no fragment"));
+        }
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (host, target) = rest.split_at(end);
+        if host.is_empty() {
+            return Err(Error::InvalidUrl("the host is empty"));
+        }
+        if host.contains('@') {
+            return Err(Error::InvalidUrl("user information is not allowed"));
+        }
+        if host.bytes().any(|b| b <= b' ' || b == 0x7F) || target.bytes().any(|b| b <= b' ' || b == 0x7F) {
+            return Err(Error::InvalidUrl("the URL has a space or a control character"));
+        }
+        let target = if target.starts_with('?') {
+            format!("/{target}")
+        } else if target.is_empty() {
+            "/".to_owned()
+        } else {
+            target.to_owned()
+        };
+        Ok(Self { host: host.to_owned(), target, secure })
+    }
+
+    /// `host:port` to open the transport to: the port from the URL, else 80 or 443.
+    #[must_use]
+    pub fn address(&self) -> String {
+        let has_port = match self.host.rfind(']') {
+            Some(i) => self.host[i..].contains(':'),
+            None => self.host.contains(':'),
+        };
+        if has_port { self.host.clone() } else { format!("{}:{}", self.host, if self.secure { 443 } else { 80 }) }
+    }
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+}
+
+/// What the connection tells its host, from [`Connection::poll_event`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// Server with [`Options::defer_accept`]: the client's upgrade request, checked to
+    /// be a WebSocket upgrade. Answer with [`Connection::accept`] or
+    /// [`Connection::reject`].
+    Request {
+        /// The request target (`/chat?room=1`).
+        target: &'a str,
+        /// The request's header fields ([`offered_subprotocols`](crate::offered_subprotocols)
+        /// reads the subprotocols offered).
+        headers: Vec<HttpHeader<'a>>,
+    },
+    /// The opening handshake is done: data may flow.
+    Open {
+        /// The subprotocol in force, if any.
+        subprotocol: Option<&'a str>,
+        /// The peer's head: the client's request, or the server's response (none for
+        /// a connection made with [`Connection::from_upgraded`]).
+        headers: Vec<HttpHeader<'a>>,
+    },
+    /// Message data: a piece (`fin` false when more of the message follows) or, with
+    /// [`Options::reassemble`], a whole message. Text is valid UTF-8 as a whole; a
+    /// piece may end inside a code point.
+    Message {
+        /// True for a text message.
+        text: bool,
+        /// The bytes, valid until the next call on the connection.
+        data: &'a [u8],
+        /// True on the message's last piece.
+        fin: bool,
+    },
+    /// The peer pinged; the pong is already queued.
+    Ping(&'a [u8]),
+    /// A pong arrived (the answer to a ping, or unsolicited).
+    Pong(&'a [u8]),
+    /// The peer's close frame; the answer is already queued (unless this side had
+    /// closed first).
+    CloseReceived {
+        /// The peer's status (1005 when its close had no body).
+        status: CloseStatus,
+        /// The peer's reason.
+        reason: &'a str,
+    },
+    /// The connection failed: a protocol error by the peer, a limit, a deadline, a
+    /// refused handshake. `status_sent` is the close status queued to tell the peer,
+    /// if any. [`Event::Closed`] follows.
+    Failed {
+        /// What went wrong.
+        error: Error,
+        /// The close status sent to the peer.
+        status_sent: Option<CloseStatus>,
+    },
+    /// The connection is over. Write what [`Connection::output`] still holds, then
+    /// close the transport: a server closes it first (RFC 6455 §7.1.1); a client gets
+    /// this once the server has closed it, or when the close deadline passed.
+    Closed {
+        /// True when both close frames were exchanged and nothing failed.
+        clean: bool,
+        /// The peer's close status, or 1006 when none arrived.
+        status: CloseStatus,
+        /// The peer's close reason.
+        reason: &'a str,
+    },
+}
+
+/// A connection's phase, as its host sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnectionState {
+    /// The opening handshake is under way.
+    Connecting,
+    /// Data flows both ways.
+    Open,
+    /// A close frame went out or came in; the closing handshake is under way.
+    Closing,
+    /// Over: [`Event::Closed`] was (or is about to be) indicated.
+    Closed,
+}
+
+/// What the connection sends: the caller's payload, or bytes it copied.
+#[derive(Debug)]
+pub(crate) enum Outgoing<B> {
+    App(B),
+    Small { bytes: [u8; MAX_CONTROL_PAYLOAD], len: u8 },
+}
+
+impl<B: AsRef<[u8]>> AsRef<[u8]> for Outgoing<B> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Self::App(b) => b.as_ref(),
+            Self::Small { bytes, len } => &bytes[..usize::from(*len)],
+        }
+    }
+}
+
+impl<B> From<&[u8]> for Outgoing<B> {
+    /// Copies a close reason or a control payload (at most 125 bytes: callers check).
+    fn from(s: &[u8]) -> Self {
+        let mut bytes = [0; MAX_CONTROL_PAYLOAD];
+        let len = s.len().min(MAX_CONTROL_PAYLOAD);
+        bytes[..len].copy_from_slice(&s[..len]);
+        Self::Small { bytes, len: len as u8 }
+    }
+}
+
+/// A send waiting for the handle's one send slot.
+#[derive(Debug)]
+struct Queued<B> {
+    ty: BufferType,
+    buffer: Option<SendBuffer<Outgoing<B>>>,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Waiting for the peer's head (client: the response; server: the request).
+    Handshake(HeadParser),
+    /// Server with deferred accept: the request was indicated; waiting for the host.
+    AwaitAccept(HeadParser),
+    /// The handshake is done; `head` holds the peer's head until `Open` is indicated.
+    Open,
+    /// A client after the closing handshake: waiting for the server to close.
+    AwaitEof,
+    /// Over.
+    Done,
+}
+
+/// A pending indication that carries no borrowed data (or data the connection owns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Request,
+    Open,
+    Failed,
+    Closed,
+}
+
+/// Keep-alive bookkeeping.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeepAlive {
+    /// When the next ping is due.
+    next_ping: Option<Millis>,
+    /// The outstanding ping's payload (a counter) and its pong deadline.
+    awaiting: Option<(u32, Millis)>,
+    counter: u32,
+}
+
+/// A sans-IO WebSocket connection: the level of a protocol object (python-websockets'
+/// `Protocol`, h11's `Connection`), built on a [`Handle`] so websocket.dll's semantics
+/// stay the one protocol truth.
+///
+/// # The call loop
+///
+/// ```text
+///   feed(read bytes, now) / read_eof()      hand in what the transport read
+///   send_* / ping / pong / close(now, ..)   queue commands (sends queue without copying)
+///   handle_timeout(now)                     when poll_timeout()'s deadline has passed
+///          │
+///          ▼
+///   poll_event() until None                 open, messages, ping/pong, close, failed, closed
+///   output() → write → advance(n)           the bytes to write, vectored, partial writes fine
+///   poll_timeout()                          when to call handle_timeout next
+///   Closed + output empty                   close the transport
+/// ```
+///
+/// Events borrow the connection: their data is valid until the next call on it.
+#[derive(Debug)]
+pub struct Connection<B = Vec<u8>> {
+    role: Role,
+    handle: Handle<Outgoing<B>, ()>,
+    options: Options,
+    phase: Phase,
+    /// The peer's head, kept until `Open` is indicated.
+    head: Option<HeadParser>,
+    subprotocol: Option<String>,
+    pending: VecDeque<Pending>,
+    failure: Option<(Error, Option<CloseStatus>)>,
+    /// The handle's receive indication being shown to the host, completed at the next call.
+    held: Option<ActionContext>,
+    receiving: bool,
+    /// Sends waiting for the handle's slot, and the send state as of the queue's tail.
+    queue: VecDeque<Queued<B>>,
+    tail: Session,
+    tail_utf8: Utf8Validator,
+    /// Payload bytes accepted and not yet indicated sent.
+    queued_bytes: usize,
+    /// Frames copied out of the handle, `staging[written..]` unwritten.
+    staging: Vec<u8>,
+    written: usize,
+    /// A large frame written from where it lies: its action, length and bytes written.
+    flight: Option<(ActionContext, usize, usize)>,
+    /// Reassembly: the open message's bytes and kind.
+    assembly: Vec<u8>,
+    assembling: Option<bool>,
+    /// Where a whole message is shown from: the handle's buffer or `assembly`.
+    message_in_assembly: bool,
+    keepalive: KeepAlive,
+    open_deadline: Option<Millis>,
+    close_deadline: Option<Millis>,
+    peer_close: Option<(CloseStatus, [u8; MAX_CLOSE_REASON_LENGTH], u8)>,
+    /// The transport reached end of stream.
+    eof: bool,
+    now: Millis,
+}
+
+impl<B: AsRef<[u8]>> Connection<B> {
+    /// A client connection: queues the upgrade request for `request` (its bytes are in
+    /// [`output`](Self::output) at once) and waits for the response.
+    pub fn client(now: Millis, options: Options, request: &ClientRequest) -> Result<Self> {
+        let mut c = Self::create(Role::Client, now, options, Phase::Handshake(HeadParser::default()))?;
+        c.phase = Phase::Handshake(HeadParser::new(c.options.head_limits));
+        let subprotocols: Vec<&str> = c.options.subprotocols.iter().map(String::as_str).collect();
+        let extensions: Vec<&str> = c.options.extensions.iter().map(String::as_str).collect();
+        let mut headers = vec![HttpHeader::new("Host", &request.host)];
+        headers
+            .extend(c.handle.begin_client_handshake(&subprotocols, &extensions, &c.options.headers)?.iter().cloned());
+        headers.extend(c.options.headers.iter().cloned());
+        c.staging = http::encode_request_head(&request.target, &headers)?;
+        c.open_deadline = c.options.open_timeout.map(|t| now.saturating_add(t));
+        Ok(c)
+    }
+
+    /// A server connection: waits for the client's upgrade request.
+    pub fn server(now: Millis, options: Options) -> Result<Self> {
+        let limits = options.head_limits;
+        let mut c = Self::create(Role::Server, now, options, Phase::Handshake(HeadParser::new(limits)))?;
+        c.open_deadline = c.options.open_timeout.map(|t| now.saturating_add(t));
+        Ok(c)
+    }
+
+    /// A connection whose upgrade was done elsewhere (an HTTP server, a proxy, an
+    /// HTTP/2 or HTTP/3 extended CONNECT): open at once; [`Event::Open`] comes first.
+    pub fn from_upgraded(role: Role, now: Millis, options: Options) -> Result<Self> {
+        let mut c = Self::create(role, now, options, Phase::Open)?;
+        c.handle = Handle::from_upgraded(role, c.options.properties.iter().cloned())?;
+        c.handle.set_message_limits(c.limits());
+        c.opened();
+        Ok(c)
+    }
+
+    fn create(role: Role, now: Millis, options: Options, phase: Phase) -> Result<Self> {
+        let props = options.properties.iter().cloned();
+        let mut handle = match role {
+            Role::Client => Handle::new_client(props)?,
+            Role::Server => Handle::new_server(props)?,
+        };
+        handle.set_message_limits(MessageLimits {
+            max_size: options.max_message_size,
+            max_frames: options.max_fragments,
+        });
+        Ok(Self {
+            role,
+            handle,
+            options,
+            phase,
+            head: None,
+            subprotocol: None,
+            pending: VecDeque::new(),
+            failure: None,
+            held: None,
+            receiving: false,
+            queue: VecDeque::new(),
+            tail: Session::open(),
+            tail_utf8: Utf8Validator::new(),
+            queued_bytes: 0,
+            staging: Vec::new(),
+            written: 0,
+            flight: None,
+            assembly: Vec::new(),
+            assembling: None,
+            message_in_assembly: false,
+            keepalive: KeepAlive::default(),
+            open_deadline: None,
+            close_deadline: None,
+            peer_close: None,
+            eof: false,
+            now,
+        })
+    }
+
+    fn limits(&self) -> MessageLimits {
+        MessageLimits { max_size: self.options.max_message_size, max_frames: self.options.max_fragments }
+    }
+
+    /// The handshake finished: start the session's timers and the receive loop.
+    fn opened(&mut self) {
+        self.phase = Phase::Open;
+        self.open_deadline = None;
+        self.keepalive.next_ping = self.options.ping_interval.map(|i| self.now.saturating_add(i));
+        self.pending.push_back(Pending::Open);
+    }
+
+    // ------------------------------------------------------------------ getters
+
+    /// The connection's role.
+    #[must_use]
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The connection's phase.
+    #[must_use]
+    pub fn state(&self) -> ConnectionState {
+        match self.phase {
+            Phase::Handshake(_) | Phase::AwaitAccept(_) => ConnectionState::Connecting,
+            Phase::Done => ConnectionState::Closed,
+            Phase::AwaitEof => ConnectionState::Closing,
+            Phase::Open => match self.handle.state() {
+                State::Open => ConnectionState::Open,
+                _ => ConnectionState::Closing,
+            },
+        }
+    }
+
+    /// The state of the handle underneath (websocket.dll's view).
+    #[must_use]
+    pub fn handle_state(&self) -> State {
+        self.handle.state()
+    }
+
+    /// The subprotocol in force, once open.
+    #[must_use]
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// Bytes accepted for sending and not yet written: payloads still queued and
+    /// frames built but unwritten (what WebSocket's `bufferedAmount` reports).
+    #[must_use]
+    pub fn buffered_amount(&self) -> usize {
+        self.queued_bytes + self.output_len()
+    }
+
+    // ------------------------------------------------------------------ input
+
+    /// Hands in bytes the transport read (any amount, split anywhere) at `now`. They
+    /// are copied into the handle's receive buffer (what does not fit waits beside
+    /// it); [`poll_event`](Self::poll_event) processes them. Refused with
+    /// `E_INVALIDARG`, taking nothing, when more than `max_buffered_input` bytes would
+    /// wait unprocessed: process events first.
+    pub fn feed(&mut self, mut bytes: &[u8], now: Millis) -> Result<()> {
+        self.now = self.now.max(now);
+        match &mut self.phase {
+            Phase::Handshake(parser) => {
+                match parser.push(bytes) {
+                    Ok(true) => self.handshake_head(),
+                    Ok(false) => {}
+                    Err(e) if self.role == Role::Server => self.refuse(&e),
+                    Err(e) => self.fail(e, None),
+                }
+                return Ok(());
+            }
+            Phase::AwaitAccept(parser) => {
+                let waiting = parser.rest().len() + bytes.len();
+                if waiting > self.options.max_buffered_input {
+                    return Err(Error::InputBufferFull { limit: self.options.max_buffered_input });
+                }
+                let _ = parser.push(bytes);
+                return Ok(());
+            }
+            Phase::Open => {}
+            Phase::AwaitEof | Phase::Done => return Ok(()),
+        }
+        if self.handle.spilled() + bytes.len() > self.options.max_buffered_input + self.handle.receive_buffer_size() {
+            return Err(Error::InputBufferFull { limit: self.options.max_buffered_input });
+        }
+        if let Some(read) = self.read_buffer() {
+            let n = bytes.len().min(read.len());
+            read[..n].copy_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            if n > 0 {
+                self.commit(n, now);
+            }
+        }
+        if !bytes.is_empty() {
+            self.handle.push_received(bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Zero-copy reads: the handle's free receive space, to read into directly; report
+    /// what was read with [`commit`](Self::commit). `None` when the connection cannot
+    /// take bytes there now: before it is open, and until [`poll_event`](Self::poll_event)
+    /// has processed what it holds (it answers `None` once it needs more).
+    pub fn read_buffer(&mut self) -> Option<&mut [u8]> {
+        if !matches!(self.phase, Phase::Open) {
+            return None;
+        }
+        let token = self.handle.read_in_flight()?;
+        match self.handle.action(token) {
+            Ok(Action::ReceiveFromNetwork { buffer, .. }) => Some(buffer),
+            _ => None,
+        }
+    }
+
+    /// Reports `n` bytes read into [`read_buffer`](Self::read_buffer) at `now`.
+    /// `n` = 0 is the end of the stream (as [`read_eof`](Self::read_eof)).
+    pub fn commit(&mut self, n: usize, now: Millis) {
+        self.now = self.now.max(now);
+        if n == 0 {
+            self.read_eof();
+            return;
+        }
+        if let Some(token) = self.handle.read_in_flight() {
+            let _ = self.handle.complete_action(token, n);
+        }
+    }
+
+    /// The transport reached end of stream (or failed). What was handed in before is
+    /// still processed; then the connection ends ([`Event::Closed`]).
+    pub fn read_eof(&mut self) {
+        match self.phase {
+            Phase::Handshake(_) | Phase::AwaitAccept(_) => self.fail(Error::ConnectionClosed, None),
+            Phase::Open => {
+                self.eof = true;
+                if let Some(token) = self.handle.read_in_flight() {
+                    let _ = self.handle.complete_action(token, 0);
+                }
+            }
+            Phase::AwaitEof => self.end(),
+            Phase::Done => {}
+        }
+    }
+
+    // ------------------------------------------------------------------ the head
+
+    /// The peer's head is complete (or too large): answer it.
+    fn handshake_head(&mut self) {
+        let Phase::Handshake(parser) = std::mem::replace(&mut self.phase, Phase::Done) else { return };
+        match self.role {
+            Role::Client => self.client_head(parser),
+            Role::Server => self.server_head(parser),
+        }
+    }
+
+    fn client_head(&mut self, parser: HeadParser) {
+        let outcome = parser.response().and_then(|response| {
+            if response.status != 101 {
+                return Err(Error::UnexpectedStatus(response.status));
+            }
+            self.handle.end_client_handshake(&response.headers)
+        });
+        match outcome {
+            Ok(outcome) => {
+                self.subprotocol = outcome.subprotocol.and_then(|i| self.options.subprotocols.get(i).cloned());
+                let _ = self.handle.push_received(parser.rest());
+                self.head = Some(parser);
+                self.opened();
+            }
+            Err(e) => self.fail(e, None),
+        }
+    }
+
+    fn server_head(&mut self, parser: HeadParser) {
+        let checked = parser.request().and_then(|r| handshake::check_request_line(r.method, r.version));
+        if let Err(e) = checked {
+            self.refuse(&e);
+            return;
+        }
+        if self.options.defer_accept {
+            self.phase = Phase::AwaitAccept(parser);
+            self.pending.push_back(Pending::Request);
+            return;
+        }
+        let chosen = parser.request().ok().and_then(|r| {
+            let offered = handshake::offered_subprotocols(&r.headers);
+            self.options.subprotocols.iter().find(|p| offered.contains(&p.as_str())).cloned()
+        });
+        self.phase = Phase::AwaitAccept(parser);
+        if let Err(e) = self.answer(chosen.as_deref(), &[]) {
+            self.refuse(&e);
+        }
+    }
+
+    /// Server with [`Options::defer_accept`], after [`Event::Request`]: accepts the
+    /// upgrade with `subprotocol` (one the client offered, or none) and extra response
+    /// headers. Fails with `ERROR_INVALID_STATE` when no request waits.
+    pub fn accept(&mut self, subprotocol: Option<&str>, headers: &[HttpHeader<'_>]) -> Result<()> {
+        if !matches!(self.phase, Phase::AwaitAccept(_)) || self.pending.contains(&Pending::Request) {
+            return Err(Error::InvalidState { call: "accept", state: self.handle.state() });
+        }
+        if let (Some(p), Phase::AwaitAccept(parser)) = (subprotocol, &self.phase) {
+            let offered = parser.request().map(|r| handshake::offered_subprotocols(&r.headers).contains(&p));
+            if offered != Ok(true) {
+                return Err(Error::SubprotocolNotOffered);
+            }
+        }
+        match self.answer(subprotocol, headers) {
+            Err(e @ (Error::InvalidToken | Error::InvalidHeader)) => Err(e),
+            Err(e) => {
+                self.refuse(&e);
+                Err(e)
+            }
+            Ok(()) => Ok(()),
+        }
+    }
+
+    /// Server with [`Options::defer_accept`], after [`Event::Request`]: refuses the
+    /// upgrade with an HTTP `status` (400-599) and `message` as the body; the
+    /// connection then closes.
+    pub fn reject(&mut self, status: u16, message: &str) -> Result<()> {
+        if !matches!(self.phase, Phase::AwaitAccept(_)) {
+            return Err(Error::InvalidState { call: "reject", state: self.handle.state() });
+        }
+        self.pending.retain(|p| *p != Pending::Request);
+        self.staging.extend_from_slice(&http::encode_rejection_status(status, message));
+        self.fail(Error::Rejected(status), None);
+        Ok(())
+    }
+
+    /// Writes the 101 response and opens the session.
+    fn answer(&mut self, subprotocol: Option<&str>, extra: &[HttpHeader<'_>]) -> Result<()> {
+        let Phase::AwaitAccept(parser) = &self.phase else { return Err(Error::HeadIncomplete) };
+        let request = parser.request()?;
+        if extra.iter().any(|h| !h.is_writable()) {
+            return Err(Error::InvalidHeader);
+        }
+        let mut headers = self.handle.begin_server_handshake(subprotocol, &[], &request.headers)?.to_vec();
+        headers.extend(self.options.headers.iter().cloned());
+        headers.extend(extra.iter().map(|h| h.clone().into_owned()));
+        let head = http::encode_response_head(101, "Switching Protocols", &headers)?;
+        self.handle.end_server_handshake()?;
+        self.handle.push_received(parser.rest())?;
+        self.staging.extend_from_slice(&head);
+        self.subprotocol = subprotocol.map(str::to_owned);
+        let Phase::AwaitAccept(parser) = std::mem::replace(&mut self.phase, Phase::Open) else {
+            return Err(Error::HeadIncomplete);
+        };
+        self.head = Some(parser);
+        self.opened();
+        Ok(())
+    }
+
+    /// Answers a bad upgrade request (400, 426 or 431) and fails.
+    fn refuse(&mut self, e: &Error) {
+        self.staging.extend_from_slice(&http::encode_rejection(e));
+        self.fail(e.clone(), None);
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    /// Queues a text message (`fin`) or a piece of one (`!fin`: more follows with
+    /// further calls). Checked at once: state, the open message's kind, UTF-8 across
+    /// pieces; nothing is queued when it fails.
+    pub fn send_text(&mut self, text: B, fin: bool) -> Result<()> {
+        let ty = if fin { BufferType::Utf8Message } else { BufferType::Utf8Fragment };
+        self.enqueue_data(ty, text)
+    }
+
+    /// Queues a binary message (`fin`) or a piece of one.
+    pub fn send_binary(&mut self, data: B, fin: bool) -> Result<()> {
+        let ty = if fin { BufferType::BinaryMessage } else { BufferType::BinaryFragment };
+        self.enqueue_data(ty, data)
+    }
+
+    fn check_command(&self, call: &'static str) -> Result<()> {
+        match self.phase {
+            Phase::Open if !self.pending.contains(&Pending::Failed) => Ok(()),
+            _ => Err(Error::InvalidState { call, state: self.handle.state() }),
+        }
+    }
+
+    fn enqueue_data(&mut self, ty: BufferType, payload: B) -> Result<()> {
+        self.check_command("send")?;
+        self.tail.check_send(ty)?;
+        if ty.is_text() && self.handle.verifies_utf8() {
+            let mut v = self.tail_utf8;
+            let ok = if ty.is_fragment() { v.feed(payload.as_ref()) } else { v.finish(payload.as_ref()) };
+            if ok.is_err() {
+                return Err(Error::InvalidOutgoingUtf8);
+            }
+            self.tail_utf8 = if ty.is_fragment() { v } else { Utf8Validator::new() };
+        }
+        self.tail.send_accepted(ty);
+        self.queued_bytes += payload.as_ref().len();
+        self.push(ty, Some(SendBuffer::Data(Outgoing::App(payload))));
+        Ok(())
+    }
+
+    /// Queues a ping carrying `payload` (at most 125 bytes; copied).
+    pub fn ping(&mut self, payload: &[u8]) -> Result<()> {
+        self.enqueue_control(BufferType::PingPong, payload)
+    }
+
+    /// Queues an unsolicited pong carrying `payload` (at most 125 bytes; copied).
+    pub fn pong(&mut self, payload: &[u8]) -> Result<()> {
+        self.enqueue_control(BufferType::UnsolicitedPong, payload)
+    }
+
+    fn enqueue_control(&mut self, ty: BufferType, payload: &[u8]) -> Result<()> {
+        self.check_command("send")?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(Error::ControlPayloadTooLong(payload.len()));
+        }
+        self.tail.check_send(ty)?;
+        let buffer = if payload.is_empty() { None } else { Some(SendBuffer::Data(Outgoing::from(payload))) };
+        self.push(ty, buffer);
+        Ok(())
+    }
+
+    /// Starts the closing handshake at `now`: queues a close with `status` (`None`
+    /// sends an empty close, read as 1005) and `reason` (UTF-8, at most 123 bytes).
+    /// Data sends fail afterwards; what was queued before still goes out first.
+    pub fn close(&mut self, now: Millis, status: Option<CloseStatus>, reason: &str) -> Result<()> {
+        self.now = self.now.max(now);
+        self.check_command("close")?;
+        self.tail.check_send(BufferType::Close)?;
+        let buffer = match status {
+            Some(status) => {
+                close::check_outgoing(status, reason.as_bytes(), true)?;
+                Some(SendBuffer::Close { status, reason: Outgoing::from(reason.as_bytes()) })
+            }
+            None if reason.is_empty() => None,
+            None => return Err(Error::BufferShapeMismatch(BufferType::Close)),
+        };
+        self.tail.send_accepted(BufferType::Close);
+        self.push(BufferType::Close, buffer);
+        self.close_deadline = self.options.close_timeout.map(|t| self.now.saturating_add(t));
+        Ok(())
+    }
+
+    /// Ends the connection at once, without a closing handshake (websocket.dll's abort):
+    /// nothing more is written; [`Event::Closed`] follows, not clean.
+    pub fn abort(&mut self) {
+        if matches!(self.phase, Phase::Done) {
+            return;
+        }
+        self.handle.abort();
+        self.queue.clear();
+        self.queued_bytes = 0;
+        self.staging.clear();
+        self.written = 0;
+        self.flight = None;
+        self.end();
+    }
+
+    fn push(&mut self, ty: BufferType, buffer: Option<SendBuffer<Outgoing<B>>>) {
+        self.queue.push_back(Queued { ty, buffer });
+        self.pump_send();
+    }
+
+    // ------------------------------------------------------------------ output
+
+    fn output_len(&self) -> usize {
+        self.staging.len() - self.written + self.flight.map_or(0, |(_, len, done)| len - done)
+    }
+
+    /// True when there are bytes to write.
+    #[must_use]
+    pub fn wants_write(&self) -> bool {
+        self.output_len() > 0
+    }
+
+    /// The bytes to write now, in order, as up to three slices (for a vectored
+    /// write). Report what was written with [`advance`](Self::advance).
+    #[must_use]
+    pub fn output(&self) -> Output<'_> {
+        let mut parts: [&[u8]; 3] = [&self.staging[self.written..], &[], &[]];
+        if let (Some((_, _, done)), Some(buffers)) = (self.flight, self.handle.send_flight_buffers()) {
+            let [a, b] = split_off(buffers, done);
+            parts[1] = a;
+            parts[2] = b;
+        }
+        Output { parts }
+    }
+
+    /// `n` bytes of [`output`](Self::output) were written. More than it holds is
+    /// refused with `E_INVALIDARG`.
+    pub fn advance(&mut self, mut n: usize) -> Result<()> {
+        let max = self.output_len();
+        if n > max {
+            return Err(Error::TooManyBytesTransferred { reported: n, max });
+        }
+        let staged = (self.staging.len() - self.written).min(n);
+        self.written += staged;
+        n -= staged;
+        if self.written == self.staging.len() {
+            self.staging.clear();
+            self.written = 0;
+        }
+        if let Some((token, len, done)) = self.flight.as_mut() {
+            *done += n;
+            if *done == *len {
+                let (token, len) = (*token, *len);
+                self.flight = None;
+                let _ = self.handle.complete_action(token, len);
+            }
+        }
+        self.pump_send();
+        Ok(())
+    }
+
+    /// Moves sends from the queue into the handle and frames out of it into the output,
+    /// until the handle has nothing to hand out, a large frame waits to be written, or
+    /// the output is full.
+    fn pump_send(&mut self) {
+        while self.flight.is_none() && self.staging.len() - self.written < OUTPUT_HIGH_WATER {
+            match self.handle.get_action(ActionQueue::Send) {
+                Ok(Action::SendToNetwork { buffers, action, .. }) => {
+                    let len = buffers.len();
+                    if len >= ZERO_COPY_MIN && self.written == self.staging.len() {
+                        self.flight = Some((action, len, 0));
+                        return;
+                    }
+                    buffers.copy_to(&mut self.staging);
+                    let _ = self.handle.complete_action(action, len);
+                }
+                Ok(Action::IndicateSendComplete { buffer_type, buffer, action, .. }) => {
+                    if buffer_type.is_data() {
+                        let len = buffer.as_ref().map_or(0, |b| match b {
+                            SendBuffer::Data(d) => d.as_ref().len(),
+                            _ => 0,
+                        });
+                        self.queued_bytes -= len.min(self.queued_bytes);
+                    }
+                    drop(buffer);
+                    let _ = self.handle.complete_action(action, 0);
+                }
+                Ok(_) | Err(_) => {
+                    // The slot is free: hand the handle the next queued send.
+                    let Some(next) = self.queue.pop_front() else { return };
+                    let ty = next.ty;
+                    if let Err(e) = self.handle.send_with_control_payload(ty, next.buffer, ()) {
+                        // The handle refused what the tail accepted: the send side broke.
+                        self.queue.clear();
+                        self.queued_bytes = 0;
+                        self.fail(e, None);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ time
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called: the
+    /// earliest deadline (opening or closing handshake, next keep-alive ping, pong).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let ping = match self.phase {
+            Phase::Open if self.handle.state() == State::Open => match self.keepalive.awaiting {
+                Some((_, deadline)) => Some(deadline),
+                None => self.keepalive.next_ping,
+            },
+            _ => None,
+        };
+        [self.open_deadline, self.close_deadline, ping].into_iter().flatten().min()
+    }
+
+    /// Time passed: sends a due keep-alive ping, fails the connection on a deadline.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        self.now = self.now.max(now);
+        let now = self.now;
+        if self.open_deadline.is_some_and(|d| now >= d) {
+            self.open_deadline = None;
+            self.fail(Error::TimedOut(Deadline::OpeningHandshake), None);
+            return;
+        }
+        if self.close_deadline.is_some_and(|d| now >= d) {
+            self.close_deadline = None;
+            if !matches!(self.phase, Phase::Done) {
+                if !matches!(self.phase, Phase::AwaitEof) {
+                    self.failure.get_or_insert((Error::TimedOut(Deadline::ClosingHandshake), None));
+                    self.pending.push_back(Pending::Failed);
+                }
+                self.end();
+            }
+            return;
+        }
+        if !matches!(self.phase, Phase::Open) || self.handle.state() != State::Open {
+            return;
+        }
+        if let Some((_, deadline)) = self.keepalive.awaiting {
+            if now >= deadline {
+                self.keepalive.awaiting = None;
+                self.fail_with_close(Error::TimedOut(Deadline::Pong));
+            }
+            return;
+        }
+        if self.keepalive.next_ping.is_some_and(|t| now >= t) {
+            self.keepalive.counter = self.keepalive.counter.wrapping_add(1);
+            let id = self.keepalive.counter;
+            if self.enqueue_control(BufferType::PingPong, &id.to_be_bytes()).is_ok() {
+                let timeout = self.options.pong_timeout.unwrap_or(Millis::MAX);
+                self.keepalive.awaiting = Some((id, now.saturating_add(timeout)));
+            }
+            self.keepalive.next_ping = self.options.ping_interval.map(|i| now.saturating_add(i));
+        }
+    }
+
+    // ------------------------------------------------------------------ events
+
+    fn complete_held(&mut self) {
+        if let Some(token) = self.held.take() {
+            let _ = self.handle.complete_action(token, 0);
+        }
+        if self.message_in_assembly {
+            self.message_in_assembly = false;
+            self.assembly.clear();
+            if self.assembly.capacity() > ASSEMBLY_KEEP {
+                self.assembly = Vec::new();
+            }
+        }
+    }
+
+    /// Keeps one receive outstanding on the handle while the session reads.
+    fn ensure_receive(&mut self) {
+        if !self.receiving && matches!(self.phase, Phase::Open) && self.handle.receive(None, ()).is_ok() {
+            self.receiving = true;
+        }
+    }
+
+    /// The next event, or `None` when the connection needs input, output written, or
+    /// time to pass. Call until `None` after every `feed`, command and `advance`.
+    pub fn poll_event(&mut self) -> Option<Event<'_>> {
+        self.complete_held();
+        if let Some(p) = self.pending.front().copied() {
+            if p == Pending::Request {
+                // Shown until accept or reject takes it.
+                self.pending.pop_front();
+                return self.request_event();
+            }
+            self.pending.pop_front();
+            return Some(self.pending_event(p));
+        }
+        self.head = None;
+        if !matches!(self.phase, Phase::Open) {
+            return None;
+        }
+        loop {
+            self.pump_send();
+            if self.flight.is_some() {
+                // A large frame is being written: the receive side waits for it, so an
+                // automatic pong cannot land inside it.
+                return None;
+            }
+            self.ensure_receive();
+            let step = match self.handle.get_action(ActionQueue::Receive) {
+                Ok(Action::ReceiveFromNetwork { action, .. }) if self.eof => {
+                    let _ = self.handle.complete_action(action, 0);
+                    continue;
+                }
+                Ok(Action::ReceiveFromNetwork { .. }) | Ok(Action::NoAction) => return None,
+                Ok(Action::SendToNetwork { buffers, action, .. }) => {
+                    // An automatic pong: into the output, then tell the host of the ping.
+                    let len = buffers.len();
+                    buffers.copy_to(&mut self.staging);
+                    let _ = self.handle.complete_action(action, len);
+                    Step::Ping
+                }
+                Ok(Action::IndicateReceiveComplete { buffer_type, close_status, action, .. }) => {
+                    self.receiving = false;
+                    self.held = Some(action);
+                    Step::Indication(buffer_type, close_status)
+                }
+                Ok(Action::IndicateSendComplete { .. }) => return None,
+                Err(e) => {
+                    self.receiving = false;
+                    match e.close_status() {
+                        Some(_) => self.fail_with_close(e),
+                        None => self.fail(e, None),
+                    }
+                    return self.poll_event();
+                }
+            };
+            match step {
+                Step::Ping => {
+                    if let Some(range) = self.handle.take_last_ping() {
+                        return Some(Event::Ping(self.handle.received(range)));
+                    }
+                }
+                Step::Indication(None, _) => {
+                    // The transport closed before the closing handshake finished.
+                    self.complete_held();
+                    self.end();
+                    return self.poll_event();
+                }
+                Step::Indication(Some(BufferType::Close), status) => {
+                    return self.on_peer_close(status.unwrap_or(CloseStatus::EMPTY));
+                }
+                Step::Indication(Some(BufferType::PingPong), _) => {
+                    if let Some((id, _)) = self.keepalive.awaiting
+                        && self.handle.indicated() == &id.to_be_bytes()[..]
+                    {
+                        self.keepalive.awaiting = None;
+                    }
+                    return Some(Event::Pong(self.handle.indicated()));
+                }
+                Step::Indication(Some(ty), _) => match self.gather(ty) {
+                    Show::Piece { text, fin } => {
+                        return Some(Event::Message { text, data: self.handle.indicated(), fin });
+                    }
+                    Show::Assembled { text } => return Some(Event::Message { text, data: &self.assembly, fin: true }),
+                    Show::Nothing => self.complete_held(),
+                },
+            }
+        }
+    }
+
+    /// A data piece arrived: shown as is, or gathered into a whole message.
+    fn gather(&mut self, ty: BufferType) -> Show {
+        let text = ty.is_text();
+        let fin = !ty.is_fragment();
+        if !self.options.reassemble || (self.assembling.is_none() && fin) {
+            // Pieces as they come, or a whole message in one piece: shown from the
+            // handle's buffer, no copy.
+            return Show::Piece { text, fin };
+        }
+        self.assembly.extend_from_slice(self.handle.indicated());
+        self.assembling = Some(text);
+        if !fin {
+            return Show::Nothing;
+        }
+        self.assembling = None;
+        self.message_in_assembly = true;
+        Show::Assembled { text }
+    }
+
+    /// The peer's close frame: answer it (unless this side closed first), then end
+    /// (a server at once; a client once the server closes the transport).
+    fn on_peer_close(&mut self, status: CloseStatus) -> Option<Event<'_>> {
+        let reason = self.handle.indicated();
+        let mut stored = [0u8; MAX_CLOSE_REASON_LENGTH];
+        let n = reason.len().min(MAX_CLOSE_REASON_LENGTH);
+        stored[..n].copy_from_slice(&reason[..n]);
+        self.peer_close = Some((status, stored, n as u8));
+        if !self.tail.close_sent() {
+            let reply = status.reply::<Outgoing<B>>(&stored[..n]);
+            self.tail.send_accepted(BufferType::Close);
+            self.push(BufferType::Close, reply);
+        }
+        match self.role {
+            Role::Server => self.pending.push_back(Pending::Closed),
+            Role::Client => {
+                self.phase = Phase::AwaitEof;
+                self.close_deadline = self.options.close_timeout.map(|t| self.now.saturating_add(t));
+            }
+        }
+        let reason = std::str::from_utf8(&self.handle.indicated()[..n]).unwrap_or("");
+        Some(Event::CloseReceived { status, reason })
+    }
+
+    fn request_event(&mut self) -> Option<Event<'_>> {
+        let Phase::AwaitAccept(parser) = &self.phase else { return None };
+        let request = parser.request().ok()?;
+        Some(Event::Request { target: request.target, headers: request.headers })
+    }
+
+    fn pending_event(&mut self, p: Pending) -> Event<'_> {
+        match p {
+            Pending::Open => {
+                let headers = self
+                    .head
+                    .as_ref()
+                    .and_then(|h| {
+                        if self.role == Role::Client {
+                            h.response().ok().map(|r| r.headers)
+                        } else {
+                            h.request().ok().map(|r| r.headers)
+                        }
+                    })
+                    .unwrap_or_default();
+                Event::Open { subprotocol: self.subprotocol.as_deref(), headers }
+            }
+            Pending::Failed => {
+                let (error, status_sent) = self.failure.clone().unwrap_or((Error::ConnectionClosed, None));
+                Event::Failed { error, status_sent }
+            }
+            Pending::Closed | Pending::Request => {
+                let clean = self.failure.is_none() && self.peer_close.is_some() && self.tail.close_sent();
+                let (status, reason) = match &self.peer_close {
+                    Some((s, r, n)) => (*s, std::str::from_utf8(&r[..usize::from(*n)]).unwrap_or("")),
+                    None => (CloseStatus::ABORTED, ""),
+                };
+                self.phase = Phase::Done;
+                Event::Closed { clean, status, reason }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ ending
+
+    /// Fails with `error`: tells the peer with its close status when the session is
+    /// open and no close went out, then ends.
+    fn fail_with_close(&mut self, error: Error) {
+        let status = error.close_status();
+        let mut sent = None;
+        if let Some(s) = status
+            && matches!(self.phase, Phase::Open)
+            && !self.tail.close_sent()
+            && self.tail.check_send(BufferType::Close).is_ok()
+        {
+            self.tail.send_accepted(BufferType::Close);
+            self.push(BufferType::Close, Some(SendBuffer::Close { status: s, reason: Outgoing::from(&[][..]) }));
+            sent = Some(s);
+        }
+        self.fail(error, sent);
+    }
+
+    fn fail(&mut self, error: Error, status_sent: Option<CloseStatus>) {
+        if self.failure.is_none() {
+            self.failure = Some((error, status_sent));
+            self.pending.push_back(Pending::Failed);
+        }
+        self.end();
+    }
+
+    /// The connection is over: `Closed` is indicated after what is pending.
+    fn end(&mut self) {
+        self.phase = Phase::Done;
+        self.open_deadline = None;
+        self.close_deadline = None;
+        self.keepalive = KeepAlive::default();
+        if !self.pending.contains(&Pending::Closed) {
+            self.pending.push_back(Pending::Closed);
+        }
+    }
+}
+
+/// What the receive queue produced, read out before the handle is borrowed again.
+enum Step {
+    Ping,
+    Indication(Option<BufferType>, Option<CloseStatus>),
+}
+
+/// How a data piece is shown.
+enum Show {
+    Piece { text: bool, fin: bool },
+    Assembled { text: bool },
+    Nothing,
+}
+
+/// `buffers` without their first `skip` bytes.
+fn split_off(buffers: SendBuffers<'_>, skip: usize) -> [&[u8]; 2] {
+    let [a, b] = match buffers.as_slices() {
+        [a, b] => [*a, *b],
+        [a] => [*a, &[][..]],
+        _ => [&[][..], &[][..]],
+    };
+    if skip <= a.len() { [&a[skip..], b] } else { [&[][..], &b[(skip - a.len()).min(b.len())..]] }
+}
+
+/// The bytes a connection has to write, in order.
+#[derive(Clone, Copy, Debug)]
+pub struct Output<'a> {
+    parts: [&'a [u8]; 3],
+}
+
+impl<'a> Output<'a> {
+    /// The non-empty slices, in order.
+    pub fn slices(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.parts.iter().copied().filter(|p| !p.is_empty())
+    }
+
+    /// The slices as `IoSlice`s for `write_vectored`.
+    #[must_use]
+    pub fn io_slices(&self) -> [std::io::IoSlice<'a>; 3] {
+        self.parts.map(std::io::IoSlice::new)
+    }
+
+    /// The total length.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(|p| p.len()).sum()
+    }
+
+    /// True when there is nothing to write.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends every byte to `out`.
+    pub fn copy_to(&self, out: &mut Vec<u8>) {
+        for p in self.parts {
+            out.extend_from_slice(p);
+        }
+    }
+}

@@ -1,0 +1,532 @@
+//! The connection layer: a client and a server connection joined by an in-memory pipe
+//! that cuts every transfer at random points, with a fake clock.
+
+use wsengine::{
+    ClientRequest, CloseStatus, Connection, ConnectionState, Deadline, Error, ErrorKind, Event, HttpHeader, Millis,
+    Options, Property, Role,
+};
+
+/// A small deterministic generator (xorshift) for split points.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// What a side observed, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Ev {
+    Request(String),
+    Open(Option<String>),
+    Message { text: bool, data: Vec<u8>, fin: bool },
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    CloseReceived(u16, String),
+    Failed(Error, Option<u16>),
+    Closed { clean: bool, status: u16, reason: String },
+}
+
+fn own(e: Event<'_>) -> Ev {
+    match e {
+        Event::Request { target, .. } => Ev::Request(target.to_owned()),
+        Event::Open { subprotocol, .. } => Ev::Open(subprotocol.map(str::to_owned)),
+        Event::Message { text, data, fin } => Ev::Message { text, data: data.to_vec(), fin },
+        Event::Ping(p) => Ev::Ping(p.to_vec()),
+        Event::Pong(p) => Ev::Pong(p.to_vec()),
+        Event::CloseReceived { status, reason } => Ev::CloseReceived(status.0, reason.to_owned()),
+        Event::Failed { error, status_sent } => Ev::Failed(error, status_sent.map(|s| s.0)),
+        Event::Closed { clean, status, reason } => Ev::Closed { clean, status: status.0, reason: reason.to_owned() },
+    }
+}
+
+struct Side {
+    conn: Connection,
+    events: Vec<Ev>,
+    /// This side closed its transport (after `Closed`, once its output was written).
+    hung_up: bool,
+    /// Everything this side wrote.
+    wire: Vec<u8>,
+}
+
+impl Side {
+    fn drain(&mut self) {
+        while let Some(e) = self.conn.poll_event() {
+            self.events.push(own(e));
+        }
+    }
+    fn closed(&self) -> bool {
+        self.events.iter().any(|e| matches!(e, Ev::Closed { .. }))
+    }
+}
+
+struct Pair {
+    client: Side,
+    server: Side,
+    rng: Rng,
+    /// Deliver the client's bytes to the server (false: the network eats them).
+    deliver_to_server: bool,
+    deliver_to_client: bool,
+}
+
+fn side(conn: Connection) -> Side {
+    Side { conn, events: Vec::new(), hung_up: false, wire: Vec::new() }
+}
+
+fn seeded(mut o: Options) -> Options {
+    o.properties.push(Property::RandomSeed([7; 32]));
+    o
+}
+
+impl Pair {
+    fn new(client: Options, server: Options, seed: u64) -> Self {
+        let request = ClientRequest::from_url("ws://example.com/chat").unwrap();
+        Self {
+            client: side(Connection::client(0, seeded(client), &request).unwrap()),
+            server: side(Connection::server(0, server).unwrap()),
+            rng: Rng(seed | 1),
+            deliver_to_server: true,
+            deliver_to_client: true,
+        }
+    }
+
+    fn open(client: Options, server: Options, seed: u64) -> Self {
+        let mut p = Self::new(client, server, seed);
+        p.run();
+        assert!(matches!(p.client.events.first(), Some(Ev::Open(_))), "{:?}", p.client.events);
+        assert!(matches!(p.server.events.first(), Some(Ev::Open(_))), "{:?}", p.server.events);
+        p
+    }
+
+    /// Moves bytes both ways in random cuts until nothing moves.
+    fn run(&mut self) {
+        loop {
+            let a = transfer(&mut self.client, &mut self.server, &mut self.rng, self.deliver_to_server);
+            let b = transfer(&mut self.server, &mut self.client, &mut self.rng, self.deliver_to_client);
+            if !a && !b {
+                return;
+            }
+        }
+    }
+}
+
+/// One round from `from` to `to`: events drained, output written in random cuts, a
+/// hang-up passed on as end of stream. Returns true when anything moved.
+fn transfer(from: &mut Side, to: &mut Side, rng: &mut Rng, deliver: bool) -> bool {
+    from.drain();
+    to.drain();
+    let mut moved = false;
+    while from.conn.wants_write() {
+        let out = from.conn.output();
+        let mut bytes = Vec::new();
+        out.copy_to(&mut bytes);
+        let n = 1 + rng.below(bytes.len());
+        from.wire.extend_from_slice(&bytes[..n]);
+        from.conn.advance(n).unwrap();
+        if deliver && !to.hung_up {
+            to.conn.feed(&bytes[..n], 0).unwrap();
+            to.drain();
+        }
+        from.drain();
+        moved = true;
+    }
+    if from.closed() && !from.hung_up && !from.conn.wants_write() {
+        from.hung_up = true;
+        if deliver {
+            to.conn.read_eof();
+            to.drain();
+        }
+        moved = true;
+    }
+    moved
+}
+
+fn no_timers() -> Options {
+    Options { ping_interval: None, pong_timeout: None, close_timeout: None, open_timeout: None, ..Options::default() }
+}
+
+/// Joins message pieces.
+fn messages(events: &[Ev]) -> Vec<(bool, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut open: Option<(bool, Vec<u8>)> = None;
+    for e in events {
+        if let Ev::Message { text, data, fin } = e {
+            let m = open.get_or_insert_with(|| (*text, Vec::new()));
+            m.1.extend_from_slice(data);
+            if *fin {
+                out.push(open.take().unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn messages_of_every_length_class_cross_both_ways_with_random_splits() {
+    for seed in 1..6 {
+        for reassemble in [false, true] {
+            let o = || Options { reassemble, ..no_timers() };
+            let mut p = Pair::open(o(), o(), seed);
+            let lens = [0usize, 1, 125, 126, 127, 4095, 4096, 4097, 65535, 65536, 70_000, 300_000];
+            for (i, &len) in lens.iter().enumerate() {
+                let data: Vec<u8> = (0..len).map(|j| (j * 7 + i) as u8).collect();
+                p.client.conn.send_binary(data.clone(), true).unwrap();
+                p.server.conn.send_text(vec![b'a' + (i as u8 % 26); len], true).unwrap();
+            }
+            p.run();
+            let at_server = messages(&p.server.events);
+            let at_client = messages(&p.client.events);
+            assert_eq!(at_server.len(), lens.len());
+            assert_eq!(at_client.len(), lens.len());
+            for (i, &len) in lens.iter().enumerate() {
+                assert_eq!(at_server[i], (false, (0..len).map(|j| (j * 7 + i) as u8).collect()));
+                assert_eq!(at_client[i], (true, vec![b'a' + (i as u8 % 26); len]));
+            }
+            if reassemble {
+                assert!(p.server.events.iter().all(|e| !matches!(e, Ev::Message { fin: false, .. })));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_16_mib_message_from_a_client_is_one_frame_on_the_wire() {
+    let mut p = Pair::open(no_timers(), Options { reassemble: true, ..no_timers() }, 3);
+    let start = p.client.wire.len();
+    let data = vec![0x5Au8; 16 << 20];
+    p.client.conn.send_binary(data.clone(), true).unwrap();
+    p.run();
+    let wire = &p.client.wire[start..];
+    // FIN + binary, mask bit + 64-bit length, key, then the whole payload.
+    assert_eq!(&wire[..2], &[0x82, 0xFF]);
+    assert_eq!(u64::from_be_bytes(wire[2..10].try_into().unwrap()), 16 << 20);
+    assert_eq!(wire.len(), 14 + (16 << 20));
+    assert_eq!(messages(&p.server.events), [(false, data)]);
+}
+
+#[test]
+fn fragments_sent_by_the_host_arrive_in_order_and_utf8_is_checked_across_them() {
+    let mut p = Pair::open(no_timers(), Options { reassemble: true, ..no_timers() }, 5);
+    // "é" is 0xC3 0xA9: a code point may not be cut by the sender's &str pieces, but
+    // bytes are checked as a whole message.
+    p.client.conn.send_text(b"caf\xC3".to_vec(), false).unwrap();
+    p.client.conn.send_text(b"\xA9!".to_vec(), true).unwrap();
+    assert_eq!(p.client.conn.send_text(b"\xFF".to_vec(), true), Err(Error::InvalidOutgoingUtf8));
+    p.client.conn.send_binary(vec![1], false).unwrap();
+    assert!(matches!(p.client.conn.send_text(b"x".to_vec(), true), Err(Error::FragmentTypeMismatch { .. })));
+    p.client.conn.send_binary(vec![2], true).unwrap();
+    p.run();
+    assert_eq!(messages(&p.server.events), [(true, "café!".as_bytes().to_vec()), (false, vec![1, 2])]);
+}
+
+#[test]
+fn subprotocols_are_offered_by_the_client_and_chosen_by_the_server() {
+    let client = Options { subprotocols: vec!["v1".into(), "v2".into()], ..no_timers() };
+    let server = Options { subprotocols: vec!["v2".into(), "v1".into()], ..no_timers() };
+    let p = Pair::open(client, server, 9);
+    assert_eq!(p.client.events[0], Ev::Open(Some("v2".into())));
+    assert_eq!(p.server.events[0], Ev::Open(Some("v2".into())));
+    assert_eq!(p.client.conn.subprotocol(), Some("v2"));
+}
+
+#[test]
+fn a_deferred_server_accepts_with_a_subprotocol_or_rejects_with_a_status() {
+    let client = || Options { subprotocols: vec!["chat".into()], ..no_timers() };
+    let server = || Options { defer_accept: true, ..no_timers() };
+    let mut p = Pair::new(client(), server(), 11);
+    p.run();
+    assert_eq!(p.server.events, [Ev::Request("/chat".into())]);
+    assert_eq!(p.server.conn.accept(Some("other"), &[]), Err(Error::SubprotocolNotOffered));
+    p.server.conn.accept(Some("chat"), &[HttpHeader::new("X-Served-By", "test")]).unwrap();
+    p.run();
+    assert_eq!(p.client.events[0], Ev::Open(Some("chat".into())));
+
+    let mut p = Pair::new(client(), server(), 12);
+    p.run();
+    p.server.conn.reject(403, "no").unwrap();
+    p.run();
+    assert!(p.server.wire.starts_with(b"HTTP/1.1 403 "));
+    assert!(matches!(p.client.events[0], Ev::Failed(Error::UnexpectedStatus(403), None)));
+    assert!(matches!(p.client.events[1], Ev::Closed { clean: false, status: 1006, .. }));
+}
+
+#[test]
+fn bad_upgrade_requests_are_answered_400_426_and_431() {
+    let cases: [(&[u8], &[u8]); 4] = [
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", b"HTTP/1.1 400 "),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            b"HTTP/1.1 426 ",
+        ),
+        (b"POST / HTTP/1.1\r\nHost: a\r\n\r\n", b"HTTP/1.1 400 "),
+        (&[b'a'; 9000], b"HTTP/1.1 431 "),
+    ];
+    for (request, status) in cases {
+        let mut s = Connection::<Vec<u8>>::server(0, no_timers()).unwrap();
+        s.feed(request, 0).unwrap();
+        let mut out = Vec::new();
+        s.output().copy_to(&mut out);
+        assert!(out.starts_with(status), "{}", String::from_utf8_lossy(&out));
+        assert!(matches!(s.poll_event(), Some(Event::Failed { status_sent: None, .. })));
+        assert!(matches!(s.poll_event(), Some(Event::Closed { clean: false, .. })));
+        assert_eq!(s.state(), ConnectionState::Closed);
+    }
+}
+
+#[test]
+fn a_close_from_the_client_is_answered_and_the_server_closes_the_transport_first() {
+    let mut p = Pair::open(no_timers(), no_timers(), 13);
+    p.client.conn.close(5, Some(CloseStatus(4000)), "bye").unwrap();
+    assert_eq!(p.client.conn.state(), ConnectionState::Closing);
+    assert_eq!(p.client.conn.send_binary(vec![1], true), Err(Error::SendAfterClose));
+    p.run();
+    let tail = &p.server.events[1..];
+    assert_eq!(
+        tail,
+        [Ev::CloseReceived(4000, "bye".into()), Ev::Closed { clean: true, status: 4000, reason: "bye".into() }]
+    );
+    // The client saw the echo of its close, then the server's end of stream.
+    assert_eq!(
+        &p.client.events[1..],
+        [Ev::CloseReceived(4000, "bye".into()), Ev::Closed { clean: true, status: 4000, reason: "bye".into() }]
+    );
+    assert!(p.server.hung_up && p.client.hung_up);
+}
+
+#[test]
+fn a_close_from_the_server_ends_the_client_once_the_server_hangs_up() {
+    let mut p = Pair::open(no_timers(), no_timers(), 14);
+    p.server.conn.close(0, None, "").unwrap();
+    p.run();
+    assert_eq!(
+        &p.server.events[1..],
+        [Ev::CloseReceived(1005, String::new()), Ev::Closed { clean: true, status: 1005, reason: String::new() }]
+    );
+    assert_eq!(p.client.events.last(), Some(&Ev::Closed { clean: true, status: 1005, reason: String::new() }));
+}
+
+#[test]
+fn a_client_whose_server_never_hangs_up_ends_at_the_close_deadline() {
+    let o = || Options { close_timeout: Some(1000), ..no_timers() };
+    let mut p = Pair::open(o(), o(), 15);
+    p.server.conn.close(0, Some(CloseStatus::SUCCESS), "").unwrap();
+    // The server's hang-up is lost: only its bytes arrive.
+    p.server.hung_up = true;
+    p.run();
+    assert!(!p.client.closed());
+    assert_eq!(p.client.conn.poll_timeout(), Some(1000));
+    p.client.conn.handle_timeout(999);
+    p.client.drain();
+    assert!(!p.client.closed());
+    p.client.conn.handle_timeout(1000);
+    p.client.drain();
+    assert_eq!(p.client.events.last(), Some(&Ev::Closed { clean: true, status: 1000, reason: String::new() }));
+}
+
+#[test]
+fn a_peer_that_never_answers_a_close_fails_at_the_close_deadline() {
+    let o = || Options { close_timeout: Some(500), ..no_timers() };
+    let mut p = Pair::open(o(), o(), 16);
+    p.deliver_to_server = false;
+    p.client.conn.close(100, Some(CloseStatus::SUCCESS), "").unwrap();
+    p.run();
+    assert_eq!(p.client.conn.poll_timeout(), Some(600));
+    p.client.conn.handle_timeout(600);
+    p.client.drain();
+    assert_eq!(
+        &p.client.events[1..],
+        [
+            Ev::Failed(Error::TimedOut(Deadline::ClosingHandshake), None),
+            Ev::Closed { clean: false, status: 1006, reason: String::new() }
+        ]
+    );
+}
+
+#[test]
+fn keepalive_pings_go_out_at_the_interval_and_their_pongs_are_matched() {
+    let client = Options { ping_interval: Some(1000), pong_timeout: Some(500), ..no_timers() };
+    let mut p = Pair::open(client, no_timers(), 17);
+    assert_eq!(p.client.conn.poll_timeout(), Some(1000));
+    p.client.conn.handle_timeout(1000);
+    p.run();
+    // The server saw the ping (answered on its own); the client its pong.
+    assert_eq!(p.server.events[1], Ev::Ping(1u32.to_be_bytes().to_vec()));
+    assert_eq!(p.client.events[1], Ev::Pong(1u32.to_be_bytes().to_vec()));
+    // Answered: the next deadline is the next ping, not the pong's.
+    assert_eq!(p.client.conn.poll_timeout(), Some(2000));
+    p.client.conn.handle_timeout(1499);
+    p.client.drain();
+    assert_eq!(p.client.conn.state(), ConnectionState::Open);
+}
+
+#[test]
+fn an_unanswered_keepalive_ping_fails_the_connection_with_1011() {
+    let client = Options { ping_interval: Some(1000), pong_timeout: Some(500), ..no_timers() };
+    let mut p = Pair::open(client, no_timers(), 18);
+    p.deliver_to_client = false;
+    p.client.conn.handle_timeout(1000);
+    p.run();
+    assert_eq!(p.client.conn.poll_timeout(), Some(1500));
+    p.client.conn.handle_timeout(1500);
+    p.run();
+    assert_eq!(p.client.events[1], Ev::Failed(Error::TimedOut(Deadline::Pong), Some(1011)));
+    assert!(matches!(p.client.events[2], Ev::Closed { clean: false, .. }));
+    // The server got the 1011 close.
+    assert!(p.server.events.contains(&Ev::CloseReceived(1011, String::new())), "{:?}", p.server.events);
+    assert_eq!(Error::TimedOut(Deadline::Pong).kind(), ErrorKind::Timeout);
+}
+
+#[test]
+fn an_opening_handshake_that_does_not_finish_fails_at_its_deadline() {
+    let mut s = Connection::<Vec<u8>>::server(100, Options { open_timeout: Some(50), ..no_timers() }).unwrap();
+    s.feed(b"GET / HTTP/1.1\r\n", 120).unwrap();
+    assert_eq!(s.poll_timeout(), Some(150));
+    s.handle_timeout(149);
+    assert!(s.poll_event().is_none());
+    s.handle_timeout(150);
+    assert!(matches!(s.poll_event(), Some(Event::Failed { error: Error::TimedOut(Deadline::OpeningHandshake), .. })));
+    assert!(matches!(s.poll_event(), Some(Event::Closed { clean: false, .. })));
+    assert!(!s.wants_write());
+}
+
+#[test]
+fn a_message_at_the_size_limit_passes_and_one_byte_over_fails_with_1009() {
+    let server = || Options { max_message_size: 1000, reassemble: true, ..no_timers() };
+    for (pieces, over) in [(vec![1000], false), (vec![1001], true), (vec![400, 600], false), (vec![400, 601], true)] {
+        let mut p = Pair::open(no_timers(), server(), 19);
+        let n = pieces.len();
+        for (i, len) in pieces.iter().enumerate() {
+            p.client.conn.send_binary(vec![1; *len], i + 1 == n).unwrap();
+        }
+        p.run();
+        if over {
+            assert_eq!(p.server.events[1], Ev::Failed(Error::MessageTooBig { limit: 1000 }, Some(1009)));
+            assert!(p.client.events.contains(&Ev::CloseReceived(1009, String::new())));
+        } else {
+            assert_eq!(messages(&p.server.events), [(false, vec![1; pieces.iter().sum()])]);
+        }
+    }
+}
+
+#[test]
+fn a_message_at_the_fragment_limit_passes_and_one_frame_over_fails_with_1009() {
+    for (frames, over) in [(8, false), (9, true)] {
+        let mut p = Pair::open(no_timers(), Options { max_fragments: 8, ..no_timers() }, 20);
+        for i in 0..frames {
+            p.client.conn.send_binary(vec![], i + 1 == frames).unwrap();
+        }
+        p.run();
+        let failed = p.server.events.contains(&Ev::Failed(Error::TooManyFragments { limit: 8 }, Some(1009)));
+        assert_eq!(failed, over, "{:?}", p.server.events);
+    }
+}
+
+#[test]
+fn a_peer_protocol_error_is_answered_with_its_status_and_the_connection_ends() {
+    let mut s = Connection::<Vec<u8>>::from_upgraded(Role::Server, 0, no_timers()).unwrap();
+    assert!(matches!(s.poll_event(), Some(Event::Open { subprotocol: None, .. })));
+    // An unmasked frame from a client.
+    s.feed(b"\x81\x02hi", 0).unwrap();
+    assert_eq!(s.poll_event().map(own), Some(Ev::Failed(Error::UnmaskedFrameFromClient, Some(1002))));
+    assert!(matches!(s.poll_event(), Some(Event::Closed { clean: false, status: CloseStatus::ABORTED, .. })));
+    let mut out = Vec::new();
+    s.output().copy_to(&mut out);
+    assert_eq!(out, b"\x88\x02\x03\xea");
+}
+
+#[test]
+fn pings_and_pongs_carry_payloads_up_to_125_bytes() {
+    let mut p = Pair::open(no_timers(), no_timers(), 21);
+    p.client.conn.ping(&[7; 125]).unwrap();
+    p.client.conn.pong(b"hi").unwrap();
+    assert_eq!(p.client.conn.ping(&[7; 126]), Err(Error::ControlPayloadTooLong(126)));
+    p.run();
+    assert_eq!(&p.server.events[1..], [Ev::Ping(vec![7; 125]), Ev::Pong(b"hi".to_vec())]);
+    assert_eq!(p.client.events[1..], [Ev::Pong(vec![7; 125])]);
+}
+
+#[test]
+fn an_abrupt_end_of_stream_closes_without_a_clean_close() {
+    let mut p = Pair::open(no_timers(), no_timers(), 22);
+    p.client.conn.send_text(b"last".to_vec(), true).unwrap();
+    p.run();
+    p.server.conn.read_eof();
+    p.server.drain();
+    assert_eq!(p.server.events.last(), Some(&Ev::Closed { clean: false, status: 1006, reason: String::new() }));
+    assert_eq!(messages(&p.server.events), [(true, b"last".to_vec())]);
+}
+
+#[test]
+fn commands_in_the_wrong_state_fail_with_documented_errors_and_change_nothing() {
+    let request = ClientRequest::from_url("ws://h/").unwrap();
+    let mut c = Connection::<Vec<u8>>::client(0, seeded(no_timers()), &request).unwrap();
+    let before = c.output().len();
+    for r in [c.send_text(b"x".to_vec(), true), c.ping(b""), c.close(0, None, "")] {
+        assert!(matches!(r, Err(Error::InvalidState { .. })), "{r:?}");
+    }
+    assert_eq!(c.output().len(), before);
+    assert!(matches!(c.accept(None, &[]), Err(Error::InvalidState { .. })));
+    assert!(matches!(c.reject(400, ""), Err(Error::InvalidState { .. })));
+    assert_eq!(c.advance(before + 1), Err(Error::TooManyBytesTransferred { reported: before + 1, max: before }));
+    assert_eq!(
+        c.close(0, Some(CloseStatus(1005)), ""),
+        Err(Error::InvalidState { call: "close", state: wsengine::State::ClientHandshaking })
+    );
+
+    let mut p = Pair::open(no_timers(), no_timers(), 23);
+    assert_eq!(p.client.conn.close(0, Some(CloseStatus(1005)), ""), Err(Error::ReservedCloseStatus(1005)));
+    assert_eq!(p.client.conn.close(0, Some(CloseStatus(1000)), &"x".repeat(124)), Err(Error::CloseReasonTooLong(124)));
+    p.client.conn.close(0, None, "").unwrap();
+    assert_eq!(p.client.conn.close(0, None, ""), Err(Error::SendAfterClose));
+    p.client.conn.ping(b"still allowed").unwrap();
+    p.run();
+    assert!(p.client.closed() && p.server.closed());
+    for r in [p.client.conn.send_text(b"x".to_vec(), true), p.client.conn.ping(b""), p.client.conn.close(0, None, "")] {
+        assert!(matches!(r, Err(Error::InvalidState { .. })), "{r:?}");
+    }
+    assert!(p.client.conn.poll_event().is_none());
+}
+
+#[test]
+fn urls_split_into_host_target_and_address() {
+    let r = ClientRequest::from_url("wss://example.com/chat?room=1").unwrap();
+    assert_eq!((r.host.as_str(), r.target.as_str(), r.secure), ("example.com", "/chat?room=1", true));
+    assert_eq!(r.address(), "example.com:443");
+    let r = ClientRequest::from_url("WS://[::1]:9001?x").unwrap();
+    assert_eq!((r.host.as_str(), r.target.as_str(), r.address()), ("[::1]:9001", "/?x", "[::1]:9001".to_owned()));
+    assert_eq!(ClientRequest::from_url("ws://[::1]").unwrap().address(), "[::1]:80");
+    for bad in ["http://a/", "ws://", "ws://a/#f", "ws://u@a/", "ws://a/ b"] {
+        assert!(matches!(ClientRequest::from_url(bad), Err(Error::InvalidUrl(_))), "{bad}");
+    }
+}
+
+#[test]
+fn input_beyond_the_buffered_limit_is_refused_until_events_are_processed() {
+    let mut s =
+        Connection::<Vec<u8>>::from_upgraded(Role::Server, 0, Options { max_buffered_input: 1000, ..no_timers() })
+            .unwrap();
+    let frame = |len: usize| {
+        let mut f = vec![0x82, 0xFE, (len >> 8) as u8, len as u8, 0, 0, 0, 0];
+        f.extend(std::iter::repeat_n(9u8, len));
+        f
+    };
+    let big = frame(3000);
+    assert!(s.feed(&big, 0).is_ok()); // the first read fills the receive buffer and spills
+    let more = frame(6000);
+    assert_eq!(s.feed(&more, 0), Err(Error::InputBufferFull { limit: 1000 }));
+    let mut got = 0;
+    while let Some(e) = s.poll_event() {
+        if let Event::Message { data, .. } = e {
+            got += data.len();
+        }
+    }
+    assert_eq!(got, 3000);
+    let _: Millis = 0;
+}
