@@ -9,7 +9,8 @@ mod common;
 
 use std::io;
 
-use wsengine::{BufferType, Role};
+use common::{Reply, Session};
+use wsengine::Event;
 
 fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -17,33 +18,24 @@ fn main() -> io::Result<()> {
     let agent = args.next().unwrap_or_else(|| "wsengine".to_owned());
     let base = base.trim_end_matches('/');
 
-    let (mut handle, mut stream) = common::connect(&format!("{base}/getCaseCount"))?;
     let mut count = String::new();
-    common::run(&mut handle, &mut stream, |ty, data| {
-        if ty == BufferType::Utf8Message || ty == BufferType::Utf8Fragment {
+    Session::connect(&format!("{base}/getCaseCount"), common::options())?.run(|e| {
+        if let Event::Message { text: true, data, .. } = e {
             count.push_str(&String::from_utf8_lossy(data));
         }
-        None
+        Reply::None
     })?;
-    common::finish(&mut stream, Role::Client);
     let count: u32 = count.trim().parse().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     eprintln!("autobahn_client: {count} cases");
 
     for case in 1..=count {
-        match common::connect(&format!("{base}/runCase?case={case}&agent={agent}")) {
-            Ok((mut handle, mut stream)) => {
-                if let Err(e) = common::run(&mut handle, &mut stream, common::echo) {
-                    eprintln!("case {case}: {e}");
-                }
-                common::finish(&mut stream, Role::Client);
-            }
-            Err(e) => eprintln!("case {case}: connect failed: {e}"),
+        let url = format!("{base}/runCase?case={case}&agent={agent}");
+        if let Err(e) = Session::connect(&url, common::options()).and_then(|mut s| s.run(common::echo)) {
+            eprintln!("case {case}: {e}");
         }
     }
 
-    let (mut handle, mut stream) = common::connect(&format!("{base}/updateReports?agent={agent}"))?;
-    common::run(&mut handle, &mut stream, |_, _| None)?;
-    common::finish(&mut stream, Role::Client);
+    Session::connect(&format!("{base}/updateReports?agent={agent}"), common::options())?.run(|_| Reply::None)?;
     eprintln!("autobahn_client: reports updated");
     Ok(())
 }

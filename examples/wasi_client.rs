@@ -13,40 +13,48 @@ mod common;
 
 use std::io;
 
-use wsengine::{BufferType, Role};
+use common::Session;
+use wsengine::Event;
 
 fn main() -> io::Result<()> {
     let url = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9002/".to_owned());
-    let (mut handle, mut stream) = common::connect(&url)?;
-    let messages: [(BufferType, &[u8]); 3] = [
-        (BufferType::Utf8Message, "hello from wasi ✓".as_bytes()),
-        (BufferType::BinaryMessage, &[0, 1, 2, 254, 255]),
-        (BufferType::Utf8Message, &[b'x'; 70_000]),
-    ];
-    for (ty, payload) in messages {
+    let mut session = Session::connect(&url, common::options())?;
+    session.run_until(|e| matches!(e, Event::Open { .. }))?;
+    let messages: [(bool, &[u8]); 3] =
+        [(true, "hello from wasi ✓".as_bytes()), (false, &[0, 1, 2, 254, 255]), (true, &[b'x'; 70_000])];
+    for (text, payload) in messages {
+        let sent = if text {
+            session.conn.send_text(payload.to_vec(), true)
+        } else {
+            session.conn.send_binary(payload.to_vec(), true)
+        };
+        sent.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let mut echoed = Vec::new();
-        let mut echoed_type = None;
-        common::exchange(&mut handle, &mut stream, ty, payload, |t, piece| {
-            echoed.extend_from_slice(piece);
-            echoed_type = Some(t);
-        })?;
-        let same = echoed == payload;
-        match ty {
-            BufferType::Utf8Message if echoed.len() < 100 => {
-                println!(
-                    "{ty:?} echoed: {:?} ({})",
-                    String::from_utf8_lossy(&echoed),
-                    if same { "same" } else { "DIFFERENT" }
-                );
+        let mut echoed_text = None;
+        session.run_until(|e| match e {
+            Event::Message { text, data, fin } => {
+                echoed.extend_from_slice(data);
+                echoed_text = Some(*text);
+                *fin
             }
-            _ => println!("{ty:?} echoed: {} bytes ({})", echoed.len(), if same { "same" } else { "DIFFERENT" }),
+            _ => false,
+        })?;
+        let kind = if text { "text" } else { "binary" };
+        let same = echoed == payload;
+        if text && echoed.len() < 100 {
+            println!(
+                "{kind} echoed: {:?} ({})",
+                String::from_utf8_lossy(&echoed),
+                if same { "same" } else { "DIFFERENT" }
+            );
+        } else {
+            println!("{kind} echoed: {} bytes ({})", echoed.len(), if same { "same" } else { "DIFFERENT" });
         }
-        if !same || echoed_type != Some(ty) {
+        if !same || echoed_text != Some(text) {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "the echo differs from what was sent"));
         }
     }
-    common::close(&mut handle, &mut stream)?;
-    common::finish(&mut stream, Role::Client);
+    session.close()?;
     println!("closed cleanly");
     Ok(())
 }

@@ -261,13 +261,19 @@ pub enum ConnectionState {
 #[derive(Debug)]
 pub(crate) enum Outgoing<B> {
     App(B),
-    Small { bytes: [u8; MAX_CONTROL_PAYLOAD], len: u8 },
+    /// A received message copied because it could not be sent from where it lay.
+    Copied(Vec<u8>),
+    Small {
+        bytes: [u8; MAX_CONTROL_PAYLOAD],
+        len: u8,
+    },
 }
 
 impl<B: AsRef<[u8]>> AsRef<[u8]> for Outgoing<B> {
     fn as_ref(&self) -> &[u8] {
         match self {
             Self::App(b) => b.as_ref(),
+            Self::Copied(v) => v,
             Self::Small { bytes, len } => &bytes[..usize::from(*len)],
         }
     }
@@ -367,6 +373,8 @@ pub struct Connection<B = Vec<u8>> {
     written: usize,
     /// A large frame written from where it lies: its action, length and bytes written.
     flight: Option<(ActionContext, usize, usize)>,
+    /// The data event last shown (its buffer type), while its data is still valid.
+    shown: Option<BufferType>,
     /// Reassembly: the open message's bytes and kind.
     assembly: Vec<u8>,
     assembling: Option<bool>,
@@ -444,6 +452,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
             staging: Vec::new(),
             written: 0,
             flight: None,
+            shown: None,
             assembly: Vec::new(),
             assembling: None,
             message_in_assembly: false,
@@ -755,6 +764,38 @@ impl<B: AsRef<[u8]>> Connection<B> {
         Ok(())
     }
 
+    /// Sends the data of the [`Event::Message`] just polled back to the peer, with its
+    /// kind and `fin`: the echo a server or a relay makes. Zero copy when nothing else
+    /// waits to be sent (the bytes leave from the receive buffer, which then waits for
+    /// them); otherwise the piece is copied. Fails with `E_INVALID_PROTOCOL_OPERATION`
+    /// when the last event polled was not a message (`NoReceivedPiece`).
+    pub fn send_received(&mut self) -> Result<()> {
+        self.check_command("send")?;
+        let Some(ty) = self.shown else { return Err(Error::NoReceivedPiece) };
+        self.tail.check_send(ty)?;
+        let data: &[u8] = if self.message_in_assembly { &self.assembly } else { self.handle.indicated() };
+        if ty.is_text() && self.handle.verifies_utf8() {
+            let mut v = self.tail_utf8;
+            let ok = if ty.is_fragment() { v.feed(data) } else { v.finish(data) };
+            if ok.is_err() {
+                return Err(Error::InvalidOutgoingUtf8);
+            }
+            self.tail_utf8 = if ty.is_fragment() { v } else { Utf8Validator::new() };
+        }
+        self.tail.send_accepted(ty);
+        if !self.message_in_assembly && self.queue.is_empty() && self.handle.send_slot_free() {
+            self.handle.send_with_control_payload(ty, Some(SendBuffer::LastReceived), ())?;
+            self.shown = None;
+            self.pump_send();
+            return Ok(());
+        }
+        let copy = data.to_vec();
+        self.queued_bytes += copy.len();
+        self.shown = None;
+        self.push(ty, Some(SendBuffer::Data(Outgoing::Copied(copy))));
+        Ok(())
+    }
+
     /// Queues a ping carrying `payload` (at most 125 bytes; copied).
     pub fn ping(&mut self, payload: &[u8]) -> Result<()> {
         self.enqueue_control(BufferType::PingPong, payload)
@@ -970,6 +1011,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     // ------------------------------------------------------------------ events
 
     fn complete_held(&mut self) {
+        self.shown = None;
         if let Some(token) = self.held.take() {
             let _ = self.handle.complete_action(token, 0);
         }
@@ -1067,9 +1109,13 @@ impl<B: AsRef<[u8]>> Connection<B> {
                 }
                 Step::Indication(Some(ty), _) => match self.gather(ty) {
                     Show::Piece { text, fin } => {
+                        self.shown = Some(ty);
                         return Some(Event::Message { text, data: self.handle.indicated(), fin });
                     }
-                    Show::Assembled { text } => return Some(Event::Message { text, data: &self.assembly, fin: true }),
+                    Show::Assembled { text } => {
+                        self.shown = Some(if text { BufferType::Utf8Message } else { BufferType::BinaryMessage });
+                        return Some(Event::Message { text, data: &self.assembly, fin: true });
+                    }
                     Show::Nothing => self.complete_held(),
                 },
             }
@@ -1110,6 +1156,8 @@ impl<B: AsRef<[u8]>> Connection<B> {
         }
         match self.role {
             Role::Server => self.pending.push_back(Pending::Closed),
+            // The server already closed the transport: nothing to wait for.
+            Role::Client if self.eof => self.pending.push_back(Pending::Closed),
             Role::Client => {
                 self.phase = Phase::AwaitEof;
                 self.close_deadline = self.options.close_timeout.map(|t| self.now.saturating_add(t));

@@ -960,6 +960,11 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         self.spill.len() - self.spill_pos
     }
 
+    /// True when no send operation is queued or in flight.
+    pub(crate) fn send_slot_free(&self) -> bool {
+        self.send_op.is_none() && self.send_flight.is_none()
+    }
+
     /// True unless UTF-8 verification was disabled.
     pub(crate) fn verifies_utf8(&self) -> bool {
         self.config.verify_utf8

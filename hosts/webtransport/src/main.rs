@@ -6,11 +6,10 @@
 
 use std::net::SocketAddr;
 
+use std::time::{Duration, Instant};
+
 use anyhow::{Context, Result, bail};
-use wsengine::{
-    Action, ActionQueue, BufferType, Handle, HeadParser, Property, SendBuffer, State, encode_rejection,
-    encode_response_head, offered_subprotocols,
-};
+use wsengine::{Connection, Event, Millis, Options, Property};
 use wtransport::stream::{RecvStream, SendStream};
 use wtransport::tls::Sha256DigestFmt;
 use wtransport::{Endpoint, Identity, ServerConfig};
@@ -55,100 +54,54 @@ async fn session(incoming: wtransport::endpoint::IncomingSession) -> Result<()> 
     }
 }
 
-/// The server's opening handshake, then the echo loop, over one stream.
+/// One WebSocket connection over one stream, served by the engine's connection layer:
+/// read, hand in, echo every message, write out, sleep until the next deadline.
 async fn websocket(mut send: SendStream, mut recv: RecvStream) -> Result<()> {
-    let mut parser = HeadParser::new(Default::default());
-    let mut chunk = vec![0u8; 4096];
+    let start = Instant::now();
+    let now = || Millis::try_from(start.elapsed().as_millis()).unwrap_or(Millis::MAX);
+    let options = Options {
+        properties: vec![Property::ReceiveBufferSize(65536)],
+        subprotocols: vec!["chat.v2".to_owned()],
+        ..Options::default()
+    };
+    let mut conn: Connection = Connection::server(now(), options)?;
+    let mut chunk = vec![0u8; 65536];
+    let mut closed = false;
     loop {
-        let n = recv.read(&mut chunk).await?.context("the stream ended inside the HTTP head")?;
-        if parser.push(&chunk[..n])? {
-            break;
+        closed |= echo(&mut conn)?;
+        while conn.wants_write() {
+            let mut n = 0;
+            for part in conn.output().slices() {
+                send.write_all(part).await?;
+                n += part.len();
+            }
+            conn.advance(n)?;
+            closed |= echo(&mut conn)?;
+        }
+        if closed {
+            send.finish().await.ok();
+            return Ok(());
+        }
+        let wake = conn.poll_timeout().map(|t| Duration::from_millis(t.saturating_sub(now())));
+        tokio::select! {
+            read = recv.read(&mut chunk) => match read.ok().flatten() {
+                Some(n) => conn.feed(&chunk[..n], now())?,
+                None => conn.read_eof(),
+            },
+            () = tokio::time::sleep(wake.unwrap_or(Duration::MAX)), if wake.is_some() => conn.handle_timeout(now()),
         }
     }
-    let mut h: Handle = Handle::new_server([Property::ReceiveBufferSize(65536)])?;
-    let request = parser.request()?;
-    let chosen = offered_subprotocols(&request.headers).into_iter().find(|p| *p == "chat.v2");
-    match h.begin_server_handshake(chosen, &[], &request.headers) {
-        Ok(headers) => send.write_all(&encode_response_head(101, "Switching Protocols", headers)?).await?,
-        Err(e) => {
-            send.write_all(&encode_rejection(&e)).await?;
-            return Err(e.into());
-        }
-    }
-    h.end_server_handshake()?;
-    h.push_received(parser.rest())?;
-    echo(&mut h, &mut send, &mut recv).await?;
-    send.finish().await.ok();
-    Ok(())
 }
 
-/// Echoes every data piece (sent from the receive buffer, `LastReceived`) and answers the
-/// peer's close; returns when the connection is over.
-async fn echo(h: &mut Handle, send: &mut SendStream, recv: &mut RecvStream) -> Result<()> {
-    let (mut sending, mut receiving, mut receive_over) = (false, false, false);
-    let mut queued: Option<(BufferType, Option<SendBuffer<Vec<u8>>>)> = None;
-    loop {
-        if !sending && let Some((ty, buffer)) = queued.take() {
-            h.send(ty, buffer, ())?;
-            sending = true;
-        }
-        if !receiving && !sending && !receive_over && queued.is_none() {
-            match h.receive(None, ()) {
-                Ok(()) => receiving = true,
-                Err(_) => receive_over = true,
-            }
-        }
-        let queue = if receive_over { ActionQueue::Send } else { ActionQueue::All };
-        match h.get_action(queue) {
-            Err(e) => {
-                // The peer broke the protocol: answer with the status the engine names.
-                receive_over = true;
-                receiving = false;
-                if let Some(status) = e.close_status()
-                    && h.state() == State::Failed
-                    && queued.is_none()
-                {
-                    queued = Some((BufferType::Close, Some(SendBuffer::Close { status, reason: Vec::new() })));
-                }
-            }
-            Ok(Action::NoAction) => return Ok(()),
-            Ok(Action::SendToNetwork { buffers, action, .. }) => {
-                let mut n = 0;
-                for part in buffers.as_slices() {
-                    if send.write_all(part).await.is_err() {
-                        break;
-                    }
-                    n += part.len();
-                }
-                h.complete_action(action, n)?;
-            }
-            Ok(Action::ReceiveFromNetwork { buffer, action }) => {
-                let n = recv.read(buffer).await.ok().flatten().unwrap_or(0);
-                h.complete_action(action, n)?;
-            }
-            Ok(Action::IndicateSendComplete { action, .. }) => {
-                sending = false;
-                h.complete_action(action, 0)?;
-            }
-            Ok(Action::IndicateReceiveComplete { buffer_type, data, close_status, action, .. }) => {
-                receiving = false;
-                let reply = match (buffer_type, close_status) {
-                    (Some(BufferType::Close), Some(status)) => Some(status.reply(data.as_slice())),
-                    _ => None,
-                };
-                h.complete_action(action, 0)?;
-                match buffer_type {
-                    None => return Ok(()),
-                    Some(BufferType::Close) => {
-                        receive_over = true;
-                        if h.state() == State::CloseReceived {
-                            queued = Some((BufferType::Close, reply.flatten()));
-                        }
-                    }
-                    Some(BufferType::PingPong) => {}
-                    Some(ty) => queued = Some((ty, Some(SendBuffer::LastReceived))),
-                }
-            }
+/// Polls every event, echoing each message piece; true once the connection is over.
+fn echo(conn: &mut Connection) -> Result<bool> {
+    let mut closed = false;
+    while let Some(event) = conn.poll_event() {
+        match event {
+            Event::Message { .. } => conn.send_received()?,
+            Event::Closed { .. } => closed = true,
+            _ => {}
         }
     }
+    Ok(closed)
 }
