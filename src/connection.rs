@@ -375,6 +375,8 @@ pub struct Connection<B = Vec<u8>> {
     flight: Option<(ActionContext, usize, usize)>,
     /// The data event last shown (its buffer type), while its data is still valid.
     shown: Option<BufferType>,
+    /// A buffer a copied send gave back, for the next copy.
+    spare: Vec<u8>,
     /// Reassembly: the open message's bytes and kind.
     assembly: Vec<u8>,
     assembling: Option<bool>,
@@ -453,6 +455,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
             written: 0,
             flight: None,
             shown: None,
+            spare: Vec::new(),
             assembly: Vec::new(),
             assembling: None,
             message_in_assembly: false,
@@ -789,7 +792,18 @@ impl<B: AsRef<[u8]>> Connection<B> {
             self.pump_send();
             return Ok(());
         }
-        let copy = data.to_vec();
+        // A reassembled message leaves in its own buffer (the assembly takes the spare
+        // one); a piece is copied into the spare. Sent buffers come back as the spare, so
+        // neither allocates in steady state.
+        let mut spare = std::mem::take(&mut self.spare);
+        spare.clear();
+        let copy = if self.message_in_assembly {
+            self.message_in_assembly = false;
+            std::mem::replace(&mut self.assembly, spare)
+        } else {
+            spare.extend_from_slice(data);
+            spare
+        };
         self.queued_bytes += copy.len();
         self.shown = None;
         self.push(ty, Some(SendBuffer::Data(Outgoing::Copied(copy))));
@@ -924,15 +938,19 @@ impl<B: AsRef<[u8]>> Connection<B> {
                     buffers.copy_to(&mut self.staging);
                     let _ = self.handle.complete_action(action, len);
                 }
-                Ok(Action::IndicateSendComplete { buffer_type, buffer, action, .. }) => {
-                    if buffer_type.is_data() {
-                        let len = buffer.as_ref().map_or(0, |b| match b {
-                            SendBuffer::Data(d) => d.as_ref().len(),
-                            _ => 0,
-                        });
-                        self.queued_bytes -= len.min(self.queued_bytes);
+                Ok(Action::IndicateSendComplete { buffer, action, .. }) => {
+                    match buffer {
+                        Some(SendBuffer::Data(data)) => {
+                            self.queued_bytes -= data.as_ref().len().min(self.queued_bytes);
+                            if let Outgoing::Copied(v) = data
+                                && v.capacity() > self.spare.capacity()
+                                && v.capacity() <= ASSEMBLY_KEEP
+                            {
+                                self.spare = v;
+                            }
+                        }
+                        other => drop(other),
                     }
-                    drop(buffer);
                     let _ = self.handle.complete_action(action, 0);
                 }
                 Ok(_) | Err(_) => {

@@ -4,7 +4,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use wsengine::{Action, ActionQueue, BufferType, Handle, Property, Role, SendBuffer};
+use wsengine::{Action, ActionQueue, BufferType, Connection, Event, Handle, Options, Property, Role, SendBuffer};
 
 struct Counting;
 
@@ -153,4 +153,79 @@ fn a_masking_client_sends_without_allocating() {
     run(&mut client, &mut buf);
     assert_eq!(allocs() - before, 0);
     assert!(sent > 2 * 100 * 10_000);
+}
+
+/// A server connection fed `input` in reads of `read` bytes, echoing every piece with
+/// `send_received` and writing all its output. Returns the message pieces seen.
+fn connection_echo(server: &mut Connection, input: &[u8], read: usize, sink: &mut usize) -> usize {
+    let mut pieces = 0;
+    for chunk in input.chunks(read) {
+        server.feed(chunk, 0).unwrap();
+        loop {
+            while let Some(e) = server.poll_event() {
+                if let Event::Message { .. } = e {
+                    pieces += 1;
+                    server.send_received().unwrap();
+                }
+            }
+            if !server.wants_write() {
+                break;
+            }
+            let n = server.output().len();
+            *sink += n;
+            server.advance(n).unwrap();
+        }
+    }
+    pieces
+}
+
+#[test]
+fn a_connection_echoing_messages_allocates_nothing_in_steady_state() {
+    for reassemble in [false, true] {
+        for len in [0, 16, 125, 1000, 20_000] {
+            let input = wire(len, 200);
+            let options = Options {
+                properties: vec![Property::ReceiveBufferSize(4096)],
+                reassemble,
+                ping_interval: None,
+                ..Options::default()
+            };
+            let mut server: Connection = Connection::from_upgraded(Role::Server, 0, options).unwrap();
+            let mut sink = 0;
+            assert!(matches!(server.poll_event(), Some(Event::Open { .. })));
+            // Warm up (buffers and queues reach their size), then count.
+            connection_echo(&mut server, &input, 16 * 1024, &mut sink);
+            let before = allocs();
+            let pieces = connection_echo(&mut server, &input, 16 * 1024, &mut sink);
+            let allocs = allocs() - before;
+            assert!(pieces >= 200, "{pieces}");
+            assert_eq!(allocs, 0, "{allocs} allocations for {pieces} pieces of {len}-byte messages ({reassemble})");
+            assert!(sink >= 2 * len * 200, "{sink}");
+        }
+    }
+}
+
+#[test]
+fn a_client_connection_sends_without_allocating() {
+    static PAYLOAD: [u8; 10_000] = [b'y'; 10_000];
+    let options = Options { properties: vec![Property::RandomSeed([6; 32])], ping_interval: None, ..Options::default() };
+    let mut client: Connection<&'static [u8]> = Connection::from_upgraded(Role::Client, 0, options).unwrap();
+    let mut sent = 0;
+    let mut run = |client: &mut Connection<&'static [u8]>| {
+        for i in 0..100 {
+            client.send_binary(&PAYLOAD[..i * 100], true).unwrap();
+            client.ping(b"p").unwrap();
+            while client.wants_write() {
+                let n = client.output().len();
+                sent += n;
+                client.advance(n).unwrap();
+            }
+            while client.poll_event().is_some() {}
+        }
+    };
+    run(&mut client);
+    let before = allocs();
+    run(&mut client);
+    assert_eq!(allocs() - before, 0);
+    assert!(sent > 2 * 100 * 4_900);
 }
