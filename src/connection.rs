@@ -753,45 +753,55 @@ impl<B: AsRef<[u8]>> Connection<B> {
     fn enqueue_data(&mut self, ty: BufferType, payload: B) -> Result<()> {
         self.check_command("send")?;
         self.tail.check_send(ty)?;
-        if ty.is_text() && self.handle.verifies_utf8() {
-            let mut v = self.tail_utf8;
-            let ok = if ty.is_fragment() { v.feed(payload.as_ref()) } else { v.finish(payload.as_ref()) };
-            if ok.is_err() {
-                return Err(Error::InvalidOutgoingUtf8);
-            }
-            self.tail_utf8 = if ty.is_fragment() { v } else { Utf8Validator::new() };
+        let len = payload.as_ref().len();
+        if self.queue.is_empty() && self.handle.send_slot_free() {
+            // Straight to the handle, which checks the text itself.
+            self.handle.send_with_control_payload(ty, Some(SendBuffer::Data(Outgoing::App(payload))), ())?;
+        } else {
+            self.tail_utf8 = self.queued_text_state(ty, payload.as_ref())?;
+            self.queue.push_back(Queued { ty, buffer: Some(SendBuffer::Data(Outgoing::App(payload))) });
         }
         self.tail.send_accepted(ty);
-        self.queued_bytes += payload.as_ref().len();
-        self.push(ty, Some(SendBuffer::Data(Outgoing::App(payload))));
+        self.queued_bytes += len;
+        self.pump_send();
         Ok(())
+    }
+
+    /// The UTF-8 state after a text send that waits in the queue, checked now from the
+    /// state the handle will be in when it gets there (so a refusal is immediate).
+    fn queued_text_state(&self, ty: BufferType, data: &[u8]) -> Result<Utf8Validator> {
+        let mut v = if self.queue.is_empty() { self.handle.send_utf8_state() } else { self.tail_utf8 };
+        if !ty.is_text() || !self.handle.verifies_utf8() {
+            return Ok(v);
+        }
+        let ok = if ty.is_fragment() { v.feed(data) } else { v.finish(data) };
+        match ok {
+            Err(_) => Err(Error::InvalidOutgoingUtf8),
+            Ok(()) if ty.is_fragment() => Ok(v),
+            Ok(()) => Ok(Utf8Validator::new()),
+        }
     }
 
     /// Sends the data of the [`Event::Message`] just polled back to the peer, with its
     /// kind and `fin`: the echo a server or a relay makes. Zero copy when nothing else
     /// waits to be sent (the bytes leave from the receive buffer, which then waits for
-    /// them); otherwise the piece is copied. Fails with `E_INVALID_PROTOCOL_OPERATION`
-    /// when the last event polled was not a message (`NoReceivedPiece`).
+    /// them, and text is not validated twice); otherwise the piece is copied. Fails
+    /// with `E_INVALID_PROTOCOL_OPERATION` when the last event polled was not a message
+    /// (`NoReceivedPiece`).
     pub fn send_received(&mut self) -> Result<()> {
         self.check_command("send")?;
         let Some(ty) = self.shown else { return Err(Error::NoReceivedPiece) };
         self.tail.check_send(ty)?;
-        let data: &[u8] = if self.message_in_assembly { &self.assembly } else { self.handle.indicated() };
-        if ty.is_text() && self.handle.verifies_utf8() {
-            let mut v = self.tail_utf8;
-            let ok = if ty.is_fragment() { v.feed(data) } else { v.finish(data) };
-            if ok.is_err() {
-                return Err(Error::InvalidOutgoingUtf8);
-            }
-            self.tail_utf8 = if ty.is_fragment() { v } else { Utf8Validator::new() };
-        }
-        self.tail.send_accepted(ty);
         if !self.message_in_assembly && self.queue.is_empty() && self.handle.send_slot_free() {
             self.handle.send_with_control_payload(ty, Some(SendBuffer::LastReceived), ())?;
+            self.tail.send_accepted(ty);
             self.shown = None;
             self.pump_send();
             return Ok(());
         }
+        let data: &[u8] = if self.message_in_assembly { &self.assembly } else { self.handle.indicated() };
+        self.tail_utf8 = self.queued_text_state(ty, data)?;
+        self.tail.send_accepted(ty);
         // A reassembled message leaves in its own buffer (the assembly takes the spare
         // one); a piece is copied into the spare. Sent buffers come back as the spare, so
         // neither allocates in steady state.
@@ -801,7 +811,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
             self.message_in_assembly = false;
             std::mem::replace(&mut self.assembly, spare)
         } else {
-            spare.extend_from_slice(data);
+            spare.extend_from_slice(self.handle.indicated());
             spare
         };
         self.queued_bytes += copy.len();
@@ -1295,6 +1305,12 @@ impl<'a> Output<'a> {
     /// The non-empty slices, in order.
     pub fn slices(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
         self.parts.iter().copied().filter(|p| !p.is_empty())
+    }
+
+    /// The three slices, empty ones included.
+    #[must_use]
+    pub fn as_array(&self) -> [&'a [u8]; 3] {
+        self.parts
     }
 
     /// The slices as `IoSlice`s for `write_vectored`.

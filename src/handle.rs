@@ -960,6 +960,11 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         self.spill.len() - self.spill_pos
     }
 
+    /// The UTF-8 state of outgoing text after the sends accepted so far.
+    pub(crate) fn send_utf8_state(&self) -> Utf8Validator {
+        self.send_utf8
+    }
+
     /// True when no send operation is queued or in flight.
     pub(crate) fn send_slot_free(&self) -> bool {
         self.send_op.is_none() && self.send_flight.is_none()

@@ -1079,6 +1079,9 @@ mod peers {
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum Peer {
         Wsengine,
+        /// wsengine through its connection layer (`Connection`): events, a send queue,
+        /// gathered output. Informational beside the action-loop column.
+        WsengineConnection,
         Tungstenite,
         Fastwebsockets,
         /// fastwebsockets W2 with `Payload::BorrowedMut`: masks the caller's buffer in
@@ -1087,12 +1090,18 @@ mod peers {
     }
 
     impl Peer {
-        pub const ALL: [Peer; 4] =
-            [Self::Wsengine, Self::Tungstenite, Self::Fastwebsockets, Self::FastwebsocketsInPlace];
+        pub const ALL: [Peer; 5] = [
+            Self::Wsengine,
+            Self::WsengineConnection,
+            Self::Tungstenite,
+            Self::Fastwebsockets,
+            Self::FastwebsocketsInPlace,
+        ];
 
         pub fn name(self) -> &'static str {
             match self {
                 Self::Wsengine => "wsengine",
+                Self::WsengineConnection => "wsengine (connection)",
                 Self::Tungstenite => "tungstenite",
                 Self::Fastwebsockets => "fastwebsockets",
                 Self::FastwebsocketsInPlace => "fastwebsockets (in-place)",
@@ -1188,6 +1197,9 @@ mod peers {
             (Peer::Wsengine, Work::W1 | Work::W1r) => Box::new(wse::Recv::new(stream)),
             (Peer::Wsengine, Work::W2) => Box::new(wse::Send::new(stream, leak_shifted(s.payload, s.shift))),
             (Peer::Wsengine, Work::W3) => Box::new(wse::Echo::new(stream)),
+            (Peer::WsengineConnection, Work::W1 | Work::W1r) => Box::new(wsc::Recv::new(stream)),
+            (Peer::WsengineConnection, Work::W2) => Box::new(wsc::Send::new(stream, leak_shifted(s.payload, s.shift))),
+            (Peer::WsengineConnection, Work::W3) => Box::new(wsc::Echo::new(stream)),
             (Peer::Tungstenite, Work::W1 | Work::W1r) => Box::new(tung::Recv::new(stream)),
             (Peer::Tungstenite, Work::W2) => Box::new(tung::Send::new(stream, leak_shifted(s.payload, s.shift))),
             (Peer::Tungstenite, Work::W3) => Box::new(tung::Echo::new(stream)),
@@ -1374,6 +1386,129 @@ mod peers {
                     }
                 }
                 acc.sum
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------- wsengine connection
+
+    mod wsc {
+        use super::*;
+        use wsengine::{Connection, Event, Options, Property, Role};
+
+        fn options() -> Options {
+            Options {
+                properties: vec![
+                    Property::ReceiveBufferSize(65536),
+                    Property::SendBufferSize(65536),
+                    Property::RandomSeed(*b"wsengine-bench fixed seed 32 B!!"),
+                ],
+                ping_interval: None,
+                ..Options::default()
+            }
+        }
+
+        fn open<B: AsRef<[u8]>>(role: Role) -> Connection<B> {
+            let mut c = Connection::from_upgraded(role, 0, options()).expect("connection");
+            assert!(matches!(c.poll_event(), Some(Event::Open { .. })));
+            c
+        }
+
+        /// Polls message pieces until `n` messages ended, reading whenever the
+        /// connection needs bytes; `echo` sends each piece back.
+        fn pump(c: &mut Connection, s: &mut MockStream, n: usize, echo: bool, mut cap: Option<&mut Capture>) -> u64 {
+            let mut acc = Acc::default();
+            let mut msgs = 0;
+            while msgs < n {
+                let ended;
+                if let Some(Event::Message { data, fin, .. }) = c.poll_event() {
+                    black_box(data);
+                    acc.piece(data);
+                    if let Some(cap) = cap.as_deref_mut() {
+                        cap.piece(data, fin);
+                    }
+                    ended = fin;
+                    if echo {
+                        c.send_received().expect("echo");
+                    }
+                } else if c.wants_write() {
+                    let k = s.write_slices(&c.output().as_array());
+                    c.advance(k).expect("advance");
+                    continue;
+                } else {
+                    let buffer = c.read_buffer().expect("the connection reads");
+                    let k = s.read_into(buffer);
+                    c.commit(k, 0);
+                    continue;
+                }
+                if ended {
+                    acc.end();
+                    msgs += 1;
+                }
+            }
+            while c.wants_write() {
+                let k = s.write_slices(&c.output().as_array());
+                c.advance(k).expect("advance");
+            }
+            acc.sum
+        }
+
+        pub struct Recv {
+            c: Connection,
+            s: MockStream,
+        }
+
+        impl Recv {
+            pub fn new(s: MockStream) -> Self {
+                Self { c: open(Role::Server), s }
+            }
+        }
+
+        impl Runner for Recv {
+            fn run(&mut self, n: usize, cap: Option<&mut Capture>) -> u64 {
+                pump(&mut self.c, &mut self.s, n, false, cap)
+            }
+        }
+
+        pub struct Echo {
+            c: Connection,
+            s: MockStream,
+        }
+
+        impl Echo {
+            pub fn new(s: MockStream) -> Self {
+                Self { c: open(Role::Server), s }
+            }
+        }
+
+        impl Runner for Echo {
+            fn run(&mut self, n: usize, cap: Option<&mut Capture>) -> u64 {
+                pump(&mut self.c, &mut self.s, n, true, cap)
+            }
+        }
+
+        pub struct Send {
+            c: Connection<&'static [u8]>,
+            s: MockStream,
+            p: &'static [u8],
+        }
+
+        impl Send {
+            pub fn new(s: MockStream, p: &'static [u8]) -> Self {
+                Self { c: open(Role::Client), s, p }
+            }
+        }
+
+        impl Runner for Send {
+            fn run(&mut self, n: usize, _cap: Option<&mut Capture>) -> u64 {
+                for _ in 0..n {
+                    self.c.send_text(self.p, true).expect("send");
+                    while self.c.wants_write() {
+                        let k = self.s.write_slices(&self.c.output().as_array());
+                        self.c.advance(k).expect("advance");
+                    }
+                }
+                0
             }
         }
     }
