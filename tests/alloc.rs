@@ -208,7 +208,8 @@ fn a_connection_echoing_messages_allocates_nothing_in_steady_state() {
 #[test]
 fn a_client_connection_sends_without_allocating() {
     static PAYLOAD: [u8; 10_000] = [b'y'; 10_000];
-    let options = Options { properties: vec![Property::RandomSeed([6; 32])], ping_interval: None, ..Options::default() };
+    let options =
+        Options { properties: vec![Property::RandomSeed([6; 32])], ping_interval: None, ..Options::default() };
     let mut client: Connection<&'static [u8]> = Connection::from_upgraded(Role::Client, 0, options).unwrap();
     let mut sent = 0;
     let mut run = |client: &mut Connection<&'static [u8]>| {
