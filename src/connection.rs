@@ -395,8 +395,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// A client connection: queues the upgrade request for `request` (its bytes are in
     /// [`output`](Self::output) at once) and waits for the response.
     pub fn client(now: Millis, options: Options, request: &ClientRequest) -> Result<Self> {
-        let mut c = Self::create(Role::Client, now, options, Phase::Handshake(HeadParser::default()))?;
-        c.phase = Phase::Handshake(HeadParser::new(c.options.head_limits));
+        let mut c = Self::create(Role::Client, now, options, false)?;
         let subprotocols: Vec<&str> = c.options.subprotocols.iter().map(String::as_str).collect();
         let extensions: Vec<&str> = c.options.extensions.iter().map(String::as_str).collect();
         let mut headers = vec![HttpHeader::new("Host", &request.host)];
@@ -410,8 +409,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
 
     /// A server connection: waits for the client's upgrade request.
     pub fn server(now: Millis, options: Options) -> Result<Self> {
-        let limits = options.head_limits;
-        let mut c = Self::create(Role::Server, now, options, Phase::Handshake(HeadParser::new(limits)))?;
+        let mut c = Self::create(Role::Server, now, options, false)?;
         c.open_deadline = c.options.open_timeout.map(|t| now.saturating_add(t));
         Ok(c)
     }
@@ -419,18 +417,21 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// A connection whose upgrade was done elsewhere (an HTTP server, a proxy, an
     /// HTTP/2 or HTTP/3 extended CONNECT): open at once; [`Event::Open`] comes first.
     pub fn from_upgraded(role: Role, now: Millis, options: Options) -> Result<Self> {
-        let mut c = Self::create(role, now, options, Phase::Open)?;
-        c.handle = Handle::from_upgraded(role, c.options.properties.iter().cloned())?;
-        c.handle.set_message_limits(c.limits());
+        let mut c = Self::create(role, now, options, true)?;
         c.opened();
         Ok(c)
     }
 
-    fn create(role: Role, now: Millis, options: Options, phase: Phase) -> Result<Self> {
+    fn create(role: Role, now: Millis, options: Options, upgraded: bool) -> Result<Self> {
         let props = options.properties.iter().cloned();
-        let mut handle = match role {
-            Role::Client => Handle::new_client(props)?,
-            Role::Server => Handle::new_server(props)?,
+        let (mut handle, phase) = match (upgraded, role) {
+            (true, _) => (Handle::from_upgraded(role, props)?, Phase::Open),
+            (false, Role::Client) => {
+                (Handle::new_client(props)?, Phase::Handshake(HeadParser::new(options.head_limits)))
+            }
+            (false, Role::Server) => {
+                (Handle::new_server(props)?, Phase::Handshake(HeadParser::new(options.head_limits)))
+            }
         };
         handle.set_message_limits(MessageLimits {
             max_size: options.max_message_size,
@@ -466,10 +467,6 @@ impl<B: AsRef<[u8]>> Connection<B> {
             eof: false,
             now,
         })
-    }
-
-    fn limits(&self) -> MessageLimits {
-        MessageLimits { max_size: self.options.max_message_size, max_frames: self.options.max_fragments }
     }
 
     /// The handshake finished: start the session's timers and the receive loop.
