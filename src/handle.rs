@@ -455,12 +455,71 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         context: C,
         control_payload: bool,
     ) -> Result<()> {
+        let (continues, received) = self.accept_send(buffer_type, buffer.as_ref(), control_payload)?;
+        self.send_op = Some(SendOp {
+            ty: buffer_type,
+            buffer,
+            context,
+            sent: 0,
+            started: false,
+            continues,
+            finished: false,
+            cancelled: false,
+            received: received.map(|p| (p.start, p.end)),
+            key: [0; 4],
+        });
+        Ok(())
+    }
+
+    /// The connection layer's fast path for a data send: accepted exactly as
+    /// [`send`](Self::send) accepts it, then its whole frame (header and payload, masked
+    /// for a client) is appended to `out` at once, with no action round trip. The send
+    /// slot must be free; nothing of the send is kept.
+    pub(crate) fn send_into(&mut self, ty: BufferType, buffer: Option<SendBuffer<B>>, out: &mut Vec<u8>) -> Result<()> {
+        if !ty.is_data() {
+            return Err(Error::InvalidBufferType(ty));
+        }
+        let (continues, received) = self.accept_send(ty, buffer.as_ref(), false)?;
+        let opcode = match (continues, ty.is_text()) {
+            (true, _) => Opcode::Continuation,
+            (false, true) => Opcode::Text,
+            (false, false) => Opcode::Binary,
+        };
+        let key = self.masking_key();
+        let payload: &[u8] = match (&buffer, received) {
+            (Some(SendBuffer::Data(b)), _) => b.as_ref(),
+            (_, Some(p)) => &self.buf[p.start..p.end],
+            _ => &[],
+        };
+        let start = out.len();
+        out.resize(start + frame::MAX_HEADER_LEN, 0);
+        let h = frame::encode_header(&mut out[start..], !ty.is_fragment(), 0, opcode, key, payload.len() as u64);
+        out.truncate(start + h);
+        match key {
+            Some(k) if k != [0; 4] => {
+                let at = out.len();
+                out.resize(at + payload.len(), 0);
+                mask::mask_copy(&mut out[at..], payload, k, 0);
+            }
+            _ => out.extend_from_slice(payload),
+        }
+        Ok(())
+    }
+
+    /// Checks a send and, when it passes, moves the state as accepting it does. Returns
+    /// whether its data continues an open message, and the received piece it sends.
+    fn accept_send(
+        &mut self,
+        buffer_type: BufferType,
+        buffer: Option<&SendBuffer<B>>,
+        control_payload: bool,
+    ) -> Result<(bool, Option<LastPiece>)> {
         self.session.check_session("send")?;
         self.session.check_send(buffer_type)?;
         if self.send_op.is_some() || self.send_flight.is_some() {
             return Err(Error::SendOutstanding);
         }
-        match (&buffer, buffer_type) {
+        match (buffer, buffer_type) {
             (None, t) if t.is_data() => return Err(Error::BufferRequired(t)),
             (Some(SendBuffer::Data(p)), BufferType::PingPong | BufferType::UnsolicitedPong)
                 if control_payload && p.as_ref().len() > MAX_CONTROL_PAYLOAD =>
@@ -481,14 +540,14 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             (Some(SendBuffer::LastReceived), _) if self.last_piece.is_none() => return Err(Error::NoReceivedPiece),
             _ => {}
         }
-        let received = match &buffer {
+        let received = match buffer {
             Some(SendBuffer::LastReceived) => self.last_piece,
             _ => None,
         };
         if buffer_type.is_text() && self.config.verify_utf8 {
             // Validate on a copy: a rejected piece must not move the state.
             let mut v = self.send_utf8;
-            let ok = match (received, &buffer) {
+            let ok = match (received, buffer) {
                 // A piece the engine validated on receipt, from the state this send is
                 // in: its end state is known without a second pass.
                 (Some(p), _) if p.validated && p.utf8_before == v => {
@@ -517,19 +576,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
         self.enter_session();
         let continues = self.session.send_accepted(buffer_type);
-        self.send_op = Some(SendOp {
-            ty: buffer_type,
-            buffer,
-            context,
-            sent: 0,
-            started: false,
-            continues,
-            finished: false,
-            cancelled: false,
-            received: received.map(|p| (p.start, p.end)),
-            key: [0; 4],
-        });
-        Ok(())
+        Ok((continues, received))
     }
 
     /// `WebSocketReceive`: queues one receive operation. With `None`, data is indicated
