@@ -522,6 +522,9 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.now = self.now.max(now);
         match &mut self.phase {
             Phase::Handshake(parser) => {
+                if bytes.len() > self.options.max_buffered_input.saturating_add(self.options.head_limits.max_len) {
+                    return Err(Error::InputBufferFull { limit: self.options.max_buffered_input });
+                }
                 match parser.push(bytes) {
                     Ok(true) => self.handshake_head(),
                     Ok(false) => {}
@@ -992,7 +995,12 @@ impl<B: AsRef<[u8]>> Connection<B> {
                     let _ = self.handle.complete_action(action, 0);
                 }
                 Ok(_) | Err(_) => {
-                    // The slot is free: hand the handle the next queued send.
+                    // Nothing to hand out: when the slot is free (not merely waiting, as
+                    // a close does while a pong holds the control area), hand the handle
+                    // the next queued send.
+                    if !self.handle.send_slot_free() {
+                        return;
+                    }
                     let Some(next) = self.queue.pop_front() else { return };
                     let ty = next.ty;
                     if let Err(e) = self.handle.send_with_control_payload(ty, next.buffer, ()) {
