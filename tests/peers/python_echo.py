@@ -1,0 +1,26 @@
+"""An echo server from python-websockets (an independent implementation), on loopback.
+
+Prints its port on the first line of stdout, then echoes every message until killed.
+Its limits are python-websockets' own, except the message size (32 MiB, so a 16 MiB
+message fits). The asyncio implementation is the one that also caps the number of
+frames in a message (its MAX_FRAGMENTS), so a client that cut a 16 MiB message into
+4 KiB frames would be refused with 1009.
+"""
+import asyncio
+
+from websockets.asyncio.server import serve
+
+
+async def echo(ws):
+    async for message in ws:
+        await ws.send(message)
+
+
+async def main():
+    async with serve(echo, "127.0.0.1", 0, max_size=32 << 20, compression=None) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        print(port, flush=True)
+        await server.serve_forever()
+
+
+asyncio.run(main())
