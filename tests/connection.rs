@@ -530,3 +530,86 @@ fn input_beyond_the_buffered_limit_is_refused_until_events_are_processed() {
     assert_eq!(got, 3000);
     let _: Millis = 0;
 }
+
+/// Connections in each phase a host can meet, by name.
+fn in_every_state() -> Vec<(&'static str, Connection)> {
+    let request = ClientRequest::from_url("ws://h/").unwrap();
+    let client = Connection::client(0, seeded(no_timers()), &request).unwrap();
+    let server = Connection::server(0, no_timers()).unwrap();
+    let mut deferred = Pair::new(no_timers(), Options { defer_accept: true, ..no_timers() }, 31);
+    deferred.run();
+    let open = Pair::open(no_timers(), no_timers(), 32);
+    let mut closing = Pair::open(no_timers(), no_timers(), 33);
+    closing.client.conn.close(0, None, "").unwrap();
+    let mut answered = Pair::open(no_timers(), no_timers(), 34);
+    answered.deliver_to_client = true;
+    answered.server.conn.close(0, None, "").unwrap();
+    answered.server.hung_up = true; // the client waits for the server's hang-up
+    answered.run();
+    let mut failed = Connection::from_upgraded(Role::Server, 0, no_timers()).unwrap();
+    failed.feed(b"\x81\x02hi", 0).unwrap(); // unmasked from a client: 1002
+    while failed.poll_event().is_some() {}
+    let mut closed = Pair::open(no_timers(), no_timers(), 35);
+    closed.client.conn.close(0, None, "").unwrap();
+    closed.run();
+    let mut aborted = Pair::open(no_timers(), no_timers(), 36);
+    aborted.client.conn.abort();
+    vec![
+        ("client connecting", client),
+        ("server connecting", server),
+        ("server deferring", deferred.server.conn),
+        ("open", open.client.conn),
+        ("closing", closing.client.conn),
+        ("client awaiting the hang-up", answered.client.conn),
+        ("failed", failed),
+        ("closed", closed.client.conn),
+        ("aborted", aborted.client.conn),
+    ]
+}
+
+#[test]
+fn every_command_in_every_state_answers_without_panicking_and_a_refusal_changes_nothing() {
+    type Command = (&'static str, fn(&mut Connection) -> Result<(), Error>);
+    let commands: [Command; 12] = [
+        ("send_text", |c| c.send_text(b"x".to_vec(), true)),
+        ("send_binary fragment", |c| c.send_binary(vec![1], false)),
+        ("bad text", |c| c.send_text(b"\xC3".to_vec(), true)),
+        ("ping", |c| c.ping(b"p")),
+        ("long ping", |c| c.ping(&[0; 126])),
+        ("pong", |c| c.pong(b"")),
+        ("close", |c| c.close(1, Some(CloseStatus::SUCCESS), "")),
+        ("close 1006", |c| c.close(1, Some(CloseStatus(1006)), "")),
+        ("send_received", |c| c.send_received()),
+        ("accept", |c| c.accept(None, &[])),
+        ("reject", |c| c.reject(400, "no")),
+        ("advance too far", |c| {
+            let n = c.output().len() + 1;
+            c.advance(n)
+        }),
+    ];
+    for (i, (cmd, run)) in commands.iter().enumerate() {
+        for (state, mut c) in in_every_state() {
+            let (out, buffered, phase) = (c.output().len(), c.buffered_amount(), c.state());
+            match run(&mut c) {
+                Ok(()) => {}
+                Err(e) => {
+                    // A documented error, with its HRESULT, and nothing moved.
+                    assert!(!e.to_string().is_empty() && e.hresult() != 0, "{cmd} in {state}");
+                    assert_eq!(
+                        (c.output().len(), c.buffered_amount(), c.state()),
+                        (out, buffered, phase),
+                        "{cmd} in {state} failed with {e:?} but changed the connection"
+                    );
+                }
+            }
+            // Whatever happened, the connection keeps answering.
+            for _ in 0..4 {
+                let _ = c.poll_event();
+            }
+            c.handle_timeout(u64::MAX);
+            c.read_eof();
+            while c.poll_event().is_some() {}
+            assert_eq!(c.state(), ConnectionState::Closed, "{cmd} ({i}) in {state}: EOF and every deadline passed");
+        }
+    }
+}
