@@ -1,7 +1,6 @@
 //! The native connection layer against an independent peer: python-websockets' echo
 //! server (tests/peers/python_echo.py) on loopback.
 
-#[allow(dead_code)]
 #[path = "../examples/common/mod.rs"]
 mod common;
 
@@ -27,7 +26,8 @@ fn python_echo() -> Server {
         .expect("python3 runs (./dev installs python-websockets)");
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line).expect("the port line");
-    let port = line.trim().parse().unwrap_or_else(|_| panic!("python_echo.py printed {line:?}: is websockets installed?"));
+    let port =
+        line.trim().parse().unwrap_or_else(|_| panic!("python_echo.py printed {line:?}: is websockets installed?"));
     Server(child, port)
 }
 
