@@ -39,10 +39,15 @@ pub const DEFAULT_OPEN_TIMEOUT_MS: Millis = 10_000;
 /// The default most bytes of handed-in input kept unprocessed (see [`Connection::feed`]).
 pub const DEFAULT_MAX_BUFFERED_INPUT: usize = 1 << 20;
 
-/// Frames of at least this many bytes are written from where they lie (the caller's
-/// payload, the handle's send area); smaller ones are framed into the output buffer, so
-/// many small messages leave in one write.
-const ZERO_COPY_MIN: usize = 16 * 1024;
+/// A server's frames of at least this many bytes are written from where they lie (the
+/// caller's payload, the receive buffer for an echo); smaller ones are framed into the
+/// output buffer, so many small messages leave in one write. Measured
+/// (wsengine-bench W3): copying costs more than the frame's own round trip above ~2 KiB.
+const SERVER_ZERO_COPY_MIN: usize = 2 * 1024;
+/// A client masks every byte into a copy anyway: below this it masks straight into the
+/// output buffer; above, through the handle's send area, whose chunks of this size or
+/// more are written from there.
+const CLIENT_ZERO_COPY_MIN: usize = 16 * 1024;
 /// The output buffer stops taking frames at this many unwritten bytes (a large masked
 /// message is copied in as it is written, not all at once).
 const OUTPUT_HIGH_WATER: usize = 256 * 1024;
@@ -771,12 +776,19 @@ impl<B: AsRef<[u8]>> Connection<B> {
         Ok(())
     }
 
+    /// The frame size from which frames are written from where they lie.
+    fn zero_copy_min(&self) -> usize {
+        match self.role {
+            Role::Client => CLIENT_ZERO_COPY_MIN,
+            Role::Server => SERVER_ZERO_COPY_MIN,
+        }
+    }
+
     /// True when a data send of `len` bytes can be framed straight into the output:
     /// nothing waits before it, the output has room, and it is small enough that a copy
-    /// costs less than writing it from where it lies (measured: a client's 16 KiB
-    /// message masked into the output is slower than through the handle's send area).
+    /// costs less than writing it from where it lies.
     fn can_frame_directly(&self, len: usize) -> bool {
-        len < ZERO_COPY_MIN
+        len < self.zero_copy_min()
             && self.queue.is_empty()
             && self.flight.is_none()
             && self.handle.send_slot_free()
@@ -968,12 +980,17 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// until the handle has nothing to hand out, a large frame waits to be written, or
     /// the output is full.
     fn pump_send(&mut self) {
+        let zero_copy_min = self.zero_copy_min();
         while self.flight.is_none() && self.staging.len() - self.written < OUTPUT_HIGH_WATER {
+            if self.queue.is_empty() && self.handle.send_slot_free() {
+                return;
+            }
             match self.handle.get_action(ActionQueue::Send) {
                 Ok(Action::SendToNetwork { buffers, action, .. }) => {
                     let len = buffers.len();
-                    if len >= ZERO_COPY_MIN && self.written == self.staging.len() {
-                        self.flight = Some((action, len, 0));
+                    if len >= zero_copy_min && self.written == self.staging.len() {
+                        // The token from the handle's fields (see poll_event).
+                        self.flight = self.handle.send_flight_token().map(|token| (token, len, 0));
                         return;
                     }
                     buffers.copy_to(&mut self.staging);
@@ -1133,9 +1150,12 @@ impl<B: AsRef<[u8]>> Connection<B> {
                     let _ = self.handle.complete_action(action, len);
                     Step::Ping
                 }
-                Ok(Action::IndicateReceiveComplete { buffer_type, close_status, action, .. }) => {
+                Ok(Action::IndicateReceiveComplete { buffer_type, close_status, .. }) => {
                     self.receiving = false;
-                    self.held = Some(action);
+                    // The token from the handle's own fields, not read back whole from
+                    // the action just written field by field (a store-forwarding stall
+                    // that cost a third of a small message's time).
+                    self.held = self.handle.indication_in_flight();
                     Step::Indication(buffer_type, close_status)
                 }
                 Ok(Action::IndicateSendComplete { .. }) => return None,

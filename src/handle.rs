@@ -1002,6 +1002,22 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
     }
 
+    /// The SEND_TO_NETWORK action in flight on the send queue, if any.
+    pub(crate) fn send_flight_token(&self) -> Option<ActionContext> {
+        match self.send_flight {
+            Some(Flight::Frame { serial, .. }) => Some(ActionContext { queue: ActionQueue::Send, serial }),
+            _ => None,
+        }
+    }
+
+    /// The receive indication in flight, if any.
+    pub(crate) fn indication_in_flight(&self) -> Option<ActionContext> {
+        match self.receive_flight {
+            Some(Flight::Indicate { serial }) => Some(ActionContext { queue: ActionQueue::Receive, serial }),
+            _ => None,
+        }
+    }
+
     /// Bytes handed over by `push_received` and not yet moved into the receive area.
     pub(crate) fn spilled(&self) -> usize {
         self.spill.len() - self.spill_pos
