@@ -7,9 +7,23 @@
 //! engine and whatever transport it has (TCP, a WebTransport stream, a pipe), driven by
 //! *actions*. It frames and parses the byte stream, masks and unmasks, validates UTF-8,
 //! answers pings, checks the close handshake, and builds and checks the opening
-//! handshake's headers. It does **not** open connections, speak TLS, follow redirects,
-//! keep time or send anything unasked: keep-alives, timeouts and closing the transport
-//! are the host's.
+//! handshake's headers. It does **not** open connections, speak TLS, follow redirects or
+//! read a clock.
+//!
+//! ## Two levels
+//!
+//! - [`Connection`]: bytes in, events out, bytes to write. It adds the policy every host
+//!   needs over [`Handle`]: the opening handshake over raw HTTP/1.1 bytes, answering the
+//!   peer's close, failing with the right status, keep-alive pings, deadlines computed
+//!   from the `now` the host passes, limits, a send queue, and when to close the
+//!   transport. Use it unless you port websocket.dll code.
+//! - [`Handle`]: websocket.dll's API, one call per action, below. Keep-alives, timeouts
+//!   and closing the transport are then the host's.
+//!
+//! ```text
+//!   feed(bytes, now) / read_eof()   →  poll_event() until None  →  output() / advance(n)
+//!   send_* / ping / close(now, ..)  ↗   poll_timeout() → handle_timeout(now)
+//! ```
 //!
 //! ## The action loop
 //!
