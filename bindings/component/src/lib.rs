@@ -3,7 +3,8 @@
 //!
 //! What crosses the boundary is copied (the component model copies lists): `send` copies
 //! the payload in, `get-action` copies a frame or a piece out, `complete-receive` copies
-//! the bytes read in.
+//! the bytes read in. A `connection` call copies the bytes read in and the events and the
+//! output out, and counts that output written (`advance`): it is the host's to write.
 
 #![deny(unsafe_code)]
 
@@ -43,6 +44,7 @@ fn error(e: &core::Error) -> wit::Error {
         core::ErrorKind::VersionNotSupported => wit::Error::VersionNotSupported(detail),
         core::ErrorKind::InvalidArgument => wit::Error::InvalidArgument(detail),
         core::ErrorKind::InvalidState => wit::Error::InvalidState(detail),
+        core::ErrorKind::Timeout => wit::Error::Timeout(detail),
         _ => wit::Error::Fail(detail),
     }
 }
@@ -56,7 +58,8 @@ fn detail(e: &wit::Error) -> &wit::ErrorDetail {
         | wit::Error::VersionNotSupported(d)
         | wit::Error::InvalidArgument(d)
         | wit::Error::InvalidState(d)
-        | wit::Error::Fail(d) => d,
+        | wit::Error::Fail(d)
+        | wit::Error::Timeout(d) => d,
     }
 }
 
@@ -387,9 +390,243 @@ impl wit::GuestHeadParser for HeadParser {
     }
 }
 
+fn options_in(o: wit::Options) -> Result<core::Options, core::Error> {
+    Ok(core::Options {
+        properties: o.properties.into_iter().map(property).collect::<Result<_, _>>()?,
+        subprotocols: o.subprotocols,
+        extensions: o.extensions,
+        headers: o
+            .headers
+            .into_iter()
+            .map(|h| core::HttpHeader { name: h.name.into(), value: h.value.into() })
+            .collect(),
+        defer_accept: o.defer_accept,
+        head_limits: core::HeadLimits { max_len: o.max_head_len as usize, max_headers: o.max_head_headers as usize },
+        max_message_size: o.max_message_size,
+        max_fragments: o.max_fragments,
+        reassemble: o.reassemble,
+        ping_interval: o.ping_interval,
+        pong_timeout: o.pong_timeout,
+        close_timeout: o.close_timeout,
+        open_timeout: o.open_timeout,
+        max_buffered_input: usize::try_from(o.max_buffered_input).unwrap_or(usize::MAX),
+    })
+}
+
+fn connection_state(s: core::ConnectionState) -> wit::ConnectionState {
+    match s {
+        core::ConnectionState::Connecting => wit::ConnectionState::Connecting,
+        core::ConnectionState::Open => wit::ConnectionState::Open,
+        core::ConnectionState::Closing => wit::ConnectionState::Closing,
+        core::ConnectionState::Closed => wit::ConnectionState::Closed,
+    }
+}
+
+fn event(e: core::Event<'_>) -> wit::Event {
+    match e {
+        core::Event::Request { target, headers } => {
+            wit::Event::Request(wit::Request { target: target.to_owned(), headers: headers_out(&headers) })
+        }
+        core::Event::Open { subprotocol, headers } => wit::Event::Open(wit::Opened {
+            subprotocol: subprotocol.map(str::to_owned),
+            headers: headers_out(&headers),
+        }),
+        core::Event::Message { text, data, fin } => {
+            wit::Event::Message(wit::Message { text, data: data.to_vec(), fin })
+        }
+        core::Event::Ping(payload) => wit::Event::Ping(payload.to_vec()),
+        core::Event::Pong(payload) => wit::Event::Pong(payload.to_vec()),
+        core::Event::CloseReceived { status, reason } => {
+            wit::Event::CloseReceived(wit::CloseReceived { status: status.0, reason: reason.to_owned() })
+        }
+        core::Event::Failed { error: e, status_sent } => {
+            wit::Event::Failed(wit::Failure { error: error(&e), status_sent: status_sent.map(|s| s.0) })
+        }
+        core::Event::Closed { clean, status, reason } => {
+            wit::Event::Closed(wit::Closed { clean, status: status.0, reason: reason.to_owned() })
+        }
+    }
+}
+
+/// What a call hands back: every event (`poll_event` until `None`), every byte to write
+/// (`output`, counted written with `advance`: the host writes them), and the next
+/// deadline. Taking the output can let more events out (a large frame held the receive
+/// side), so both are drained until neither has more.
+fn progress(c: &mut core::Connection<Vec<u8>>) -> wit::Progress {
+    drain(c, false)
+}
+
+/// [`progress`], with `echo`: each message piece is sent back (`send_received`) as it
+/// is polled, before the next is read, and left out of the events.
+fn drain(c: &mut core::Connection<Vec<u8>>, echo: bool) -> wit::Progress {
+    let mut events = Vec::new();
+    let mut output = Vec::new();
+    loop {
+        while let Some(e) = c.poll_event() {
+            if echo && matches!(e, core::Event::Message { .. }) {
+                drop(e);
+                // Refused only after this side's close: the piece is dropped (see WIT).
+                let _ = c.send_received();
+                continue;
+            }
+            events.push(event(e));
+        }
+        let out = c.output();
+        let n = out.len();
+        if n == 0 {
+            break;
+        }
+        output.reserve(n);
+        out.copy_to(&mut output);
+        // `n` is exactly what the output holds, which `advance` never refuses.
+        if c.advance(n).is_err() {
+            break;
+        }
+    }
+    wit::Progress { events, output, wake_up: c.poll_timeout() }
+}
+
+/// A `connection` resource: the core connection, with send payloads as the component
+/// model hands them over (moved in, not copied again).
+pub struct Connection {
+    inner: RefCell<core::Connection<Vec<u8>>>,
+}
+
+impl Connection {
+    fn resource(inner: core::Result<core::Connection<Vec<u8>>>) -> Result<wit::Connection, wit::Error> {
+        let inner = inner.map_err(|e| error(&e))?;
+        Ok(wit::Connection::new(Connection { inner: RefCell::new(inner) }))
+    }
+
+    /// One entry of a `send` batch.
+    fn queue(c: &mut core::Connection<Vec<u8>>, o: wit::Outgoing, now: u64) -> core::Result<()> {
+        match o {
+            wit::Outgoing::Text(p) => c.send_text(p.data, p.fin),
+            wit::Outgoing::Binary(p) => c.send_binary(p.data, p.fin),
+            wit::Outgoing::Ping(payload) => c.ping(&payload),
+            wit::Outgoing::Pong(payload) => c.pong(&payload),
+            wit::Outgoing::Close(None) => c.close(now, None, ""),
+            wit::Outgoing::Close(Some(f)) => {
+                let reason = std::str::from_utf8(&f.reason).map_err(|_| core::Error::InvalidOutgoingUtf8)?;
+                c.close(now, Some(core::CloseStatus(f.status)), reason)
+            }
+        }
+    }
+}
+
+impl wit::GuestConnection for Connection {
+    fn client(now: u64, options: wit::Options, url: String) -> Result<wit::Connection, wit::Error> {
+        let request = core::ClientRequest::from_url(&url).map_err(|e| error(&e))?;
+        let options = options_in(options).map_err(|e| error(&e))?;
+        Connection::resource(core::Connection::client(now, options, &request))
+    }
+
+    fn server(now: u64, options: wit::Options) -> Result<wit::Connection, wit::Error> {
+        let options = options_in(options).map_err(|e| error(&e))?;
+        Connection::resource(core::Connection::server(now, options))
+    }
+
+    fn from_upgraded(r: wit::Role, now: u64, options: wit::Options) -> Result<wit::Connection, wit::Error> {
+        let options = options_in(options).map_err(|e| error(&e))?;
+        Connection::resource(core::Connection::from_upgraded(role(r), now, options))
+    }
+
+    fn read(&self, input: Vec<u8>, now: u64) -> Result<wit::Progress, wit::Error> {
+        let mut c = self.inner.borrow_mut();
+        c.feed(&input, now).map_err(|e| error(&e))?;
+        Ok(progress(&mut c))
+    }
+
+    fn read_echo(&self, input: Vec<u8>, now: u64) -> Result<wit::Progress, wit::Error> {
+        let mut c = self.inner.borrow_mut();
+        c.feed(&input, now).map_err(|e| error(&e))?;
+        Ok(drain(&mut c, true))
+    }
+
+    fn read_eof(&self) -> wit::Progress {
+        let mut c = self.inner.borrow_mut();
+        c.read_eof();
+        progress(&mut c)
+    }
+
+    fn send(&self, batch: Vec<wit::Outgoing>, now: u64) -> Result<wit::Progress, wit::SendError> {
+        let mut c = self.inner.borrow_mut();
+        for (index, o) in batch.into_iter().enumerate() {
+            if let Err(e) = Connection::queue(&mut c, o, now) {
+                let index = u32::try_from(index).unwrap_or(u32::MAX);
+                return Err(wit::SendError { index, error: error(&e), progress: progress(&mut c) });
+            }
+        }
+        Ok(progress(&mut c))
+    }
+
+    fn handle_timeout(&self, now: u64) -> wit::Progress {
+        let mut c = self.inner.borrow_mut();
+        c.handle_timeout(now);
+        progress(&mut c)
+    }
+
+    fn accept(&self, subprotocol: Option<String>, headers: Vec<wit::HttpHeader>) -> Result<wit::Progress, wit::Error> {
+        let mut c = self.inner.borrow_mut();
+        c.accept(subprotocol.as_deref(), &headers_in(&headers)).map_err(|e| error(&e))?;
+        Ok(progress(&mut c))
+    }
+
+    fn reject(&self, status: u16, message: String) -> Result<wit::Progress, wit::Error> {
+        let mut c = self.inner.borrow_mut();
+        c.reject(status, &message).map_err(|e| error(&e))?;
+        Ok(progress(&mut c))
+    }
+
+    fn abort(&self) -> wit::Progress {
+        let mut c = self.inner.borrow_mut();
+        c.abort();
+        progress(&mut c)
+    }
+
+    fn state(&self) -> wit::ConnectionState {
+        connection_state(self.inner.borrow().state())
+    }
+
+    fn buffered_amount(&self) -> u64 {
+        self.inner.borrow().buffered_amount() as u64
+    }
+
+    fn subprotocol(&self) -> Option<String> {
+        self.inner.borrow().subprotocol().map(str::to_owned)
+    }
+}
+
+fn default_options() -> wit::Options {
+    let d = core::Options::default();
+    wit::Options {
+        // The defaults set none (a client adds its random-seed).
+        properties: Vec::new(),
+        subprotocols: d.subprotocols,
+        extensions: d.extensions,
+        headers: headers_out(&d.headers),
+        defer_accept: d.defer_accept,
+        max_head_len: u32::try_from(d.head_limits.max_len).unwrap_or(u32::MAX),
+        max_head_headers: u32::try_from(d.head_limits.max_headers).unwrap_or(u32::MAX),
+        max_message_size: d.max_message_size,
+        max_fragments: d.max_fragments,
+        reassemble: d.reassemble,
+        ping_interval: d.ping_interval,
+        pong_timeout: d.pong_timeout,
+        close_timeout: d.close_timeout,
+        open_timeout: d.open_timeout,
+        max_buffered_input: d.max_buffered_input as u64,
+    }
+}
+
 impl wit::Guest for Component {
     type Handle = Handle;
     type HeadParser = HeadParser;
+    type Connection = Connection;
+
+    fn default_options() -> wit::Options {
+        default_options()
+    }
 
     fn encode_request_head(target: String, headers: Vec<wit::HttpHeader>) -> Result<Vec<u8>, wit::Error> {
         core::encode_request_head(&target, &headers_in(&headers)).map_err(|e| error(&e))

@@ -3,8 +3,8 @@
 //! The host only moves bytes: every protocol step (framing, masking, UTF-8 checks, the
 //! close handshake, the HTTP heads) happens inside the component. [`Runtime`] loads and
 //! pre-links the component once; each [`Session`] is one store with one instance of it;
-//! [`net`] drives a `handle` over a `std::net::TcpStream` with the action loop of
-//! `examples/common/mod.rs`.
+//! [`net`] drives a `connection` over a `std::net::TcpStream`: one call per read, the
+//! output written, a sleep until the wake-up.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -28,8 +28,9 @@ pub mod bindings {
 /// The types of the `engine` interface.
 pub use bindings::exports::wsengine::websocket::engine as wit;
 pub use wit::{
-    Action, ActionQueue, BufferType, ClientHandshakeOutcome, CloseFrame, Completion, ErrorDetail, Head, HttpHeader,
-    Operation, Property, ReceiveOperation, Received, Role, SendBuffer, SendOperation, State, StepError, Transferred,
+    Action, ActionQueue, BufferType, ClientHandshakeOutcome, CloseFrame, Completion, ConnectionState, ErrorDetail,
+    Event, Head, HttpHeader, Operation, Options, Outgoing, Piece, Progress, Property, ReceiveOperation, Received, Role,
+    SendBuffer, SendError, SendOperation, State, StepError, Transferred,
 };
 
 /// A call's result: the outer error is a trap or a host failure (the instance is then
@@ -51,7 +52,8 @@ pub fn detail(e: &wit::Error) -> &ErrorDetail {
         | wit::Error::VersionNotSupported(d)
         | wit::Error::InvalidArgument(d)
         | wit::Error::InvalidState(d)
-        | wit::Error::Fail(d) => d,
+        | wit::Error::Fail(d)
+        | wit::Error::Timeout(d) => d,
     }
 }
 
@@ -136,7 +138,7 @@ impl Session {
         Ok(api.handle().call_from_upgraded(store, role, properties)?)
     }
 
-    /// Drops a handle (WebSocketDeleteHandle).
+    /// Drops a resource: a handle (WebSocketDeleteHandle), a connection or a head parser.
     pub fn drop_handle(&mut self, h: ResourceAny) -> Result<()> {
         Ok(h.resource_drop(&mut self.store)?)
     }
@@ -242,6 +244,106 @@ impl Session {
     pub fn abort(&mut self, h: ResourceAny) -> Result<()> {
         let (store, api) = self.parts();
         Ok(api.handle().call_abort(store, h)?)
+    }
+
+    /// `connection.client`.
+    pub fn connection_client(&mut self, now: u64, options: &Options, url: &str) -> Outcome<ResourceAny> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_client(store, now, options, url)?)
+    }
+
+    /// `connection.server`.
+    pub fn connection_server(&mut self, now: u64, options: &Options) -> Outcome<ResourceAny> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_server(store, now, options)?)
+    }
+
+    /// `connection.from-upgraded`.
+    pub fn connection_from_upgraded(&mut self, role: Role, now: u64, options: &Options) -> Outcome<ResourceAny> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_from_upgraded(store, role, now, options)?)
+    }
+
+    /// `connection.read`: the bytes of one transport read.
+    pub fn connection_read(&mut self, c: ResourceAny, input: &[u8], now: u64) -> Outcome<Progress> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_read(store, c, input, now)?)
+    }
+
+    /// `connection.read-echo`: the bytes of one transport read, message pieces echoed.
+    pub fn connection_read_echo(&mut self, c: ResourceAny, input: &[u8], now: u64) -> Outcome<Progress> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_read_echo(store, c, input, now)?)
+    }
+
+    /// `connection.read-eof`.
+    pub fn connection_read_eof(&mut self, c: ResourceAny) -> Result<Progress> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_read_eof(store, c)?)
+    }
+
+    /// `connection.send`: a batch of sends.
+    pub fn connection_send(
+        &mut self,
+        c: ResourceAny,
+        batch: &[Outgoing],
+        now: u64,
+    ) -> Result<Result<Progress, SendError>> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_send(store, c, batch, now)?)
+    }
+
+    /// `connection.handle-timeout`.
+    pub fn connection_handle_timeout(&mut self, c: ResourceAny, now: u64) -> Result<Progress> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_handle_timeout(store, c, now)?)
+    }
+
+    /// `connection.accept`.
+    pub fn connection_accept(
+        &mut self,
+        c: ResourceAny,
+        subprotocol: Option<&str>,
+        headers: &[HttpHeader],
+    ) -> Outcome<Progress> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_accept(store, c, subprotocol, headers)?)
+    }
+
+    /// `connection.reject`.
+    pub fn connection_reject(&mut self, c: ResourceAny, status: u16, message: &str) -> Outcome<Progress> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_reject(store, c, status, message)?)
+    }
+
+    /// `connection.abort`.
+    pub fn connection_abort(&mut self, c: ResourceAny) -> Result<Progress> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_abort(store, c)?)
+    }
+
+    /// `connection.state`.
+    pub fn connection_state(&mut self, c: ResourceAny) -> Result<ConnectionState> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_state(store, c)?)
+    }
+
+    /// `connection.buffered-amount`.
+    pub fn connection_buffered_amount(&mut self, c: ResourceAny) -> Result<u64> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_buffered_amount(store, c)?)
+    }
+
+    /// `connection.subprotocol`.
+    pub fn connection_subprotocol(&mut self, c: ResourceAny) -> Result<Option<String>> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_subprotocol(store, c)?)
+    }
+
+    /// `default-options`.
+    pub fn default_options(&mut self) -> Result<Options> {
+        let (store, api) = self.parts();
+        Ok(api.call_default_options(store)?)
     }
 
     /// A `head-parser` with these limits.

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use wsengine_host::net::{self, Connection};
-use wsengine_host::{BufferType, Runtime, default_component_path};
+use wsengine_host::net::{self, Ended};
+use wsengine_host::{EngineError, Event, Outgoing, Runtime, default_component_path};
 
 const USAGE: &str = "usage:
   wsengine-host serve ADDR [--component PATH]
@@ -58,7 +58,7 @@ fn run() -> Result<()> {
 }
 
 /// The echo server: a thread per connection, each with its own store and instance;
-/// every data piece goes back with its type; `chat.v2` is chosen when offered.
+/// every data piece goes back as it came (`read-echo`); `chat.v2` is chosen when offered.
 fn serve(runtime: Runtime, addr: &str) -> Result<()> {
     let runtime = Arc::new(runtime);
     let listener = TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
@@ -68,60 +68,49 @@ fn serve(runtime: Runtime, addr: &str) -> Result<()> {
         let runtime = Arc::clone(&runtime);
         std::thread::spawn(move || {
             let _ = stream.set_nodelay(true);
-            let session = match runtime.session() {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("instantiation failed: {e:#}");
-                    return;
-                }
-            };
-            let mut conn = match net::accept(session, stream, "chat.v2") {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("handshake failed: {e:#}");
-                    return;
-                }
-            };
-            if let Err(e) = conn.run(net::echo) {
-                eprintln!("connection failed: {e:#}");
+            let served = runtime.session().and_then(|mut session| {
+                let options = net::options(&mut session, &["chat.v2"])?;
+                net::accept(session, stream, &options)?.run(true, |_, _| {})
+            });
+            match served {
+                Ok(Ended { failure: Some(f), .. }) => eprintln!("connection failed: {}", EngineError(f.error)),
+                Ok(_) => {}
+                Err(e) => eprintln!("connection failed: {e:#}"),
             }
-            conn.finish();
         });
     }
     Ok(())
 }
 
+/// One client connection to `url`, run to its end (`echo`: see `net::Connection::run`).
+fn client(runtime: &Runtime, url: &str, echo: bool, on_event: impl FnMut(Event, &mut Vec<Outgoing>)) -> Result<Ended> {
+    let mut session = runtime.session()?;
+    let options = net::options(&mut session, &[])?;
+    net::connect(session, url, &options)?.run(echo, on_event)
+}
+
 /// The Autobahn TestSuite client loop (for `wstest -m fuzzingserver`).
 fn autobahn_client(runtime: &Runtime, base: &str, agent: &str) -> Result<()> {
     let base = base.trim_end_matches('/');
-    let mut count = String::new();
-    let mut conn = net::connect(runtime.session()?, &format!("{base}/getCaseCount"))?;
-    conn.run(|ty, data| {
-        if ty == BufferType::Utf8Message || ty == BufferType::Utf8Fragment {
-            count.push_str(&String::from_utf8_lossy(data));
+    let mut count = Vec::new();
+    client(runtime, &format!("{base}/getCaseCount"), false, |e, _| {
+        if let Event::Message(m) = e {
+            count.extend(m.data);
         }
-        None
     })?;
-    conn.finish();
+    let count = String::from_utf8_lossy(&count);
     let count: u32 = count.trim().parse().with_context(|| format!("bad case count {count:?}"))?;
     eprintln!("autobahn-client: {count} cases");
 
     for case in 1..=count {
-        let url = format!("{base}/runCase?case={case}&agent={agent}");
-        match runtime.session().and_then(|s| net::connect(s, &url)) {
-            Ok(mut conn) => {
-                if let Err(e) = conn.run(net::echo) {
-                    eprintln!("case {case}: {e:#}");
-                }
-                conn.finish();
-            }
-            Err(e) => eprintln!("case {case}: connect failed: {e:#}"),
+        match client(runtime, &format!("{base}/runCase?case={case}&agent={agent}"), true, |_, _| {}) {
+            Ok(Ended { failure: Some(f), .. }) => eprintln!("case {case}: {}", EngineError(f.error)),
+            Ok(_) => {}
+            Err(e) => eprintln!("case {case}: {e:#}"),
         }
     }
 
-    let mut conn: Connection = net::connect(runtime.session()?, &format!("{base}/updateReports?agent={agent}"))?;
-    conn.run(|_, _| None)?;
-    conn.finish();
+    client(runtime, &format!("{base}/updateReports?agent={agent}"), false, |_, _| {})?;
     eprintln!("autobahn-client: reports updated");
     Ok(())
 }

@@ -36,6 +36,7 @@ fn expect(e: wit::Error, family: Family, what: &str) {
         wit::Error::InvalidArgument(_) => 0x8007_0057,
         wit::Error::InvalidState(_) => 0x8007_139F,
         wit::Error::Fail(_) => 0x8000_4005,
+        wit::Error::Timeout(_) => 0x8007_05B4,
     };
     assert_eq!(d.hresult, hresult, "{what}");
 }

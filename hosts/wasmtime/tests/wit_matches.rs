@@ -65,4 +65,15 @@ fn the_component_exports_exactly_the_wit_interface() {
     let extra: Vec<_> = binary.difference(&wit).collect();
     assert!(missing.is_empty() && extra.is_empty(), "missing from the binary: {missing:#?}\nnot in wit/: {extra:#?}");
     assert!(wit.contains("func [method]handle.step(self, done, then, queue)"), "{wit:#?}");
+    // The connection: one call per transport read, one per batch of sends.
+    for f in [
+        "func [static]connection.client(now, options, url)",
+        "func [method]connection.read(self, input, now)",
+        "func [method]connection.read-echo(self, input, now)",
+        "func [method]connection.send(self, batch, now)",
+        "func [method]connection.handle-timeout(self, now)",
+        "func default-options()",
+    ] {
+        assert!(wit.contains(f), "{f} missing: {wit:#?}");
+    }
 }
