@@ -497,9 +497,11 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         out.truncate(start + h);
         match key {
             Some(k) if k != [0; 4] => {
+                // Copied, then masked in place (safe code cannot mask into the Vec's
+                // uninitialised room in one pass; zero-filling it first costs the same).
                 let at = out.len();
-                out.resize(at + payload.len(), 0);
-                mask::mask_copy(&mut out[at..], payload, k, 0);
+                out.extend_from_slice(payload);
+                mask::mask_in_place(&mut out[at..], k, 0);
             }
             _ => out.extend_from_slice(payload),
         }
