@@ -8,6 +8,15 @@
 //! - component via WIT: the engine component (`target/component/wsengine.wasm`) driven
 //!   from this host through `handle.step`, every frame and piece copied across the
 //!   boundary: what a host that loads the component gets.
+//! - component `connection`: the same component's `connection` resource, the input handed
+//!   in as a transport delivers it (64 KiB reads), one call per read: `read` then one
+//!   `send` batch echoing that read's messages (every piece copied out and back in), or
+//!   `read-echo` (the component echoes each piece itself; only the read bytes go in and
+//!   the bytes to write come out).
+//!
+//! The ratios are to native, the engine's `Handle` echo; `native conn.` is the same
+//! echo through the native `Connection` (`feed`, `poll_event`, `send_received`), for
+//! reference.
 //!
 //! ```sh
 //! cargo build --release --example echo_speed --target wasm32-wasip2
@@ -15,7 +24,8 @@
 //! ```
 //! Wall time, best of 5 runs per cell. `ECHO_SIZES=16,65536` and `ECHO_MIB=64` pick the
 //! payload sizes and the MiB of payload per run; `ECHO_ONLY=component` measures only the
-//! component via WIT (for profiling).
+//! component via WIT, `ECHO_ONLY=connection` only the component's `connection` (for
+//! profiling).
 
 #[path = "../../../examples/echo_speed/workload.rs"]
 mod workload;
@@ -76,6 +86,90 @@ fn component(rt: &Runtime, input: &[u8], count: usize) -> Result<usize> {
     Ok(written)
 }
 
+/// The size of one transport read: the input reaches the connections in pieces this size.
+const READ: usize = 64 * 1024;
+
+/// The server connection's options: the largest buffers, nothing timed.
+fn connection_options() -> wsengine::Options {
+    wsengine::Options {
+        properties: workload::properties(),
+        ping_interval: None,
+        pong_timeout: None,
+        close_timeout: None,
+        open_timeout: None,
+        ..wsengine::Options::default()
+    }
+}
+
+/// The echo through the native `Connection`: each read handed in, each piece sent back
+/// as it is polled (`send_received`), the output taken.
+fn native_connection(input: &[u8], count: usize) -> Result<usize> {
+    let mut c: wsengine::Connection =
+        wsengine::Connection::from_upgraded(wsengine::Role::Server, 0, connection_options())?;
+    let (mut messages, mut written) = (0, 0);
+    for read in input.chunks(READ) {
+        c.feed(read, 0)?;
+        loop {
+            while let Some(e) = c.poll_event() {
+                if let wsengine::Event::Message { fin, .. } = e {
+                    messages += usize::from(fin);
+                    c.send_received()?;
+                }
+            }
+            let n = c.output().len();
+            if n == 0 {
+                break;
+            }
+            written += n;
+            c.advance(n)?;
+        }
+    }
+    if messages != count {
+        bail!("echoed {messages} of {count} messages");
+    }
+    Ok(written)
+}
+
+/// The component's `connection`: one `read` per transport read, then (unless `fused`)
+/// one `send` with that read's messages echoed; with `fused`, one `read-echo` per read.
+fn component_connection(rt: &Runtime, input: &[u8], len: usize, count: usize, fused: bool) -> Result<usize> {
+    let mut s = rt.session()?;
+    let mut options = s.default_options()?;
+    options.properties = vec![wit::Property::ReceiveBufferSize(65536), wit::Property::SendBufferSize(65536)];
+    (options.ping_interval, options.pong_timeout, options.close_timeout, options.open_timeout) =
+        (None, None, None, None);
+    let c = engine(s.connection_from_upgraded(wit::Role::Server, 0, &options)?)?;
+    let mut written = s.connection_handle_timeout(c, 0)?.output.len();
+    let mut batch = Vec::new();
+    for read in input.chunks(READ) {
+        let p =
+            if fused { engine(s.connection_read_echo(c, read, 0)?)? } else { engine(s.connection_read(c, read, 0)?)? };
+        written += p.output.len();
+        if fused {
+            continue;
+        }
+        batch.clear();
+        for e in p.events {
+            if let wit::Event::Message(m) = e {
+                let piece = wit::Piece { data: m.data, fin: m.fin };
+                batch.push(if m.text { wit::Outgoing::Text(piece) } else { wit::Outgoing::Binary(piece) });
+            }
+        }
+        if !batch.is_empty() {
+            match s.connection_send(c, &batch, 0)? {
+                Ok(p) => written += p.output.len(),
+                Err(e) => bail!("send refused: {}", wsengine_host::EngineError(e.error)),
+            }
+        }
+    }
+    // Every message came back: at least its payload and a 2-byte header each.
+    if written < count * (len + 2) {
+        bail!("wrote {written} bytes for {count} messages of {len} bytes");
+    }
+    s.drop_handle(c)?;
+    Ok(written)
+}
+
 /// The wasm32-wasip2 build of examples/echo_speed.
 fn guest_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/wasm32-wasip2/release/examples/echo_speed.wasm")
@@ -106,31 +200,48 @@ fn guest(sizes: &[usize], mib: usize) -> Result<Vec<f64>> {
 fn main() -> Result<()> {
     let rt = Runtime::load(&default_component_path())?;
     let (sizes, mib) = (workload::sizes(), workload::mib());
-    let only_component = std::env::var("ECHO_ONLY").is_ok_and(|v| v == "component");
-    let guest_times = if only_component { vec![f64::NAN; sizes.len()] } else { guest(&sizes, mib)? };
+    let only = std::env::var("ECHO_ONLY").unwrap_or_default();
+    let (step, conn) = match only.as_str() {
+        "component" => (true, false),
+        "connection" => (false, true),
+        _ => (true, true),
+    };
+    let everything = step && conn;
+    let guest_times = if everything { guest(&sizes, mib)? } else { vec![f64::NAN; sizes.len()] };
     println!(
-        "| payload | native msg/s | native MB/s | wasm guest msg/s | guest / native | component via WIT msg/s \
-         | component / native |"
+        "| payload | native msg/s | native MB/s | native conn. msg/s | wasm guest msg/s | guest / native \
+         | component via WIT msg/s | component / native | connection read+send msg/s | read+send / native \
+         | connection read-echo msg/s | read-echo / native |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (&len, g) in sizes.iter().zip(guest_times) {
         let count = workload::count(len, mib);
         let input = workload::wire(len, count).map_err(|e| anyhow::anyhow!(e))?;
-        let n = if only_component {
-            f64::NAN
+        let n = workload::best_of(5, || workload::echo(&input, count)).map_err(|e| anyhow::anyhow!(e))?;
+        let nc = if everything { workload::best_of(5, || native_connection(&input, count))? } else { f64::NAN };
+        let c = if step { workload::best_of(5, || component(&rt, &input, count))? } else { f64::NAN };
+        let (rs, re) = if conn {
+            (
+                workload::best_of(5, || component_connection(&rt, &input, len, count, false))?,
+                workload::best_of(5, || component_connection(&rt, &input, len, count, true))?,
+            )
         } else {
-            workload::best_of(5, || workload::echo(&input, count)).map_err(|e| anyhow::anyhow!(e))?
+            (f64::NAN, f64::NAN)
         };
-        let c = workload::best_of(5, || component(&rt, &input, count))?;
         let rate = |secs: f64| count as f64 / secs;
         println!(
-            "| {len} B | {:.0} k | {:.0} | {:.0} k | {:.2}x | {:.0} k | {:.2}x |",
+            "| {len} B | {:.0} k | {:.0} | {:.0} k | {:.0} k | {:.2}x | {:.0} k | {:.2}x | {:.0} k | {:.2}x | {:.0} k | {:.2}x |",
             rate(n) / 1e3,
             rate(n) * len as f64 / 1e6,
+            rate(nc) / 1e3,
             rate(g) / 1e3,
             n / g,
             rate(c) / 1e3,
-            n / c
+            n / c,
+            rate(rs) / 1e3,
+            n / rs,
+            rate(re) / 1e3,
+            n / re,
         );
     }
     Ok(())
