@@ -7,6 +7,10 @@ export interface StreamPair {
   writable: WritableStream<Uint8Array>;
 }
 
+/** What the package speaks over: a web {@link StreamPair}, or (in Node) a socket or any
+ * Duplex, read through its 'data' events and written with backpressure through 'drain'. */
+export type Transport = StreamPair | import('node:stream').Duplex;
+
 /** Handle properties (websocket.dll's WEB_SOCKET_PROPERTY), all optional. */
 export interface HandleProperties {
   /** 256..=65536 bytes (default 4096): received data comes in pieces of at most this. */
@@ -34,6 +38,7 @@ export interface WebSocketError extends Error {
     | 'version-not-supported'
     | 'invalid-argument'
     | 'invalid-state'
+    | 'timeout'
     | 'fail';
   /** For a peer's protocol error: the status to close the connection with. */
   closeStatus?: number;
@@ -60,6 +65,96 @@ export const BufferType: Readonly<{
 }>;
 
 export type HeaderList = [name: string, value: string][];
+
+/** Options of a {@link Connection} (all optional; the engine's defaults otherwise). */
+export interface ConnectionOptions {
+  properties?: HandleProperties;
+  /** Client: the subprotocols offered, in order of preference. Server: those it speaks, in
+   * order of preference (the first the client offered is chosen). */
+  protocols?: string[];
+  /** Client: extension offers, sent as they are (none is implemented yet). */
+  extensions?: string[];
+  /** Extra headers for the client's request or the server's 101 response. */
+  headers?: HeaderList;
+  /** Server: indicate the request (`request`) and wait for `accept` or `reject`. */
+  deferAccept?: boolean;
+  /** The longest message accepted (default 64 MiB); a longer one fails with 1009. */
+  maxMessageSize?: number;
+  /** The most frames in one message (default 131072); more fail with 1009. */
+  maxFragments?: number;
+  /** Deliver whole messages instead of pieces as they arrive (default false). */
+  reassemble?: boolean;
+  /** Keep-alive ping interval in ms (default: the global keep-alive interval, 30 s); null: none. */
+  pingInterval?: number | null;
+  /** How long a keep-alive ping waits for its pong before failing with 1011 (default 20 s). */
+  pongTimeout?: number | null;
+  /** How long the closing handshake may take (default 10 s). */
+  closeTimeout?: number | null;
+  /** How long the opening handshake may take (default 10 s). */
+  openTimeout?: number | null;
+  /** The most input bytes kept unprocessed (default 1 MiB). */
+  maxBufferedInput?: number;
+  /** Limits on the HTTP head of the opening handshake (default 8 KiB, 128 fields). */
+  maxHeadLength?: number;
+  maxHeaders?: number;
+}
+
+/**
+ * `wsengine::Connection`: bytes in, events out, bytes to write, with every rule of the
+ * protocol (the opening handshake over raw HTTP/1.1 bytes, answering a close, failing with a
+ * status, keep-alive, deadlines, limits) in the engine. Free it with `free()` (a
+ * {@link Driver} frees the one it runs).
+ *
+ * Each collecting call (`read`, `flush`, `advance`, `handleTimeout`, `readEof`) returns the
+ * number of events in its batch and writes a report at `reportAddress`: event records, the
+ * output ranges and the next deadline, read from the engine's memory (js/src/layout.js
+ * names the words). Input is written into the report's inbox, sends may be staged in its send
+ * area; `taken` reports output written since the last call, `staged` the staged sends' bytes.
+ * The report, records and ranges are valid until the next call. {@link Driver} does all of
+ * this; use it unless you write a transport loop of your own.
+ */
+export class Connection {
+  private constructor();
+  /** A client for a `ws:`/`wss:` URL; its upgrade request is in the output at once. */
+  static client(url: string, options: ConnectionOptions | undefined, now: number): Connection;
+  /** A server waiting for the upgrade request. */
+  static server(options: ConnectionOptions | undefined, now: number): Connection;
+  /** A connection upgraded elsewhere, open at once. */
+  static fromUpgraded(client: boolean, options: ConnectionOptions | undefined, now: number): Connection;
+  readonly reportAddress: number;
+  read(length: number, now: number, taken: number, staged: number): number;
+  flush(taken: number, staged: number): number;
+  advance(n: number): number;
+  handleTimeout(now: number, taken: number, staged: number): number;
+  readEof(taken: number, staged: number): number;
+  /** Hands staged sends in now, without collecting (throws the first refusal). */
+  submit(staged: number): void;
+  reserveInput(n: number): void;
+  reserveSends(n: number): void;
+  /** The error of a call or staged send that failed (the report's ERROR flag), once. */
+  takeError(): WebSocketError | undefined;
+  /** The error the connection failed with (its `failed` event's). */
+  readonly error: WebSocketError | undefined;
+  /** Queue one send each (copied in); they throw the engine's refusal. */
+  sendText(text: string, fin?: boolean): void;
+  sendBinary(data: Uint8Array, fin?: boolean): void;
+  ping(payload?: Uint8Array): void;
+  pong(payload?: Uint8Array): void;
+  close(code: number | undefined, reason: string | undefined, now: number): void;
+  abort(): void;
+  accept(subprotocol?: string, headers?: HeaderList): void;
+  reject(status: number, message?: string): void;
+  /** A deferred server's request. */
+  readonly request: { target: string; headers: HeaderList } | undefined;
+  /** The peer's head at open. */
+  readonly headers: HeaderList;
+  readonly subprotocol: string | undefined;
+  readonly bufferedAmount: number;
+  readonly state: 'connecting' | 'open' | 'closing' | 'closed';
+  readonly isClient: boolean;
+  free(): void;
+  [Symbol.dispose](): void;
+}
 
 /** WEB_SOCKET_HANDLE: websocket.dll's API. Free it with `free()`. Methods throw {@link WebSocketError}. */
 export class Handle {
@@ -153,28 +248,48 @@ export interface FrameHeader {
 /** The frame header at the start of `bytes`, or undefined while `bytes` ends inside it (throws a RangeError for a forbidden 64-bit length). */
 export function readFrameHeader(bytes: Uint8Array): FrameHeader | undefined;
 
+/** What a {@link Driver} tells its host; views (`data`) are valid only during the call. */
 export interface DriverHooks {
-  /** Each indication: a data piece, a pong, a close (with its status), or type 0 at the end.
-   * `bytes` is a view valid only during the call. */
-  onPiece(type: number, bytes: Uint8Array, closeStatus: number): void;
-  onError(error: Error): void;
+  /** A server with `deferAccept`: the upgrade request; answer with `accept` or `reject`. */
+  request?(request: { target: string; headers: HeaderList }): void;
+  /** The opening handshake is done (later events come in a later task). */
+  open?(protocol: string, headers: HeaderList): void;
+  /** Message data: a whole message, or a piece (`fin` false) without `reassemble`. */
+  message?(text: boolean, data: Uint8Array, fin: boolean): void;
+  /** The peer pinged (the engine answered). */
+  ping?(data: Uint8Array): void;
+  pong?(data: Uint8Array): void;
+  /** The peer's close (answered by the engine). */
+  closing?(code: number, reason: string): void;
+  /** The connection failed; `statusSent` is the close status sent to the peer, or 0. */
+  failed?(error: WebSocketError, statusSent: number): void;
+  /** The end (the transport is closed once the output is written). */
+  closed?(clean: boolean, code: number, reason: string): void;
+  /** A send handed in later was refused. */
+  error?(error: WebSocketError): void;
 }
 
-/** Runs a handle's action loop over a {@link StreamPair}, with backpressure both ways. */
+/** Runs a {@link Connection} over a {@link Transport}: one call into the engine per read, per
+ * batch of sends and per timer; backpressure both ways. */
 export class Driver {
-  constructor(handle: Handle, stream: StreamPair, hooks: DriverHooks);
-  readonly handle: Handle;
+  constructor(connection: Connection, transport: Transport, hooks: DriverHooks, first?: Uint8Array);
+  readonly connection: Connection;
   readonly bufferedAmount: number;
   start(): void;
-  send(
-    type: number,
-    data?: Uint8Array | string | { status: number; reason?: Uint8Array },
-    done?: (error: Error | null, completed: boolean) => void,
-  ): void;
-  closeTransport(): Promise<void>;
-  destroy(reason?: unknown): void;
+  sendText(text: string, fin?: boolean): void;
+  sendBinary(data: Uint8Array, fin?: boolean): void;
+  ping(data?: Uint8Array): void;
+  pong(data?: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  accept(protocol?: string, headers?: HeaderList): void;
+  reject(status: number, message?: string): void;
+  abort(): void;
+  destroy(): void;
 }
 
+/** websocket.dll's model leaves HTTP to its host: these run the opening handshake for a
+ * {@link Handle} over a stream pair (the playground uses them). A {@link Connection} does its
+ * own handshake. */
 export interface Opened {
   handle: Handle;
   protocol: string;
@@ -199,9 +314,17 @@ export function answerUpgrade(
   options?: { protocols?: string[] | ((offered: string[]) => string | undefined); properties?: HandleProperties },
 ): Promise<Opened & { request: { method: string; target: string; headers: HeaderList } }>;
 
-export interface WebSocketOptions {
-  /** The byte stream to speak over, or how to get one for the URL (default: TCP in Node and workerd). */
-  transport?: StreamPair | ((url: URL) => StreamPair | Promise<StreamPair>);
+/** The engine's deadlines, in ms (`null`: none); see {@link ConnectionOptions}. */
+export interface Deadlines {
+  pingInterval?: number | null;
+  pongTimeout?: number | null;
+  closeTimeout?: number | null;
+  openTimeout?: number | null;
+}
+
+export interface WebSocketOptions extends Deadlines {
+  /** The transport to speak over, or how to get one for the URL (default: TCP in Node and workerd). */
+  transport?: Transport | ((url: URL) => Transport | Promise<Transport>);
   /** More request headers. */
   headers?: HeaderList;
   properties?: HandleProperties;
@@ -209,7 +332,7 @@ export interface WebSocketOptions {
   maxPayload?: number;
 }
 
-export interface AcceptOptions {
+export interface AcceptOptions extends Deadlines {
   protocols?: string[] | ((offered: string[]) => string | undefined);
   properties?: HandleProperties;
   maxPayload?: number;
@@ -218,8 +341,9 @@ export interface AcceptOptions {
 /** The WHATWG WebSocket interface over the engine, on any {@link StreamPair}. */
 export class WebSocket extends EventTarget {
   constructor(url: string | URL, protocols?: string | string[], options?: WebSocketOptions);
-  /** The server side: the opening handshake on `stream`, then an open WebSocket. */
-  static accept(stream: StreamPair, options?: AcceptOptions): Promise<WebSocket>;
+  /** The server side: the engine's opening handshake on `transport`, then an open WebSocket
+   * (`first`: bytes read from the transport before). */
+  static accept(transport: Transport, options?: AcceptOptions, first?: Uint8Array): Promise<WebSocket>;
   static readonly CONNECTING: 0;
   static readonly OPEN: 1;
   static readonly CLOSING: 2;
@@ -240,20 +364,23 @@ export class WebSocket extends EventTarget {
   onclose: ((event: CloseEvent) => void) | null;
   send(data: string | ArrayBuffer | ArrayBufferView | Blob): void;
   close(code?: number, reason?: string): void;
-  /** Not in the browser's interface: sends a ping. */
+  /** Not in the browser's interface: sends a ping with up to 125 bytes of payload; the
+   * pong comes as a `pong` event (a MessageEvent whose `data` is a Uint8Array), a peer's
+   * ping (answered by the engine) as a `ping` event. */
   ping(data?: ArrayBuffer | ArrayBufferView | string): void;
 }
 
-export function setDefaultConnect(connect: ((url: URL) => StreamPair | Promise<StreamPair>) | null): void;
+export function setDefaultConnect(connect: ((url: URL) => Transport | Promise<Transport>) | null): void;
 
 // Node only (the "node" export condition):
-/** A Node socket as a {@link StreamPair}. */
+/** A Node socket as a {@link StreamPair} (the package itself reads sockets directly). */
 export function fromSocket(socket: import('node:net').Socket): StreamPair;
-/** A TCP (ws:) or TLS (wss:) connection to the URL's host. Node and workerd. */
-export function connectTcp(url: URL): Promise<StreamPair>;
-/** The server side on a raw socket from `net.createServer`. */
+/** A TCP (ws:) or TLS (wss:) connection to the URL's host: a socket in Node, a
+ * `connect()` socket (a stream pair) in workerd. */
+export function connectTcp(url: URL): Promise<Transport>;
+/** The server side on a raw socket from `net.createServer`: the engine reads and answers the request. */
 export function acceptSocket(socket: import('node:net').Socket, options?: AcceptOptions): Promise<WebSocket>;
-/** The server side for a Node HTTP server's 'upgrade' event. */
+/** The server side for a Node HTTP server's 'upgrade' event: the parsed request is handed to the engine as its bytes. */
 export function acceptUpgrade(
   req: import('node:http').IncomingMessage,
   socket: import('node:stream').Duplex,

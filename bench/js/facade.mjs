@@ -1,6 +1,6 @@
 // Messages per second through the npm package's WebSocket facade in Node, against the `ws`
-// package, on the same in-memory pipe (two PassThrough streams as a Node Duplex pair; ours
-// reads it through Duplex.toWeb, ws through its own socket code), in one run. A client sends
+// package, on the same in-memory pipe (two PassThrough streams as a Node Duplex pair, which
+// both read as they read a socket: 'data' events, write() and 'drain'), in one run. A client sends
 // COUNT messages of SIZE bytes, pipelined; the server echoes each; the clock stops when the
 // client has every echo. Best of RUNS.
 //
@@ -35,13 +35,14 @@ function pump(client, payload, count) {
 
 async function ours(payload, count) {
   const [a, b] = duplexPair();
-  const serverP = WebSocket.accept(Duplex.toWeb(b));
-  const client = new WebSocket('ws://bench/', [], { transport: Duplex.toWeb(a) });
+  const serverP = WebSocket.accept(b);
+  const client = new WebSocket('ws://bench/', [], { transport: a });
   client.binaryType = 'uint8array';
+  const opened = new Promise((r) => (client.onopen = r));
   const server = await serverP;
   server.binaryType = 'uint8array';
   server.onmessage = (e) => server.send(e.data);
-  await new Promise((r) => (client.onopen = r));
+  await opened;
   const ms = await pump(client, payload, count);
   client.close();
   return ms;

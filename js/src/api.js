@@ -2,6 +2,7 @@
 // browser.js, workerd.js) load the wasm first.
 
 export {
+  Connection,
   Handle,
   HeadParser,
   acceptKey,

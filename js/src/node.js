@@ -1,5 +1,7 @@
 // Node entry point: loads the wasm from the package's files, gives clients TCP (and TLS
-// for wss:) as their default transport, and accepts server connections on sockets.
+// for wss:) as their default transport, and serves WebSocket on sockets. Sockets are read
+// through their 'data' events and written with backpressure through 'drain', with no
+// web-stream adapter in between.
 
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -7,15 +9,15 @@ import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { initSync } from '../wasm/wsengine.js';
 import { setMemory } from './memory.js';
-import { answerUpgrade } from './handshake.js';
 import { WebSocket, setDefaultConnect } from './websocket.js';
 
 setMemory(initSync({ module: readFileSync(new URL('../wasm/wsengine_bg.wasm', import.meta.url)) }).memory);
 
 /**
- * A socket as a byte stream pair.
+ * A socket as a web stream pair (for code that wants one; the package itself reads sockets
+ * directly).
  * @param {import('node:net').Socket} socket
- * @returns {import('./driver.js').StreamPair}
+ * @returns {{ readable: ReadableStream<Uint8Array>, writable: WritableStream<Uint8Array> }}
  */
 export function fromSocket(socket) {
   socket.setNoDelay?.(true);
@@ -25,7 +27,7 @@ export function fromSocket(socket) {
 /**
  * A TCP (ws:) or TLS (wss:) connection to the URL's host, once connected.
  * @param {URL} url
- * @returns {Promise<import('./driver.js').StreamPair>}
+ * @returns {Promise<import('node:net').Socket>}
  */
 export function connectTcp(url) {
   const port = Number(url.port) || (url.protocol === 'wss:' ? 443 : 80);
@@ -33,8 +35,8 @@ export function connectTcp(url) {
   return new Promise((resolve, reject) => {
     const socket =
       url.protocol === 'wss:'
-        ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host }, () => resolve(fromSocket(socket)))
-        : net.connect({ host, port }, () => resolve(fromSocket(socket)));
+        ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host }, () => resolve(socket))
+        : net.connect({ host, port }, () => resolve(socket));
     socket.once('error', reject);
   });
 }
@@ -42,38 +44,31 @@ export function connectTcp(url) {
 setDefaultConnect(connectTcp);
 
 /**
- * The server side on a raw socket (from `net.createServer`): reads the upgrade request,
- * answers it, and resolves with the open WebSocket.
+ * The server side on a raw socket (from `net.createServer`): the engine reads the upgrade
+ * request and answers it; resolves with the open WebSocket.
  * @param {import('node:net').Socket} socket
  * @param {object} [options] As for `WebSocket.accept`.
  */
 export function acceptSocket(socket, options) {
-  return WebSocket.accept(fromSocket(socket), options);
+  return WebSocket.accept(socket, options);
 }
 
 /**
- * The server side for a Node HTTP server's 'upgrade' event: answers the request Node
- * already parsed (101, or the engine's rejection and the socket ended) and resolves with
- * the open WebSocket.
+ * The server side for a Node HTTP server's 'upgrade' event: the request Node already parsed
+ * is handed to the engine as the bytes it came as (the request line and the raw header
+ * lines), followed by `head`; the engine checks it and answers (101, or its rejection and
+ * the socket ended). Resolves with the open WebSocket.
  * @param {import('node:http').IncomingMessage} req
  * @param {import('node:stream').Duplex} socket
  * @param {Buffer} head The bytes Node read after the request head.
  * @param {object} [options] As for `WebSocket.accept`.
  */
-export async function acceptUpgrade(req, socket, head, options = {}) {
-  const headers = [];
-  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
-  const request = { method: req.method, target: req.url, headers };
-  const write = (bytes) => new Promise((resolve, reject) => socket.write(bytes, (e) => (e ? reject(e) : resolve())));
-  let opened;
-  try {
-    opened = await answerUpgrade(write, request, head ?? new Uint8Array(0), options);
-  } catch (e) {
-    socket.end();
-    throw e;
-  }
-  const host = headers.find(([n]) => n.toLowerCase() === 'host')?.[1] ?? 'localhost';
-  return new WebSocket(`ws://${host}${req.url}`, [], { ...options, accepted: { ...opened, stream: fromSocket(socket) } });
+export function acceptUpgrade(req, socket, head, options = {}) {
+  let text = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  const request = Buffer.concat([Buffer.from(`${text}\r\n`, 'latin1'), head ?? Buffer.alloc(0)]);
+  return WebSocket.accept(socket, options, request);
 }
 
 export * from './api.js';

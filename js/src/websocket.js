@@ -1,11 +1,10 @@
-// A WebSocket-compatible facade (the WHATWG WebSocket interface) over any byte stream pair,
-// on the engine: code written for the browser's WebSocket runs unchanged over a
-// WebTransport stream, a TCP socket or an edge worker's connect().
+// A WebSocket-compatible facade (the WHATWG WebSocket interface) over any transport, on the
+// engine's Connection: code written for the browser's WebSocket runs unchanged over a
+// WebTransport stream, a Node socket or an edge worker's connect(). Every protocol rule is
+// the engine's; this file maps its events to DOM events.
 
-import { closeReply } from '../wasm/wsengine.js';
-import { BufferType, endsMessage, isData, isText } from './constants.js';
+import { Connection, offeredSubprotocols } from '../wasm/wsengine.js';
 import { Driver } from './driver.js';
-import { clientHandshake, serverHandshake } from './handshake.js';
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -14,7 +13,10 @@ const CLOSED = 3;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
+/** The default `maxPayload`, as Node's `ws` has it: 100 MiB. */
+const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
+/** The constructor's key for the server side (not a public option). */
+const SERVER = Symbol('server');
 /** `CloseEvent`, where the platform has none (Node 20). */
 const CloseEventImpl =
   globalThis.CloseEvent ??
@@ -49,23 +51,39 @@ let defaultConnect = null;
 /**
  * Sets how a client with no `transport` option reaches a `ws:`/`wss:` URL (the Node and
  * workerd entry points set TCP; browsers have no default).
- * @param {((url: URL) => import('./driver.js').StreamPair | Promise<import('./driver.js').StreamPair>) | null} connect
+ * @param {((url: URL) => object | Promise<object>) | null} connect
  */
 export function setDefaultConnect(connect) {
   defaultConnect = connect;
+}
+
+/** The Connection options the facade's options map to (everything else is the engine's default). */
+function connectionOptions(options, extra) {
+  const o = {
+    reassemble: true,
+    maxMessageSize: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+    ...extra,
+  };
+  for (const key of ['properties', 'headers', 'pingInterval', 'pongTimeout', 'closeTimeout', 'openTimeout']) {
+    if (options[key] !== undefined) o[key] = options[key];
+  }
+  return o;
 }
 
 /**
  * The WHATWG WebSocket interface over the engine.
  *
  * `new WebSocket(url, protocols, { transport })` connects as a client over `transport` (a
- * {@link import('./driver.js').StreamPair}, or a function of the URL returning one or a
- * promise of one); without it, over the platform's TCP where the entry point provides
- * one (Node, workerd). `WebSocket.accept(stream, options)` is the server side.
+ * Node socket or Duplex, a `{ readable, writable }` stream pair, or a function of the URL
+ * returning one or a promise of one); without it, over the platform's TCP where the entry
+ * point provides one (Node, workerd). `WebSocket.accept(transport, options)` is the server side.
  *
  * Beyond the standard: `options.maxPayload` (bytes, default 100 MiB; a larger message
- * fails the connection with 1009), `options.properties` (handle properties), and
- * `binaryType` 'uint8array' besides 'blob' and 'arraybuffer'.
+ * fails the connection with 1009), `options.properties` (handle properties), the
+ * engine's deadlines (`pingInterval`, `pongTimeout`, `closeTimeout`, `openTimeout`, in ms,
+ * `null` for none), `ping(data)`, `ping` and `pong` events (a `MessageEvent` whose `data` is
+ * the payload as a Uint8Array; the engine answers pings itself), and `binaryType`
+ * 'uint8array' besides 'blob' and 'arraybuffer'.
  */
 export class WebSocket extends EventTarget {
   static CONNECTING = CONNECTING;
@@ -81,20 +99,16 @@ export class WebSocket extends EventTarget {
   #origin;
   #readyState = CONNECTING;
   #protocol = '';
-  #extensions = '';
   #binaryType = 'blob';
   #driver = null;
-  #client = true;
-  #maxPayload;
-  /** Pieces of the message being received. */
-  #pieces = [];
-  #pieceBytes = 0;
-  #closeSent = false;
-  #peerClose = null;
+  /** The failure to report with the close event, once. */
+  #error = null;
   #closeEmitted = false;
-  /** Sends waiting for a Blob to be read, in order. */
+  /** Sends waiting for a Blob to be read, in order; bytes counted after the close. */
   #blobChain = null;
   #pendingBytes = 0;
+  /** Server side: the accept promise's settlers and protocol choice. */
+  #accepting = null;
 
   /**
    * @param {string | URL} url
@@ -103,6 +117,13 @@ export class WebSocket extends EventTarget {
    */
   constructor(url, protocols = [], options = {}) {
     super();
+    const server = options[SERVER];
+    if (server) {
+      this.#url = 'ws://localhost/';
+      this.#origin = 'null';
+      this.#serve(server, options);
+      return;
+    }
     const u = new URL(url);
     if (u.protocol === 'http:') u.protocol = 'ws:';
     if (u.protocol === 'https:') u.protocol = 'wss:';
@@ -114,174 +135,143 @@ export class WebSocket extends EventTarget {
     this.#origin = u.origin;
     const list = typeof protocols === 'string' ? [protocols] : [...protocols];
     if (new Set(list).size !== list.length) throw domException('a subprotocol is repeated', 'SyntaxError');
-    this.#maxPayload = options.maxPayload ?? 100 * 1024 * 1024;
-    if (options.accepted) {
-      // WebSocket.accept: already open on the server side.
-      this.#client = false;
-      queueMicrotask(() => this.#open(options.accepted));
-      return;
-    }
     const transport = options.transport ?? defaultConnect;
     if (!transport) {
-      throw domException('no transport: pass options.transport (a { readable, writable } pair)', 'NotSupportedError');
+      throw domException('no transport: pass options.transport (a socket or a { readable, writable } pair)', 'NotSupportedError');
     }
-    this.#connect(transport, u, list, options);
+    // Checked now (a bad option throws here), connected once the transport is there.
+    const connection = Connection.client(u.href, connectionOptions(options, { protocols: list }), performance.now());
+    this.#connect(transport, u, connection);
   }
 
   /**
-   * The server side: runs the opening handshake on `stream` and resolves with an open
-   * WebSocket (its `open` event fires on the next microtask). Rejects, after answering
-   * the client with the rejection, when the request is not a valid upgrade.
-   * @param {import('./driver.js').StreamPair} stream
-   * @param {object} [options] `protocols` (list or chooser), `properties`, `maxPayload`.
+   * The server side: runs the opening handshake on `transport` (a Node socket or Duplex,
+   * or a `{ readable, writable }` pair) and resolves with an open WebSocket (its `open`
+   * event fires in a later task). Rejects, after answering the client with the engine's
+   * rejection (400, 426, 431), when the request is not a valid upgrade.
+   * @param {object} transport
+   * @param {object} [options] `protocols` (list in order of preference, or a chooser of
+   *   one among those offered), `properties`, `maxPayload`, the deadlines.
+   * @param {Uint8Array} [first] Bytes read from the transport before (an HTTP server's).
    * @returns {Promise<WebSocket>}
    */
-  static async accept(stream, options = {}) {
-    const opened = await serverHandshake(stream, options);
-    const host = opened.request.headers.find(([n]) => n.toLowerCase() === 'host')?.[1] ?? 'localhost';
-    return new WebSocket(`ws://${host}${opened.request.target}`, [], { ...options, accepted: { ...opened, stream } });
+  static accept(transport, options = {}, first = undefined) {
+    return new Promise((resolve, reject) => {
+      // eslint-disable-next-line no-new
+      new WebSocket(undefined, [], { ...options, [SERVER]: { transport, first, resolve, reject } });
+    });
   }
 
-  async #connect(transport, url, protocols, options) {
-    let stream;
+  #serve({ transport, first, resolve, reject }, options) {
+    this.#accepting = { resolve, reject, protocols: options.protocols ?? [] };
+    let connection;
     try {
-      stream = await (typeof transport === 'function' ? transport(url) : transport);
-      const opened = await clientHandshake(stream, { url, protocols, headers: options.headers, properties: options.properties });
-      this.#open({ ...opened, stream });
+      connection = Connection.server(connectionOptions(options, { deferAccept: true }), performance.now());
     } catch (e) {
-      try {
-        stream?.writable.abort(e).catch(() => {});
-        stream?.readable.cancel(e).catch(() => {});
-      } catch {
-        // the locks may still be held by a failed handshake step
-      }
+      reject(e);
+      return;
+    }
+    this.#driver = new Driver(connection, transport, this.#hooks, first);
+    this.#driver.start();
+  }
+
+  async #connect(transport, url, connection) {
+    let t;
+    try {
+      t = await (typeof transport === 'function' ? transport(url) : transport);
+    } catch (e) {
+      connection.free();
       this.#readyState = CLOSED;
       this.#emitError(e);
       this.#emitClose(1006, '', false);
-    }
-  }
-
-  #open({ handle, protocol, extensions, stream }) {
-    if (this.#readyState !== CONNECTING) {
-      handle.free();
       return;
     }
-    this.#protocol = protocol;
-    this.#extensions = extensions;
-    this.#driver = new Driver(handle, stream, {
-      onPiece: (type, bytes, status) => this.#onPiece(type, bytes, status),
-      onError: (e) => this.#fail(e),
-    });
-    this.#readyState = OPEN;
-    this.dispatchEvent(new Event('open'));
-    // Like a browser's, no other event fires in the task that fired `open`, even when bytes
-    // that arrived with the handshake are a message or a protocol error.
-    setTimeout(() => this.#driver?.start(), 0);
+    if (this.#readyState !== CONNECTING) {
+      // closed while the transport was coming
+      connection.free();
+      destroyTransport(t);
+      return;
+    }
+    this.#driver = new Driver(connection, t, this.#hooks);
+    this.#driver.start();
   }
 
-  #onPiece(type, bytes, status) {
-    if (isData(type)) {
-      this.#pieceBytes += bytes.length;
-      if (this.#pieceBytes > this.#maxPayload) {
-        this.#pieces = [];
-        this.#failWith(1009, 'message too big');
-        return;
+  /** The engine's events, as DOM events. */
+  #hooks = {
+    request: (request) => {
+      const { protocols } = this.#accepting;
+      const offered = offeredSubprotocols(request.headers);
+      const protocol = typeof protocols === 'function' ? protocols(offered) : protocols.find((p) => offered.includes(p));
+      const host = request.headers.find(([n]) => n.toLowerCase() === 'host')?.[1] ?? 'localhost';
+      try {
+        this.#url = new URL(`ws://${host}${request.target}`).href;
+        this.#origin = new URL(this.#url).origin;
+      } catch {
+        // an odd Host: keep the placeholder
       }
-      if (endsMessage(type) && this.#pieces.length === 0) {
-        // The whole message in one piece: decode or copy straight from the engine.
-        this.#pieceBytes = 0;
-        this.#deliver(isText(type), bytes, true);
-        return;
+      try {
+        this.#driver.accept(protocol ?? undefined, undefined);
+      } catch {
+        // Not a valid upgrade: the engine answered it (400, 426) and fails the connection.
       }
-      this.#pieces.push(bytes.slice());
-      if (endsMessage(type)) {
-        const all = joined(this.#pieces, this.#pieceBytes);
-        this.#pieces = [];
-        this.#pieceBytes = 0;
-        this.#deliver(isText(type), all, false);
-      }
-    } else if (type === BufferType.CLOSE) {
-      this.#peerClose = { code: status, reason: decoder.decode(bytes) };
-      if (!this.#closeSent) {
-        // Answer with the peer's status and reason (an empty close for 1005).
-        this.#readyState = CLOSING;
-        this.#closeSent = true;
-        const reply = closeReply(status, bytes);
-        this.#driver.send(BufferType.CLOSE, reply, () => this.#closed());
+    },
+    open: (protocol) => {
+      this.#protocol = protocol;
+      this.#readyState = OPEN;
+      if (this.#accepting) {
+        const { resolve } = this.#accepting;
+        this.#accepting = null;
+        resolve(this);
+        // The caller sets its handlers once the promise resolved: open fires after that.
+        setTimeout(() => this.dispatchEvent(new Event('open')), 0);
       } else {
-        this.#closed();
+        this.dispatchEvent(new Event('open'));
       }
-    } else if (type === 0) {
-      // The stream ended.
-      if (this.#readyState !== CLOSED) {
-        const clean = this.#peerClose !== null && this.#closeSent;
-        this.#finish(clean ? this.#peerClose.code : 1006, clean ? this.#peerClose.reason : '', clean);
+    },
+    message: (text, view) => {
+      let data;
+      if (text) {
+        data = decoder.decode(view);
+      } else {
+        const own = view.slice();
+        if (this.#binaryType === 'uint8array') data = own;
+        else if (this.#binaryType === 'arraybuffer') data = own.buffer;
+        else data = new Blob([own]);
       }
-    }
-    // PING_PONG: a pong; nothing to report in this interface.
-  }
-
-  #deliver(text, bytes, borrowed) {
-    let data;
-    if (text) {
-      data = decoder.decode(bytes);
-    } else {
-      const own = borrowed ? bytes.slice() : bytes;
-      if (this.#binaryType === 'uint8array') data = own;
-      else if (this.#binaryType === 'arraybuffer') data = own.buffer;
-      else data = new Blob([own]);
-    }
-    this.dispatchEvent(new MessageEvent('message', { data, origin: this.#origin }));
-  }
-
-  /** Both closes are done: the server closes the stream first (RFC 6455 §7.1.1). */
-  #closed() {
-    if (this.#peerClose === null || this.#readyState === CLOSED) return;
-    const { code, reason } = this.#peerClose;
-    if (!this.#client) {
-      this.#driver.closeTransport();
-      this.#finish(code, reason, true);
-    } else {
-      // Wait (up to a second) for the server to end the stream; the receive side reports it.
-      this.#driver.closeTransport();
-      setTimeout(() => {
-        if (this.#readyState !== CLOSED) {
-          this.#driver.destroy();
-          this.#finish(code, reason, true);
-        }
-      }, 1000).unref?.();
-    }
-  }
-
-  #finish(code, reason, wasClean) {
-    if (this.#readyState === CLOSED) return;
-    this.#readyState = CLOSED;
-    this.#driver?.destroy(); // frees the handle too
-    this.#emitClose(code, reason, wasClean);
-  }
-
-  /** The peer broke the protocol, or the transport failed: answer, then drop the stream. */
-  #fail(e) {
-    if (this.#readyState === CLOSED) return;
-    const status = e?.closeStatus;
-    if (status && !this.#closeSent) {
-      this.#failWith(status, '', e);
-    } else {
-      this.#emitError(e);
-      this.#finish(1006, '', false);
-    }
-  }
-
-  #failWith(status, reason, cause) {
-    if (this.#readyState === CLOSED) return;
-    this.#readyState = CLOSING;
-    this.#closeSent = true;
-    const done = () => {
-      this.#emitError(cause ?? new Error(reason));
-      this.#finish(1006, '', false);
-    };
-    this.#driver.send(BufferType.CLOSE, { status, reason: encoder.encode(reason) }, done);
-  }
+      this.dispatchEvent(new MessageEvent('message', { data, origin: this.#origin }));
+    },
+    ping: (data) => {
+      this.dispatchEvent(new MessageEvent('ping', { data: data.slice() }));
+    },
+    pong: (data) => {
+      this.dispatchEvent(new MessageEvent('pong', { data: data.slice() }));
+    },
+    closing: () => {
+      if (this.#readyState === OPEN) this.#readyState = CLOSING;
+    },
+    failed: (error) => {
+      this.#error = error ?? new Error('the connection failed');
+    },
+    closed: (clean, code, reason) => {
+      this.#readyState = CLOSED;
+      if (this.#accepting) {
+        // The upgrade was refused (answered already) or the transport ended before it.
+        const { reject } = this.#accepting;
+        this.#accepting = null;
+        reject(this.#error ?? new Error('the transport ended before the upgrade'));
+        return;
+      }
+      if (this.#error) this.#emitError(this.#error);
+      this.#emitClose(code, reason, clean);
+    },
+    error: (e) => {
+      // A send the engine refused after the fact: the connection cannot go on.
+      if (this.#readyState === OPEN) {
+        this.#error = e;
+        this.#driver.abort();
+      }
+    },
+  };
 
   #emitError(e) {
     const event = new Event('error');
@@ -305,10 +295,11 @@ export class WebSocket extends EventTarget {
   get protocol() {
     return this.#protocol;
   }
+  /** Extensions in force: none (the engine implements none yet). */
   get extensions() {
-    return this.#extensions;
+    return '';
   }
-  /** Bytes queued by `send` and not yet handed to the transport. */
+  /** Bytes queued by `send` and not yet written to the transport. */
   get bufferedAmount() {
     return this.#pendingBytes + (this.#driver?.bufferedAmount ?? 0);
   }
@@ -338,14 +329,9 @@ export class WebSocket extends EventTarget {
   }
 
   #sendNow(data) {
-    if (typeof data === 'string') this.#driver.send(BufferType.UTF8_MESSAGE, data, this.#refused);
-    else this.#driver.send(BufferType.BINARY_MESSAGE, binary(data), this.#refused);
+    if (typeof data === 'string') this.#driver.sendText(data);
+    else this.#driver.sendBinary(binary(data));
   }
-
-  /** A send's end: an engine refusal fails the connection. */
-  #refused = (error) => {
-    if (error) this.#fail(error);
-  };
 
   #sendLater(data) {
     const size = byteSize(data);
@@ -371,25 +357,30 @@ export class WebSocket extends EventTarget {
     if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
       throw domException(`close code ${code} is not 1000 or 3000-4999`, 'InvalidAccessError');
     }
-    const why = reason === undefined ? new Uint8Array(0) : encoder.encode(reason);
-    if (why.length > 123) throw domException('the close reason is longer than 123 bytes', 'SyntaxError');
+    if (reason !== undefined && encoder.encode(reason).length > 123) {
+      throw domException('the close reason is longer than 123 bytes', 'SyntaxError');
+    }
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
     if (this.#readyState === CONNECTING) {
+      // Fail the connection: nothing was opened.
       this.#readyState = CLOSED;
+      this.#driver?.destroy();
       this.#emitError(new Error('closed before the connection opened'));
       this.#emitClose(1006, '', false);
       return;
     }
     this.#readyState = CLOSING;
-    this.#closeSent = true;
-    const body = code === undefined ? undefined : { status: code, reason: why };
-    this.#driver.send(BufferType.CLOSE, body, this.#refused);
+    this.#driver.close(code, code === undefined ? undefined : (reason ?? ''));
   }
 
-  /** Sends a ping (not in the browser's interface). */
+  /**
+   * Sends a ping with up to 125 bytes of payload (not in the browser's interface); the
+   * peer's pong arrives as a `pong` event.
+   * @param {ArrayBuffer | ArrayBufferView | string} [data]
+   */
   ping(data) {
     if (this.#readyState !== OPEN) throw domException('the connection is not open', 'InvalidStateError');
-    this.#driver.send(BufferType.PING_PONG, data === undefined ? undefined : binary(data), this.#refused);
+    this.#driver.ping(data === undefined ? undefined : binary(data));
   }
 }
 
@@ -434,18 +425,20 @@ function binary(data) {
   return encoder.encode(String(data));
 }
 
+function destroyTransport(t) {
+  try {
+    if (typeof t?.destroy === 'function') t.destroy();
+    else {
+      t?.writable?.abort().catch(() => {});
+      t?.readable?.cancel().catch(() => {});
+    }
+  } catch {
+    // already gone
+  }
+}
+
 function byteSize(data) {
   if (typeof data === 'string') return encoder.encode(data).length;
   if (data instanceof Blob) return data.size;
   return data.byteLength ?? 0;
-}
-
-function joined(pieces, total) {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -1,7 +1,7 @@
-//! wsengine for JavaScript: websocket.dll's API as wasm-bindgen classes, mapped onto the
-//! Rust core. Mapping only: every protocol decision is the core's. The npm package's
-//! hand-written glue (`js/`) builds the stream driver, the handshakes and the WebSocket
-//! facade on these calls.
+//! wsengine for JavaScript: the core's `Connection` and websocket.dll's API as wasm-bindgen
+//! classes. Mapping only: every protocol and policy decision is the core's. The npm
+//! package's hand-written glue (`js/`) builds the transport drivers and the WebSocket
+//! facade on `Connection` (see `connection.rs`); `Handle` is websocket.dll's raw API.
 //!
 //! `getAction` works as `WebSocketGetAction` does: it returns the action (0-4) and fills
 //! out-parameters that the `action*` getters read, so a step of the action loop creates
@@ -18,6 +18,9 @@
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wsengine as core;
+
+mod connection;
+pub use connection::JsConnection;
 
 #[wasm_bindgen]
 extern "C" {
@@ -40,6 +43,7 @@ fn kind_name(k: core::ErrorKind) -> &'static str {
         core::ErrorKind::VersionNotSupported => "version-not-supported",
         core::ErrorKind::InvalidArgument => "invalid-argument",
         core::ErrorKind::InvalidState => "invalid-state",
+        core::ErrorKind::Timeout => "timeout",
         _ => "fail",
     }
 }

@@ -10,4 +10,6 @@ wasm_tests!(
     errors_are_js_errors_with_the_hresult,
     helpers,
     fused_steps_send_and_stop_at_the_failing_part,
+    connections_talk_in_batches,
+    connection_errors_are_web_socket_errors,
 );

@@ -185,3 +185,146 @@ pub fn fused_steps_send_and_stop_at_the_failing_part() {
     assert!(client.send_step(None, BINARY_MESSAGE, Some(vec![4].into()), 9).is_err());
     assert_eq!(client.get_action(SEND).unwrap(), SEND_TO_NETWORK, "the send went in");
 }
+
+// ------------------------------------------------------------------ Connection
+
+use wsengine_js::JsConnection as Connection;
+
+/// The report of a connection's last collecting call (see bindings/js/src/connection.rs).
+fn report(c: &Connection) -> [u32; 17] {
+    // SAFETY: the report is a boxed [u32; 17] in this module's memory, alive with `c`.
+    unsafe { *(c.report_address() as usize as *const [u32; 17]) }
+}
+
+fn slice(ptr: u32, len: u32) -> Vec<u8> {
+    // SAFETY: a range the last report lent, read before the next call.
+    unsafe { std::slice::from_raw_parts(ptr as usize as *const u8, len as usize) }.to_vec()
+}
+
+/// The output the last report lent, joined.
+fn output(c: &Connection) -> Vec<u8> {
+    let r = report(c);
+    let mut out = Vec::new();
+    for i in 0..3 {
+        out.extend(slice(r[2 + 2 * i], r[3 + 2 * i]));
+    }
+    out
+}
+
+/// The events of the last batch: (kind, flags, status, bytes).
+fn events(c: &Connection, count: u32) -> Vec<(u32, u32, u32, Vec<u8>)> {
+    let r = report(c);
+    // SAFETY: the records the last report lent.
+    let words = unsafe { std::slice::from_raw_parts(r[1] as usize as *const u32, count as usize * 4) };
+    words.chunks(4).map(|w| (w[0] & 0xff, w[0] >> 8, w[1], slice(w[2], w[3]))).collect()
+}
+
+/// Writes `bytes` into `to`'s inbox and hands them in; returns the batch's events.
+fn deliver(to: &mut Connection, bytes: &[u8]) -> Vec<(u32, u32, u32, Vec<u8>)> {
+    to.reserve_input(bytes.len() as u32);
+    let r = report(to);
+    // SAFETY: the inbox the report names, at least `bytes.len()` long.
+    unsafe { std::slice::from_raw_parts_mut(r[13] as usize as *mut u8, bytes.len()) }.copy_from_slice(bytes);
+    let n = to.read(bytes.len() as u32, 1.0, 0, 0);
+    events(to, n)
+}
+
+/// Moves `from`'s output to `to` until neither has more; returns `to`'s events.
+fn carry(from: &mut Connection, to: &mut Connection) -> Vec<(u32, u32, u32, Vec<u8>)> {
+    let out = output(from);
+    from.advance(out.len() as u32);
+    let mut got = deliver(to, &out);
+    // The batch ends after `open`: the rest comes with the next call.
+    while report(to)[12] & 1 != 0 {
+        let n = to.flush(0, 0);
+        got.extend(events(to, n));
+    }
+    got
+}
+
+const EV_OPEN: u32 = 2;
+const EV_MESSAGE: u32 = 3;
+const EV_CLOSE_RECEIVED: u32 = 6;
+const EV_FAILED: u32 = 7;
+const EV_CLOSED: u32 = 8;
+
+fn no_timers() -> JsValue {
+    let o = Object::new();
+    for key in ["pingInterval", "closeTimeout", "openTimeout", "pongTimeout"] {
+        Reflect::set(&o, &key.into(), &JsValue::NULL).unwrap();
+    }
+    Reflect::set(&o, &"protocols".into(), &Array::of1(&"chat".into())).unwrap();
+    o.into()
+}
+
+/// A client and a server `Connection` through one batch per read: the handshake, staged
+/// sends, a message each way, and the close both sides see.
+pub fn connections_talk_in_batches() {
+    let mut client = Connection::client("ws://example.com/chat", no_timers(), 0.0).unwrap();
+    let mut server = Connection::server(no_timers(), 0.0).unwrap();
+    let request = output(&client);
+    assert!(request.starts_with(b"GET /chat HTTP/1.1\r\n"));
+    assert_eq!(carry(&mut client, &mut server)[0].0, EV_OPEN);
+    assert_eq!(server.subprotocol().as_deref(), Some("chat"));
+    assert_eq!(carry(&mut server, &mut client)[0].0, EV_OPEN);
+    assert_eq!(client.state(), "open");
+
+    // Two staged sends ([kind, length, bytes padded to 4]) handed in by one call.
+    let r = report(&client);
+    let mut staged = Vec::new();
+    for (kind, data) in [(1u32, &b"hello"[..]), (2, &[1, 2, 3][..])] {
+        staged.extend(kind.to_le_bytes());
+        staged.extend((data.len() as u32).to_le_bytes());
+        staged.extend(data);
+        staged.resize(staged.len().next_multiple_of(4), 0);
+    }
+    // SAFETY: the send area the report names (64 KiB).
+    unsafe { std::slice::from_raw_parts_mut(r[15] as usize as *mut u8, staged.len()) }.copy_from_slice(&staged);
+    assert_eq!(client.flush(0, staged.len() as u32), 0);
+    let got = carry(&mut client, &mut server);
+    assert_eq!(got, [(EV_MESSAGE, 1 | 2, 0, b"hello".to_vec()), (EV_MESSAGE, 2, 0, vec![1, 2, 3])]);
+
+    server.close(Some(4000), Some("bye".into()), 2.0).unwrap();
+    server.flush(0, 0);
+    let got = carry(&mut server, &mut client);
+    assert_eq!(got, [(EV_CLOSE_RECEIVED, 0, 4000, b"bye".to_vec())]);
+    let got = carry(&mut client, &mut server);
+    assert_eq!(got[0], (EV_CLOSE_RECEIVED, 0, 4000, b"bye".to_vec()));
+    assert_eq!(got[1], (EV_CLOSED, 4, 4000, b"bye".to_vec()), "clean, at the server at once");
+    // The server closed the transport: the client ends.
+    let n = client.read_eof(0, 0);
+    assert_eq!(events(&client, n), [(EV_CLOSED, 4, 4000, b"bye".to_vec())]);
+}
+
+/// Refusals: a bad option, a ping over 125 bytes, a staged send after the close; a peer's
+/// protocol error is a `failed` event with the status sent and the error as a JS Error.
+pub fn connection_errors_are_web_socket_errors() {
+    let bad = Object::new();
+    Reflect::set(&bad, &"maxPayload".into(), &JsValue::from(1)).unwrap();
+    let e = Connection::server(bad.into(), 0.0).err().expect("an unknown option");
+    assert_eq!(get(&e, "kind"), JsValue::from_str("invalid-argument"));
+    let e = Connection::client("http://x/", JsValue::UNDEFINED, 0.0).err().expect("not ws:");
+    assert_eq!(get(&e, "name"), JsValue::from_str("WebSocketError"));
+
+    let mut server = Connection::from_upgraded(false, no_timers(), 0.0).unwrap();
+    let n = server.flush(0, 0);
+    assert_eq!(events(&server, n)[0].0, EV_OPEN);
+    let e = server.ping(Some(vec![0; 126].into())).unwrap_err();
+    assert_eq!(get(&e, "kind"), JsValue::from_str("invalid-argument"));
+    // An unmasked frame from a client: failed with 1002 sent, then closed.
+    let got = deliver(&mut server, b"\x81\x02hi");
+    assert_eq!(got[0].0, EV_FAILED);
+    assert_eq!(got[0].2, 1002);
+    assert_eq!(got[1].0, EV_CLOSED);
+    assert_eq!(get(&server.error(), "closeStatus"), JsValue::from(1002));
+    assert_eq!(output(&server), b"\x88\x02\x03\xea");
+    // A staged send now is refused: the ERROR flag, and takeError() returns it once.
+    let r = report(&server);
+    let staged = [2u32.to_le_bytes(), 0u32.to_le_bytes()].concat();
+    // SAFETY: the send area the report names.
+    unsafe { std::slice::from_raw_parts_mut(r[15] as usize as *mut u8, 8) }.copy_from_slice(&staged);
+    server.flush(4, 8);
+    assert_eq!(report(&server)[12] & 8, 8);
+    assert_eq!(get(&server.take_error(), "kind"), JsValue::from_str("invalid-state"));
+    assert!(server.take_error().is_undefined());
+}
