@@ -25,7 +25,7 @@
 //! Wall time, best of 5 runs per cell. `ECHO_SIZES=16,65536` and `ECHO_MIB=64` pick the
 //! payload sizes and the MiB of payload per run; `ECHO_ONLY=component` measures only the
 //! component via WIT, `ECHO_ONLY=connection` only the component's `connection` (for
-//! profiling).
+//! profiling); `ECHO_READ=16384` the size of the connections' reads.
 
 #[path = "../../../examples/echo_speed/workload.rs"]
 mod workload;
@@ -86,8 +86,11 @@ fn component(rt: &Runtime, input: &[u8], count: usize) -> Result<usize> {
     Ok(written)
 }
 
-/// The size of one transport read: the input reaches the connections in pieces this size.
-const READ: usize = 64 * 1024;
+/// The size of one transport read: the input reaches the connections in pieces this size
+/// (`ECHO_READ` bytes, 65536 unless told).
+fn read_size() -> usize {
+    std::env::var("ECHO_READ").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(64 * 1024)
+}
 
 /// The server connection's options: the largest buffers, nothing timed.
 fn connection_options() -> wsengine::Options {
@@ -107,7 +110,7 @@ fn native_connection(input: &[u8], count: usize) -> Result<usize> {
     let mut c: wsengine::Connection =
         wsengine::Connection::from_upgraded(wsengine::Role::Server, 0, connection_options())?;
     let (mut messages, mut written) = (0, 0);
-    for read in input.chunks(READ) {
+    for read in input.chunks(read_size()) {
         c.feed(read, 0)?;
         loop {
             while let Some(e) = c.poll_event() {
@@ -141,7 +144,7 @@ fn component_connection(rt: &Runtime, input: &[u8], len: usize, count: usize, fu
     let c = engine(s.connection_from_upgraded(wit::Role::Server, 0, &options)?)?;
     let mut written = s.connection_handle_timeout(c, 0)?.output.len();
     let mut batch = Vec::new();
-    for read in input.chunks(READ) {
+    for read in input.chunks(read_size()) {
         let p =
             if fused { engine(s.connection_read_echo(c, read, 0)?)? } else { engine(s.connection_read(c, read, 0)?)? };
         written += p.output.len();
