@@ -80,6 +80,9 @@ export class Driver {
   #queued = false;
   #timer = null;
   #timerAt = -1;
+  /** The deadline words of the last report (the timer changes only when they do). */
+  #wakeLo = 0xffffffff;
+  #wakeHi = 0xffffffff;
   #timerDue = false;
   #sink;
 
@@ -291,21 +294,39 @@ export class Driver {
   #pump() {
     if (this.#busy || this.#held || this.#freed || !this.#started) return;
     this.#busy = true;
+    const c = this.#c;
+    // One clock reading per turn: time the engine keeps is in milliseconds.
+    let now = performance.now();
+    let calls = 0;
     try {
       for (;;) {
-        const c = this.#c;
+        const taken = this.#taken;
+        const staged = this.#staged;
         let count;
         if (this.#head < this.#backlog.length && !this.#blocked && !this.#done) {
-          count = this.#read();
+          if ((++calls & 63) === 0) now = performance.now();
+          this.#taken = 0;
+          this.#staged = 0;
+          this.#stagedBytes = 0;
+          count = this.#read(now, taken, staged);
+        } else if (this.#flush || staged > 0) {
+          this.#flush = false;
+          this.#taken = 0;
+          this.#staged = 0;
+          this.#stagedBytes = 0;
+          count = c.flush(taken, staged);
         } else if (this.#eof && !this.#eofSent && !this.#done) {
           this.#eofSent = true;
-          count = c.readEof(this.#takeTaken(), this.#takeStaged());
+          this.#taken = 0;
+          this.#staged = 0;
+          this.#stagedBytes = 0;
+          count = c.readEof(taken, staged);
         } else if (this.#timerDue) {
           this.#timerDue = false;
-          count = c.handleTimeout(performance.now(), this.#takeTaken(), this.#takeStaged());
-        } else if (this.#flush || this.#staged > 0) {
-          this.#flush = false;
-          count = c.flush(this.#takeTaken(), this.#takeStaged());
+          this.#taken = 0;
+          this.#staged = 0;
+          this.#stagedBytes = 0;
+          count = c.handleTimeout(performance.now(), taken, staged);
         } else {
           break;
         }
@@ -318,21 +339,8 @@ export class Driver {
     this.#finish();
   }
 
-  #takeTaken() {
-    const n = this.#taken;
-    this.#taken = 0;
-    return n;
-  }
-
-  #takeStaged() {
-    const n = this.#staged;
-    this.#staged = 0;
-    this.#stagedBytes = 0;
-    return n;
-  }
-
   /** Hands in the oldest chunk read (as much as the inbox holds). */
-  #read() {
+  #read(now, taken, staged) {
     const w = words();
     const r = this.#r;
     const cap = w[r + Report.INBOX_CAP];
@@ -355,59 +363,87 @@ export class Driver {
     } else {
       m.set(chunk, at);
     }
-    return this.#c.read(n, performance.now(), this.#takeTaken(), this.#takeStaged());
+    return this.#c.read(n, now, taken, staged);
   }
 
   /** Carries out a report: output, flags, the timer, then the events. */
   #after(count) {
-    const c = this.#c;
     const r = this.#r;
-    let w = words();
+    const w = words();
     const flags = w[r + Report.FLAGS];
     this.#buffered = w[r + Report.BUFFERED];
-    // The output, copied out before anything else can move it.
+    this.#left = false;
+    if (w[r + Report.OUT_LEN0] + w[r + Report.OUT_LEN1] + w[r + Report.OUT_LEN2] !== 0) this.#output(w, flags, count);
+    if ((flags & (Flag.INPUT_BLOCKED | Flag.ERROR)) !== 0 || this.#blocked) this.#flags(flags);
+    const lo = w[r + Report.WAKE_LO];
+    const hi = w[r + Report.WAKE_HI];
+    if (lo !== this.#wakeLo || hi !== this.#wakeHi) this.#schedule(lo, hi);
+    if ((flags & Flag.MORE_EVENTS) !== 0) this.#flush = true;
+    if (count === 0) return;
+    let at = w[r + Report.RECORDS] >>> 2;
+    const head = w[at];
+    if (count === 1 && (head & 0xff) === EventKind.MESSAGE) {
+      // The common batch: one message.
+      const h = this.#hooks;
+      const text = ((head >>> 8) & EventFlag.TEXT) !== 0;
+      const fin = ((head >>> 8) & EventFlag.FIN) !== 0;
+      if (h.messageAt !== undefined) h.messageAt(text, w[at + 2], w[at + 3], fin);
+      else h.message?.(text, bytes().subarray(w[at + 2], w[at + 2] + w[at + 3]), fin);
+      return;
+    }
+    for (let i = 0; i < count && !this.#freed; i++, at += RECORD_WORDS) this.#event(at);
+  }
+
+  /** Takes the output, when the transport has room and it is worth a write now. */
+  #output(w, flags, count) {
+    const r = this.#r;
     const l0 = w[r + Report.OUT_LEN0];
     const l1 = w[r + Report.OUT_LEN1];
     const l2 = w[r + Report.OUT_LEN2];
     const total = l0 + l1 + l2;
-    this.#left = false;
     // While the engine stopped after a message with more to come, small output waits to
     // leave with the replies in one write.
-    const more =
-      (flags & Flag.MORE_EVENTS) !== 0 &&
+    if (
+      (flags & (Flag.MORE_EVENTS | Flag.MORE_OUTPUT)) === Flag.MORE_EVENTS &&
+      total < COALESCE &&
       count > 0 &&
-      (w[(w[r + Report.RECORDS] >>> 2) + (count - 1) * RECORD_WORDS] & 0xff) === EventKind.MESSAGE;
-    if (total > 0 && !(more && total < COALESCE && (flags & Flag.MORE_OUTPUT) === 0)) {
+      (w[(w[r + Report.RECORDS] >>> 2) + (count - 1) * RECORD_WORDS] & 0xff) === EventKind.MESSAGE
+    ) {
+      return;
+    }
+    if (!this.#t.room) {
+      this.#left = true;
+      this.#t.waitRoom();
+      return;
+    }
+    const m = bytes();
+    let out;
+    const p0 = w[r + Report.OUT0];
+    if (total === l0) {
+      out = m.slice(p0, p0 + l0);
+    } else {
+      out = new Uint8Array(total);
+      out.set(m.subarray(p0, p0 + l0));
+      const p1 = w[r + Report.OUT1];
+      out.set(m.subarray(p1, p1 + l1), l0);
+      const p2 = w[r + Report.OUT2];
+      out.set(m.subarray(p2, p2 + l2), l0 + l1);
+    }
+    this.#taken = total;
+    this.#t.write(out);
+    // More waits behind what was taken: ask for it while there is room.
+    if ((flags & Flag.MORE_OUTPUT) !== 0) {
       if (this.#t.room) {
-        const m = bytes();
-        let out;
-        const p0 = w[r + Report.OUT0];
-        if (total === l0) {
-          out = m.slice(p0, p0 + l0);
-        } else {
-          out = new Uint8Array(total);
-          out.set(m.subarray(p0, p0 + l0));
-          const p1 = w[r + Report.OUT1];
-          out.set(m.subarray(p1, p1 + l1), l0);
-          const p2 = w[r + Report.OUT2];
-          out.set(m.subarray(p2, p2 + l2), l0 + l1);
-        }
-        this.#taken = total;
-        this.#t.write(out);
-        // More waits behind what was taken: ask for it while there is room.
-        if ((flags & Flag.MORE_OUTPUT) !== 0) {
-          if (this.#t.room) {
-            this.#flush = true;
-          } else {
-            this.#left = true;
-            this.#t.waitRoom();
-          }
-        }
+        this.#flush = true;
       } else {
         this.#left = true;
         this.#t.waitRoom();
       }
     }
+  }
+
+  /** The rare flags: input the engine cannot take yet, a refused staged send. */
+  #flags(flags) {
     if ((flags & Flag.INPUT_BLOCKED) !== 0) {
       if (!this.#blocked) {
         this.#blocked = true;
@@ -419,64 +455,69 @@ export class Driver {
       this.#blocked = false;
       this.#t.resume();
     }
-    this.#schedule(w[r + Report.WAKE_LO], w[r + Report.WAKE_HI]);
     if ((flags & Flag.ERROR) !== 0) {
-      const e = c.takeError();
+      const e = this.#c.takeError();
       if (e) this.#hooks.error?.(e);
     }
-    if ((flags & Flag.MORE_EVENTS) !== 0) this.#flush = true;
-    if (count === 0) return;
+  }
+
+  /** Hands one event record on (at word `at`). */
+  #event(at) {
+    const c = this.#c;
     const h = this.#hooks;
-    let at = w[r + Report.RECORDS] >>> 2;
-    for (let i = 0; i < count && !this.#freed; i++, at += RECORD_WORDS) {
-      w = words(); // a hook may have grown the memory
-      const head = w[at];
-      const kind = head & 0xff;
-      const ptr = w[at + 2];
-      if (kind === EventKind.MESSAGE) {
-        h.message?.(((head >>> 8) & EventFlag.TEXT) !== 0, bytes().subarray(ptr, ptr + w[at + 3]), ((head >>> 8) & EventFlag.FIN) !== 0);
-        continue;
+    const w = words(); // a hook may have grown the memory
+    const head = w[at];
+    const kind = head & 0xff;
+    const ptr = w[at + 2];
+    const status = w[at + 1];
+    const len = w[at + 3];
+    switch (kind) {
+      case EventKind.MESSAGE: {
+        const text = ((head >>> 8) & EventFlag.TEXT) !== 0;
+        const fin = ((head >>> 8) & EventFlag.FIN) !== 0;
+        // The package's own hosts take the bytes' place (no view made); others get a view.
+        if (h.messageAt !== undefined) h.messageAt(text, ptr, len, fin);
+        else h.message?.(text, bytes().subarray(ptr, ptr + len), fin);
+        break;
       }
-      const status = w[at + 1];
-      const len = w[at + 3];
-      switch (kind) {
-        case EventKind.REQUEST:
-          h.request?.(c.request);
-          break;
-        case EventKind.OPEN:
-          // Like a browser's, nothing else is indicated in the task that indicated open.
-          this.#held = true;
-          setTimeout(() => {
-            this.#held = false;
-            this.#flush = true;
-            this.#pump();
-          }, 0);
-          h.open?.(c.subprotocol ?? '', c.headers);
-          break;
-        case EventKind.PING:
-          h.ping?.(bytes().subarray(ptr, ptr + len));
-          break;
-        case EventKind.PONG:
-          h.pong?.(bytes().subarray(ptr, ptr + len));
-          break;
-        case EventKind.CLOSE_RECEIVED:
-          h.closing?.(status, decoder.decode(bytes().subarray(ptr, ptr + len)));
-          break;
-        case EventKind.FAILED:
-          h.failed?.(c.error, status);
-          break;
-        case EventKind.CLOSED:
-          this.#done = true;
-          this.#backlog.length = 0;
-          this.#head = 0;
-          h.closed?.(((head >>> 8) & EventFlag.CLEAN) !== 0, status, decoder.decode(bytes().subarray(ptr, ptr + len)));
-          break;
-      }
+      case EventKind.REQUEST:
+        h.request?.(c.request);
+        break;
+      case EventKind.OPEN:
+        // Like a browser's, nothing else is indicated in the task that indicated open.
+        this.#held = true;
+        setTimeout(() => {
+          this.#held = false;
+          this.#flush = true;
+          this.#pump();
+        }, 0);
+        h.open?.(c.subprotocol ?? '', c.headers);
+        break;
+      case EventKind.PING:
+        h.ping?.(bytes().subarray(ptr, ptr + len));
+        break;
+      case EventKind.PONG:
+        h.pong?.(bytes().subarray(ptr, ptr + len));
+        break;
+      case EventKind.CLOSE_RECEIVED:
+        h.closing?.(status, decoder.decode(bytes().subarray(ptr, ptr + len)));
+        break;
+      case EventKind.FAILED:
+        h.failed?.(c.error, status);
+        break;
+      case EventKind.CLOSED:
+        this.#done = true;
+        this.#backlog.length = 0;
+        this.#head = 0;
+        h.closed?.(((head >>> 8) & EventFlag.CLEAN) !== 0, status, decoder.decode(bytes().subarray(ptr, ptr + len)));
+        break;
     }
   }
 
   /** Keeps one timer at the engine's next deadline. */
   #schedule(lo, hi) {
+    this.#wakeLo = lo;
+    this.#wakeHi = hi;
     if (lo === NONE && hi === NONE) {
       if (this.#timer !== null) {
         clearTimeout(this.#timer);
@@ -493,6 +534,7 @@ export class Driver {
       () => {
         this.#timer = null;
         this.#timerAt = -1;
+        this.#wakeLo = -1; // the next report arms the timer again, whatever it says
         this.#timerDue = true;
         this.#pump();
       },

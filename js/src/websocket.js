@@ -5,6 +5,7 @@
 
 import { Connection, offeredSubprotocols } from '../wasm/wsengine.js';
 import { Driver } from './driver.js';
+import { bytes } from './memory.js';
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -228,12 +229,13 @@ export class WebSocket extends EventTarget {
         this.dispatchEvent(new Event('open'));
       }
     },
-    message: (text, view) => {
+    // The message's bytes at `ptr` in the engine's memory (the driver's internal hook).
+    messageAt: (text, ptr, len) => {
       let data;
       if (text) {
-        data = decoder.decode(view);
+        data = decodeUtf8(ptr, len);
       } else {
-        const own = view.slice();
+        const own = bytes().slice(ptr, ptr + len);
         if (this.#binaryType === 'uint8array') data = own;
         else if (this.#binaryType === 'arraybuffer') data = own.buffer;
         else data = new Blob([own]);
@@ -423,6 +425,21 @@ function binary(data) {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (typeof SharedArrayBuffer === 'function' && data instanceof SharedArrayBuffer) return new Uint8Array(data);
   return encoder.encode(String(data));
+}
+
+/** The UTF-8 text at `ptr` (valid: the engine checked it); short ASCII without a call out. */
+function decodeUtf8(ptr, len) {
+  const m = bytes();
+  if (len <= 24) {
+    let s = '';
+    for (let i = ptr; i < ptr + len; i++) {
+      const c = m[i];
+      if (c >= 0x80) return decoder.decode(m.subarray(ptr, ptr + len));
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  return decoder.decode(m.subarray(ptr, ptr + len));
 }
 
 function destroyTransport(t) {
