@@ -287,33 +287,6 @@ export class Driver {
   destroy(): void;
 }
 
-/** websocket.dll's model leaves HTTP to its host: these run the opening handshake for a
- * {@link Handle} over a stream pair (the playground uses them). A {@link Connection} does its
- * own handshake. */
-export interface Opened {
-  handle: Handle;
-  protocol: string;
-  extensions: string;
-}
-
-export function clientHandshake(
-  stream: StreamPair,
-  options: { url: string | URL; protocols?: string[]; headers?: HeaderList; properties?: HandleProperties },
-): Promise<Opened>;
-
-export function serverHandshake(
-  stream: StreamPair,
-  options?: { protocols?: string[] | ((offered: string[]) => string | undefined); properties?: HandleProperties },
-): Promise<Opened & { request: { method: string; target: string; headers: HeaderList } }>;
-
-/** The server's answer to an upgrade request already read: the 101 or the engine's rejection. */
-export function answerUpgrade(
-  write: (bytes: Uint8Array) => Promise<unknown> | unknown,
-  request: { method: string; target: string; headers: HeaderList },
-  rest: Uint8Array,
-  options?: { protocols?: string[] | ((offered: string[]) => string | undefined); properties?: HandleProperties },
-): Promise<Opened & { request: { method: string; target: string; headers: HeaderList } }>;
-
 /** The engine's deadlines, in ms (`null`: none); see {@link ConnectionOptions}. */
 export interface Deadlines {
   pingInterval?: number | null;

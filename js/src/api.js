@@ -17,6 +17,5 @@ export {
 } from '../wasm/wsengine.js';
 export { Action, ActionQueue, BufferType } from './constants.js';
 export { Driver } from './driver.js';
-export { answerUpgrade, clientHandshake, serverHandshake } from './handshake.js';
 export { readFrameHeader } from './inspect.js';
 export { WebSocket, setDefaultConnect } from './websocket.js';

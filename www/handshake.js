@@ -1,5 +1,7 @@
-// The opening handshake over a byte stream pair, both roles, with the engine's HTTP helpers:
-// the engine writes and checks every header; this file moves the bytes.
+// The playground's opening handshake for a Handle: websocket.dll's model leaves the HTTP
+// exchange to its host, so this host runs it over a byte stream pair with the engine's HTTP
+// helpers (the engine writes and checks every header). The npm package itself does not: a
+// Connection runs its own handshake over raw bytes in the engine.
 
 import {
   Handle,
@@ -8,7 +10,7 @@ import {
   encodeRequestHead,
   encodeResponseHead,
   offeredSubprotocols,
-} from '../wasm/wsengine.js';
+} from '/js/src/browser.js';
 
 /**
  * @typedef {object} Opened
@@ -41,7 +43,7 @@ async function readHead(reader) {
 /**
  * The client's opening handshake: writes the upgrade request for `url` and checks the
  * answer. The stream's locks are released afterwards, for the driver.
- * @param {import('./driver.js').StreamPair} stream
+ * @param {{readable: ReadableStream<Uint8Array>, writable: WritableStream<Uint8Array>}} stream
  * @param {object} options
  * @param {string | URL} options.url `ws://` or `wss://` (the transport is the caller's).
  * @param {string[]} [options.protocols] Subprotocols to offer, in order of preference.
@@ -86,7 +88,7 @@ export async function clientHandshake(stream, { url, protocols = [], headers = [
  * The server's opening handshake: reads the upgrade request, checks it and answers 101,
  * or answers the engine's rejection (400, 426 with the supported version, 431) and
  * throws. The stream's locks are released afterwards, for the driver.
- * @param {import('./driver.js').StreamPair} stream
+ * @param {{readable: ReadableStream<Uint8Array>, writable: WritableStream<Uint8Array>}} stream
  * @param {object} [options]
  * @param {string[] | ((offered: string[]) => string | undefined)} [options.protocols]
  *   The subprotocols this server speaks, in order of preference, or a function choosing
