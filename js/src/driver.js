@@ -315,7 +315,7 @@ export class Driver {
           this.#staged = 0;
           this.#stagedBytes = 0;
           count = c.flush(taken, staged);
-        } else if (this.#eof && !this.#eofSent && !this.#done) {
+        } else if (this.#eof && !this.#eofSent && !this.#done && this.#head === this.#backlog.length) {
           this.#eofSent = true;
           this.#taken = 0;
           this.#staged = 0;

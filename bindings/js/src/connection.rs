@@ -134,7 +134,7 @@ fn whole(o: &Object, key: &str) -> Result<Option<f64>, JsValue> {
     }
 }
 
-const OPTION_KEYS: [&str; 14] = [
+const OPTION_KEYS: [&str; 15] = [
     "properties",
     "protocols",
     "extensions",
@@ -149,6 +149,7 @@ const OPTION_KEYS: [&str; 14] = [
     "openTimeout",
     "maxBufferedInput",
     "maxHeadLength",
+    "maxHeaders",
 ];
 
 /// `Options` from a plain object (see `ConnectionOptions` in index.d.ts).
@@ -161,7 +162,7 @@ fn options(o: &JsValue, client: bool) -> Result<core::Options, JsValue> {
     let obj: &Object = o.dyn_ref().ok_or_else(|| invalid_argument("options must be an object"))?;
     for key in Object::keys(obj).iter() {
         let name = key.as_string().unwrap_or_default();
-        if !OPTION_KEYS.contains(&name.as_str()) && name != "maxHeaders" {
+        if !OPTION_KEYS.contains(&name.as_str()) {
             return Err(invalid_argument(&format!("unknown option {name}")));
         }
     }
