@@ -1,8 +1,8 @@
-// The engine's own cost in Node, under the facade: a client and a server handle echo
-// 16-byte binary messages through the bindings the driver uses (sendStep, step, the
-// out-parameters in wasm memory), with no stream, no event and no promise between them.
-// It is the floor under bench/js/facade.mjs: what is left of a facade echo beyond this is
-// the driver, the web streams and the DOM events.
+// The cost of websocket.dll's calls in Node: a client and a server Handle echo 16-byte
+// binary messages through the fused calls (sendStep, step, the out-parameters in wasm
+// memory), with no stream, no event and no promise between them. The facade no longer runs
+// on Handle; bench/js/connection.mjs is the floor under it now. This one stays as the
+// measure of the Handle binding.
 //
 //   node bench/js/engine.mjs [SIZE=16] [ROUNDS=8]
 

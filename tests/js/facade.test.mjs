@@ -391,3 +391,51 @@ describe('our server on a Node HTTP server (acceptUpgrade) against a ws client',
     assert.match(res, /Sec-WebSocket-Version: 13/i);
   });
 });
+
+describe('over a web stream pair (the WebTransport and workerd path) in Node', () => {
+  test('our client over Duplex.toWeb: echoes up to 16 MiB, pings, closes cleanly', async () => {
+    const { Duplex } = await import('node:stream');
+    const server = await wsServer(echo);
+    const port = server.wss.address().port;
+    const transport = () =>
+      new Promise((resolve) => {
+        const s = net.connect(port, '127.0.0.1', () => resolve(Duplex.toWeb(s)));
+      });
+    const ws = new WebSocket(server.url, [], { transport });
+    ws.binaryType = 'uint8array';
+    await next(ws, 'open');
+    for (const size of [0, 125, 70000, 16 << 20]) {
+      ws.send(pattern(size));
+      ws.send('ü'.repeat(size >> 3));
+      const [b, t] = await messages(ws, 2);
+      assert.deepEqual(b, pattern(size), `binary ${size}`);
+      assert.equal(t, 'ü'.repeat(size >> 3), `text ${size}`);
+    }
+    ws.ping('over streams');
+    assert.equal(new TextDecoder().decode((await next(ws, 'pong')).data), 'over streams');
+    ws.close(1000, 'done');
+    const close = await next(ws, 'close');
+    assert.deepEqual([close.code, close.reason, close.wasClean], [1000, 'done', true]);
+    server.wss.close();
+  });
+
+  test('our server over Duplex.toWeb (WebSocket.accept) against a ws client', async () => {
+    const { Duplex } = await import('node:stream');
+    const srv = net.createServer(async (socket) => {
+      const ws = await WebSocket.accept(Duplex.toWeb(socket), { protocols: ['chat.v2'] });
+      ws.onmessage = (e) => ws.send(e.data);
+    });
+    await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+    const c = new WsClient(`ws://127.0.0.1:${srv.address().port}/web`, ['chat.v2'], { maxPayload: 64 << 20 });
+    await next(c, 'open');
+    assert.equal(c.protocol, 'chat.v2');
+    const big = Buffer.from(pattern(4 << 20));
+    c.send(big);
+    const [data] = await next(c, 'message');
+    assert.ok(Buffer.compare(data, big) === 0);
+    c.close(4000, 'bye');
+    const [code, reason] = await next(c, 'close');
+    assert.deepEqual([code, reason.toString()], [4000, 'bye']);
+    srv.close();
+  });
+});
