@@ -386,6 +386,8 @@ pub struct Connection<B = Vec<u8>> {
     peer_close: Option<(CloseStatus, [u8; MAX_CLOSE_REASON_LENGTH], u8)>,
     /// The transport reached end of stream.
     eof: bool,
+    /// A message was shown and the host has made no call since: its turn to answer.
+    answering: bool,
     now: Millis,
 }
 
@@ -463,6 +465,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
             close_deadline: None,
             peer_close: None,
             eof: false,
+            answering: false,
             now,
         })
     }
@@ -524,6 +527,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// `E_INVALIDARG`, taking nothing, when more than `max_buffered_input` bytes would
     /// wait unprocessed: process events first.
     pub fn feed(&mut self, mut bytes: &[u8], now: Millis) -> Result<()> {
+        self.answering = false;
         self.now = self.now.max(now);
         match &mut self.phase {
             Phase::Handshake(parser) => {
@@ -584,6 +588,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// Reports `n` bytes read into [`read_buffer`](Self::read_buffer) at `now`.
     /// `n` = 0 is the end of the stream (as [`read_eof`](Self::read_eof)).
     pub fn commit(&mut self, n: usize, now: Millis) {
+        self.answering = false;
         self.now = self.now.max(now);
         if n == 0 {
             self.read_eof();
@@ -597,6 +602,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// The transport reached end of stream (or failed). What was handed in before is
     /// still processed; then the connection ends ([`Event::Closed`]).
     pub fn read_eof(&mut self) {
+        self.answering = false;
         match self.phase {
             Phase::Handshake(_) | Phase::AwaitAccept(_) => self.fail(Error::ConnectionClosed, None),
             Phase::Open => {
@@ -749,6 +755,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     }
 
     fn enqueue_data(&mut self, ty: BufferType, payload: B) -> Result<()> {
+        self.answering = false;
         self.check_command("send")?;
         self.tail.check_send(ty)?;
         let len = payload.as_ref().len();
@@ -817,6 +824,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// with `E_INVALID_PROTOCOL_OPERATION` when the last event polled was not a message
     /// (`NoReceivedPiece`).
     pub fn send_received(&mut self) -> Result<()> {
+        self.answering = false;
         self.check_command("send")?;
         let Some(ty) = self.shown else { return Err(Error::NoReceivedPiece) };
         self.tail.check_send(ty)?;
@@ -874,6 +882,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     }
 
     fn enqueue_control(&mut self, ty: BufferType, payload: &[u8]) -> Result<()> {
+        self.answering = false;
         self.check_command("send")?;
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(Error::ControlPayloadTooLong(payload.len()));
@@ -888,6 +897,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// sends an empty close, read as 1005) and `reason` (UTF-8, at most 123 bytes).
     /// Data sends fail afterwards; what was queued before still goes out first.
     pub fn close(&mut self, now: Millis, status: Option<CloseStatus>, reason: &str) -> Result<()> {
+        self.answering = false;
         self.now = self.now.max(now);
         self.check_command("close")?;
         self.tail.check_send(BufferType::Close)?;
@@ -908,6 +918,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// Ends the connection at once, without a closing handshake (websocket.dll's abort):
     /// nothing more is written; [`Event::Closed`] follows, not clean.
     pub fn abort(&mut self) {
+        self.answering = false;
         if matches!(self.phase, Phase::Done) {
             return;
         }
@@ -976,6 +987,24 @@ impl<B: AsRef<[u8]>> Connection<B> {
         Ok(())
     }
 
+    /// Appends all of [`output`](Self::output) to `out` and counts it written, for a
+    /// host that hands the bytes on as a buffer (a binding returning a list). When `out`
+    /// is empty the output buffer itself is swapped into it, with no copy; `out`'s
+    /// old allocation becomes the output buffer.
+    pub fn take_output(&mut self, out: &mut Vec<u8>) {
+        while self.wants_write() {
+            if out.is_empty() && self.written == 0 && self.flight.is_none() {
+                std::mem::swap(out, &mut self.staging);
+                self.pump_send();
+            } else {
+                self.output().copy_to(out);
+                let n = self.output_len();
+                // Exactly what the output holds, which `advance` never refuses.
+                let _ = self.advance(n);
+            }
+        }
+    }
+
     /// Moves sends from the queue into the handle and frames out of it into the output,
     /// until the handle has nothing to hand out, a large frame waits to be written, or
     /// the output is full.
@@ -1038,6 +1067,10 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// earliest deadline (opening or closing handshake, next keep-alive ping, pong).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Millis> {
+        if self.answering && matches!(self.phase, Phase::Open) && self.handle.state() == State::Failed {
+            // A failure waits for the host's next call (see poll_event): make it now.
+            return Some(self.now);
+        }
         let ping = match self.phase {
             Phase::Open if self.handle.state() == State::Open => match self.keepalive.awaiting {
                 Some((_, deadline)) => Some(deadline),
@@ -1050,6 +1083,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
 
     /// Time passed: sends a due keep-alive ping, fails the connection on a deadline.
     pub fn handle_timeout(&mut self, now: Millis) {
+        self.answering = false;
         self.now = self.now.max(now);
         let now = self.now;
         if self.open_deadline.is_some_and(|d| now >= d) {
@@ -1159,6 +1193,13 @@ impl<B: AsRef<[u8]>> Connection<B> {
                     Step::Indication(buffer_type, close_status)
                 }
                 Ok(Action::IndicateSendComplete { .. }) => return None,
+                Err(_) if self.answering => {
+                    // A message was shown since the host's last call: its answer goes
+                    // out before the close this failure sends. The error is sticky in
+                    // the handle; it is taken at the first poll after the host's next
+                    // call (poll_timeout says now meanwhile).
+                    return None;
+                }
                 Err(e) => {
                     self.receiving = false;
                     match e.close_status() {
@@ -1194,10 +1235,12 @@ impl<B: AsRef<[u8]>> Connection<B> {
                 Step::Indication(Some(ty), _) => match self.gather(ty) {
                     Show::Piece { text, fin } => {
                         self.shown = Some(ty);
+                        self.answering = true;
                         return Some(Event::Message { text, data: self.handle.indicated(), fin });
                     }
                     Show::Assembled { text } => {
                         self.shown = Some(if text { BufferType::Utf8Message } else { BufferType::BinaryMessage });
+                        self.answering = true;
                         return Some(Event::Message { text, data: &self.assembly, fin: true });
                     }
                     Show::Nothing => self.complete_held(),

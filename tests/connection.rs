@@ -669,3 +669,48 @@ fn a_host_can_read_straight_into_the_connection() {
     }
     assert_eq!(got, 100_000);
 }
+
+#[test]
+fn a_host_that_answers_after_draining_still_answers_before_the_failure_close() {
+    // A message and a bad frame (RSV2 set) in one read, as Autobahn 3.2 sends them.
+    let mut s = Connection::<Vec<u8>>::from_upgraded(Role::Server, 0, no_timers()).unwrap();
+    assert!(matches!(s.poll_event(), Some(Event::Open { .. })));
+    let mut input = vec![0x81, 0x82, 0, 0, 0, 0, b'h', b'i'];
+    input.extend_from_slice(&[0xA1, 0x80, 0, 0, 0, 0]);
+    s.feed(&input, 7).unwrap();
+    // The host drains first (as the batch faces do) and answers afterwards.
+    let mut shown = Vec::new();
+    while let Some(e) = s.poll_event() {
+        shown.push(own(e));
+    }
+    assert_eq!(shown, [Ev::Message { text: true, data: b"hi".to_vec(), fin: true }]);
+    assert_eq!(s.poll_timeout(), Some(7), "the waiting failure asks to be woken now");
+    s.send_text(b"hi".to_vec(), true).unwrap();
+    assert_eq!(s.poll_event().map(own), Some(Ev::Failed(Error::ReservedBitsSet { rsv: 0b010 }, Some(1002))));
+    let mut out = Vec::new();
+    s.output().copy_to(&mut out);
+    assert_eq!(out, b"\x81\x02hi\x88\x02\x03\xea", "the echo, then the close");
+
+    // A host that makes no call at all gets the failure once its timer fires.
+    let mut s = Connection::<Vec<u8>>::from_upgraded(Role::Server, 0, no_timers()).unwrap();
+    s.feed(&input, 7).unwrap();
+    while s.poll_event().is_some() {}
+    s.handle_timeout(7);
+    assert!(matches!(s.poll_event(), Some(Event::Failed { .. })));
+}
+
+#[test]
+fn take_output_hands_over_every_byte_once() {
+    let mut p = Pair::open(no_timers(), no_timers(), 43);
+    for len in [10, 3000, 40_000, 5] {
+        p.client.conn.send_binary(vec![len as u8; len], true).unwrap();
+    }
+    let mut out = Vec::new();
+    p.client.conn.take_output(&mut out);
+    assert!(!p.client.conn.wants_write());
+    assert_eq!(p.client.conn.buffered_amount(), 0);
+    p.server.conn.feed(&out, 0).unwrap();
+    p.server.drain();
+    let lens: Vec<usize> = messages(&p.server.events).iter().map(|m| m.1.len()).collect();
+    assert_eq!(lens, [10, 3000, 40_000, 5]);
+}

@@ -449,7 +449,7 @@ fn event(e: core::Event<'_>) -> wit::Event {
 }
 
 /// What a call hands back: every event (`poll_event` until `None`), every byte to write
-/// (`output`, counted written with `advance`: the host writes them), and the next
+/// (`take_output`, counted written: the host writes them), and the next
 /// deadline. Taking the output can let more events out (a large frame held the receive
 /// side), so both are drained until neither has more.
 fn progress(c: &mut core::Connection<Vec<u8>>) -> wit::Progress {
@@ -471,17 +471,10 @@ fn drain(c: &mut core::Connection<Vec<u8>>, echo: bool) -> wit::Progress {
             }
             events.push(event(e));
         }
-        let out = c.output();
-        let n = out.len();
-        if n == 0 {
+        if !c.wants_write() {
             break;
         }
-        output.reserve(n);
-        out.copy_to(&mut output);
-        // `n` is exactly what the output holds, which `advance` never refuses.
-        if c.advance(n).is_err() {
-            break;
-        }
+        c.take_output(&mut output);
     }
     wit::Progress { events, output, wake_up: c.poll_timeout() }
 }

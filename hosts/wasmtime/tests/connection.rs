@@ -35,14 +35,17 @@ struct Side {
     hung_up: bool,
     /// Every byte this side wrote.
     wire: Vec<u8>,
+    /// When the connection last asked to be woken (the clock stands at 0 here).
+    wake_up: Option<u64>,
 }
 
 impl Side {
     fn new(c: ResourceAny) -> Self {
-        Side { c, events: Vec::new(), unread: Vec::new(), hung_up: false, wire: Vec::new() }
+        Side { c, events: Vec::new(), unread: Vec::new(), hung_up: false, wire: Vec::new(), wake_up: None }
     }
 
     fn take(&mut self, p: Progress) {
+        self.wake_up = p.wake_up;
         self.wire.extend_from_slice(&p.output);
         self.unread.extend(p.output);
         self.events.extend(p.events);
@@ -79,6 +82,11 @@ fn seeded(mut o: Options) -> Options {
 /// and `from`'s hang-up as `read-eof`. True when anything moved.
 fn transfer(s: &mut Session, from: &mut Side, to: &mut Side, rng: &mut Rng) -> bool {
     let mut moved = false;
+    if from.wake_up == Some(0) && !from.closed() {
+        // Due now (a failure waiting for this host's turn to end): the host's timer fires.
+        from.take(s.connection_handle_timeout(from.c, 0).unwrap());
+        moved = true;
+    }
     while !from.unread.is_empty() {
         let n = (1 + rng.below(64 * 1024)).min(from.unread.len());
         let bytes: Vec<u8> = from.unread.drain(..n).collect();
