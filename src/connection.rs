@@ -200,6 +200,9 @@ pub enum Event<'a> {
     Open {
         /// The subprotocol in force, if any.
         subprotocol: Option<&'a str>,
+        /// Server: the request target the client asked for (`/chat?room=1`); none for a
+        /// client or a connection made with [`Connection::from_upgraded`].
+        target: Option<&'a str>,
         /// The peer's head: the client's request, or the server's response (none for
         /// a connection made with [`Connection::from_upgraded`]).
         headers: Vec<HttpHeader<'a>>,
@@ -364,8 +367,11 @@ pub struct Connection<B = Vec<u8>> {
     queue: VecDeque<Queued<B>>,
     tail: Session,
     tail_utf8: Utf8Validator,
-    /// Payload bytes accepted and not yet indicated sent.
+    /// Payload bytes accepted and not yet framed.
     queued_bytes: usize,
+    /// The handle's send operation counts in `queued_bytes` (an echo from the receive
+    /// buffer does not: it was never queued).
+    op_counted: bool,
     /// Frames copied out of the handle, `staging[written..]` unwritten.
     staging: Vec<u8>,
     written: usize,
@@ -452,6 +458,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
             tail: Session::open(),
             tail_utf8: Utf8Validator::new(),
             queued_bytes: 0,
+            op_counted: false,
             staging: Vec::new(),
             written: 0,
             flight: None,
@@ -769,6 +776,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         if self.queue.is_empty() && self.handle.send_slot_free() {
             // Into the handle's slot, which checks the text itself.
             self.handle.send_with_control_payload(ty, data, ())?;
+            self.op_counted = true;
         } else {
             let payload = data.as_ref().map_or(&[][..], |d| match d {
                 SendBuffer::Data(p) => p.as_ref(),
@@ -836,6 +844,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         }
         if !self.message_in_assembly && self.queue.is_empty() && self.handle.send_slot_free() {
             self.handle.send_with_control_payload(ty, Some(SendBuffer::LastReceived), ())?;
+            self.op_counted = false;
             self.tail.send_accepted(ty);
             self.shown = None;
             self.pump_send();
@@ -1017,18 +1026,26 @@ impl<B: AsRef<[u8]>> Connection<B> {
             match self.handle.get_action(ActionQueue::Send) {
                 Ok(Action::SendToNetwork { buffers, action, .. }) => {
                     let len = buffers.len();
-                    if len >= zero_copy_min && self.written == self.staging.len() {
-                        // The token from the handle's fields (see poll_event).
+                    let large = len >= zero_copy_min && self.written == self.staging.len();
+                    if !large {
+                        buffers.copy_to(&mut self.staging);
+                    }
+                    // The payload this frame carries leaves the queued count: from here
+                    // on it is counted as output.
+                    if self.op_counted {
+                        self.queued_bytes = self.queued_bytes.saturating_sub(self.handle.send_flight_advance());
+                    }
+                    if large {
+                        // Written from where it lies. The token from the handle's fields
+                        // (see poll_event).
                         self.flight = self.handle.send_flight_token().map(|token| (token, len, 0));
                         return;
                     }
-                    buffers.copy_to(&mut self.staging);
                     let _ = self.handle.complete_action(action, len);
                 }
                 Ok(Action::IndicateSendComplete { buffer, action, .. }) => {
                     match buffer {
                         Some(SendBuffer::Data(data)) => {
-                            self.queued_bytes -= data.as_ref().len().min(self.queued_bytes);
                             if let Outgoing::Copied(v) = data
                                 && v.capacity() > self.spare.capacity()
                                 && v.capacity() <= ASSEMBLY_KEEP
@@ -1049,6 +1066,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
                     }
                     let Some(next) = self.queue.pop_front() else { return };
                     let ty = next.ty;
+                    self.op_counted = ty.is_data();
                     if let Err(e) = self.handle.send_with_control_payload(ty, next.buffer, ()) {
                         // The handle refused what the tail accepted: the send side broke.
                         self.queue.clear();
@@ -1314,7 +1332,11 @@ impl<B: AsRef<[u8]>> Connection<B> {
                         }
                     })
                     .unwrap_or_default();
-                Event::Open { subprotocol: self.subprotocol.as_deref(), headers }
+                let target = match (self.role, &self.head) {
+                    (Role::Server, Some(h)) => h.request().ok().map(|r| r.target),
+                    _ => None,
+                };
+                Event::Open { subprotocol: self.subprotocol.as_deref(), target, headers }
             }
             Pending::Failed => {
                 let (error, status_sent) = self.failure.clone().unwrap_or((Error::ConnectionClosed, None));

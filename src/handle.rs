@@ -1004,6 +1004,14 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
     }
 
+    /// The payload bytes of the send operation that the frame action in flight carries.
+    pub(crate) fn send_flight_advance(&self) -> usize {
+        match self.send_flight {
+            Some(Flight::Frame { advance, .. }) => advance,
+            _ => 0,
+        }
+    }
+
     /// The SEND_TO_NETWORK action in flight on the send queue, if any.
     pub(crate) fn send_flight_token(&self) -> Option<ActionContext> {
         match self.send_flight {

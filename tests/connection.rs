@@ -714,3 +714,32 @@ fn take_output_hands_over_every_byte_once() {
     let lens: Vec<usize> = messages(&p.server.events).iter().map(|m| m.1.len()).collect();
     assert_eq!(lens, [10, 3000, 40_000, 5]);
 }
+
+#[test]
+fn a_server_learns_the_request_target_when_it_opens() {
+    let request = ClientRequest::from_url("ws://example.com/chat?room=1").unwrap();
+    let mut c = Connection::<Vec<u8>>::client(0, seeded(no_timers()), &request).unwrap();
+    let mut s = Connection::<Vec<u8>>::server(0, no_timers()).unwrap();
+    let mut out = Vec::new();
+    c.take_output(&mut out);
+    s.feed(&out, 0).unwrap();
+    match s.poll_event() {
+        Some(Event::Open { target, headers, .. }) => {
+            assert_eq!(target, Some("/chat?room=1"));
+            assert!(headers.iter().any(|h| h.is("Host") && &*h.value == b"example.com"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn buffered_amount_counts_each_byte_once_during_a_large_send() {
+    let mut p = Pair::open(no_timers(), no_timers(), 44);
+    p.client.conn.send_binary(vec![1; 2 << 20], true).unwrap();
+    // Payload not yet framed plus frames not yet written: the payload and its framing.
+    let framing = 14;
+    assert_eq!(p.client.conn.buffered_amount(), (2 << 20) + framing);
+    let n = p.client.conn.output().len();
+    p.client.conn.advance(n).unwrap();
+    assert_eq!(p.client.conn.buffered_amount(), (2 << 20) + framing - n);
+}

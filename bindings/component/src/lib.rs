@@ -427,8 +427,9 @@ fn event(e: core::Event<'_>) -> wit::Event {
         core::Event::Request { target, headers } => {
             wit::Event::Request(wit::Request { target: target.to_owned(), headers: headers_out(&headers) })
         }
-        core::Event::Open { subprotocol, headers } => wit::Event::Open(wit::Opened {
+        core::Event::Open { subprotocol, target, headers } => wit::Event::Open(wit::Opened {
             subprotocol: subprotocol.map(str::to_owned),
+            target: target.map(str::to_owned),
             headers: headers_out(&headers),
         }),
         core::Event::Message { text, data, fin } => {

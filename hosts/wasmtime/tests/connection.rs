@@ -357,7 +357,7 @@ fn upgraded_connections_open_at_once() {
     let mut p = Pair { s, client: Side::new(c), server: Side::new(v), rng: Rng(10) };
     for side in [&mut p.client, &mut p.server] {
         let first = p.s.connection_handle_timeout(side.c, 0).unwrap();
-        assert_eq!(first.events, [Event::Open(wit::Opened { subprotocol: None, headers: vec![] })]);
+        assert_eq!(first.events, [Event::Open(wit::Opened { subprotocol: None, target: None, headers: vec![] })]);
         assert!(first.output.is_empty());
     }
     p.send(true, &[text(b"hi", true)]);
