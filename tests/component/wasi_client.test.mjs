@@ -37,9 +37,9 @@ test('the WASI client component talks WebSocket over wasi:sockets to echo_server
       'run', 'target/wasm32-wasip2/release/examples/wasi_client.wasm', `ws://127.0.0.1:${port}/`,
     ]);
     assert.equal(code, 0, out);
-    assert.match(out, /Utf8Message echoed: "hello from wasi ✓" \(same\)/);
-    assert.match(out, /BinaryMessage echoed: 5 bytes \(same\)/);
-    assert.match(out, /Utf8Message echoed: 70000 bytes \(same\)/);
+    assert.match(out, /text echoed: "hello from wasi ✓" \(same\)/);
+    assert.match(out, /binary echoed: 5 bytes \(same\)/);
+    assert.match(out, /text echoed: 70000 bytes \(same\)/);
     assert.match(out, /closed cleanly/);
   } finally {
     server.kill();
