@@ -369,8 +369,7 @@ pub struct Connection<B = Vec<u8>> {
     tail_utf8: Utf8Validator,
     /// Payload bytes accepted and not yet framed.
     queued_bytes: usize,
-    /// The handle's send operation counts in `queued_bytes` (an echo from the receive
-    /// buffer does not: it was never queued).
+    /// The handle's send operation is data counted in `queued_bytes`.
     op_counted: bool,
     /// Frames copied out of the handle, `staging[written..]` unwritten.
     staging: Vec<u8>,
@@ -653,7 +652,12 @@ impl<B: AsRef<[u8]>> Connection<B> {
     }
 
     fn server_head(&mut self, parser: HeadParser) {
-        let checked = parser.request().and_then(|r| handshake::check_request_line(r.method, r.version));
+        // The whole upgrade is checked before the host is shown it (a deferred accept
+        // then fails only on the host's own arguments).
+        let checked = parser.request().and_then(|r| {
+            handshake::check_request_line(r.method, r.version)?;
+            handshake::server_response_headers(&r.headers, None, &[]).map(|_| ())
+        });
         if let Err(e) = checked {
             self.refuse(&e);
             return;
@@ -843,8 +847,10 @@ impl<B: AsRef<[u8]>> Connection<B> {
             return Ok(());
         }
         if !self.message_in_assembly && self.queue.is_empty() && self.handle.send_slot_free() {
+            let len = self.handle.indicated().len();
             self.handle.send_with_control_payload(ty, Some(SendBuffer::LastReceived), ())?;
-            self.op_counted = false;
+            self.queued_bytes += len;
+            self.op_counted = true;
             self.tail.send_accepted(ty);
             self.shown = None;
             self.pump_send();
@@ -1344,11 +1350,11 @@ impl<B: AsRef<[u8]>> Connection<B> {
             }
             Pending::Closed | Pending::Request => {
                 let clean = self.failure.is_none() && self.peer_close.is_some() && self.tail.close_sent();
+                self.finish();
                 let (status, reason) = match &self.peer_close {
                     Some((s, r, n)) => (*s, std::str::from_utf8(&r[..usize::from(*n)]).unwrap_or("")),
                     None => (CloseStatus::ABORTED, ""),
                 };
-                self.phase = Phase::Done;
                 Event::Closed { clean, status, reason }
             }
         }
@@ -1383,13 +1389,22 @@ impl<B: AsRef<[u8]>> Connection<B> {
 
     /// The connection is over: `Closed` is indicated after what is pending.
     fn end(&mut self) {
+        self.finish();
+        if !self.pending.contains(&Pending::Closed) {
+            self.pending.push_back(Pending::Closed);
+        }
+    }
+
+    /// Over: no deadline is kept, and nothing is read any more, so an automatic pong
+    /// still waiting (for a frame boundary) is dropped rather than left to hold up the
+    /// close behind it.
+    fn finish(&mut self) {
         self.phase = Phase::Done;
         self.open_deadline = None;
         self.close_deadline = None;
         self.keepalive = KeepAlive::default();
-        if !self.pending.contains(&Pending::Closed) {
-            self.pending.push_back(Pending::Closed);
-        }
+        self.handle.cancel_pong();
+        self.pump_send();
     }
 }
 

@@ -985,6 +985,13 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
     }
 
+    /// Drops an automatic pong not yet handed out (the connection layer, once it reads
+    /// no more): a close queued behind it can then go.
+    pub(crate) fn cancel_pong(&mut self) {
+        self.pong = None;
+        self.last_ping = None;
+    }
+
     /// The payload of the ping the last automatic pong answers, once: valid until the
     /// receive queue moves on.
     pub(crate) fn take_last_ping(&mut self) -> Option<(usize, usize)> {

@@ -743,3 +743,81 @@ fn buffered_amount_counts_each_byte_once_during_a_large_send() {
     p.client.conn.advance(n).unwrap();
     assert_eq!(p.client.conn.buffered_amount(), (2 << 20) + framing - n);
 }
+
+// Found by the `connection` fuzz target (fuzz/regressions/connection).
+
+#[test]
+fn a_close_queued_behind_a_waiting_pong_is_written_after_the_connection_ends() {
+    let o = Options {
+        close_timeout: Some(100),
+        properties: vec![Property::SendBufferSize(20_000), Property::RandomSeed([1; 32])],
+        ..no_timers()
+    };
+    let mut c = Connection::<Vec<u8>>::from_upgraded(Role::Client, 0, o).unwrap();
+    while c.poll_event().is_some() {}
+    c.send_text(b"hi".to_vec(), true).unwrap(); // output not empty: frames are copied
+    c.send_binary(vec![0; 500_000], true).unwrap(); // past the output's high-water mark
+    c.close(0, Some(CloseStatus::SUCCESS), "").unwrap();
+    c.feed(b"\x89\x00", 0).unwrap(); // a ping mid-frame: its pong waits for the boundary
+    while c.poll_event().is_some() {}
+    c.handle_timeout(100); // the closing handshake times out
+    while c.poll_event().is_some() {}
+    let mut wire = Vec::new();
+    while c.wants_write() {
+        c.output().copy_to(&mut wire);
+        let n = c.output().len();
+        c.advance(n).unwrap();
+        while c.poll_event().is_some() {}
+    }
+    assert_eq!(wire[wire.len() - 8..wire.len() - 6], [0x88, 0x82], "the close was never written");
+}
+
+#[test]
+fn an_echoed_piece_counts_in_buffered_amount_until_written() {
+    let o = Options {
+        properties: vec![
+            Property::ReceiveBufferSize(65536),
+            Property::SendBufferSize(20_000),
+            Property::RandomSeed([1; 32]),
+        ],
+        ..no_timers()
+    };
+    let mut c = Connection::<Vec<u8>>::from_upgraded(Role::Client, 0, o).unwrap();
+    while c.poll_event().is_some() {}
+    let mut frame = vec![0x82, 127];
+    frame.extend_from_slice(&50_000u64.to_be_bytes());
+    frame.extend(std::iter::repeat_n(7u8, 50_000));
+    c.feed(&frame, 0).unwrap();
+    assert!(matches!(c.poll_event(), Some(Event::Message { data, fin: true, .. }) if data.len() == 50_000));
+    let before = c.buffered_amount();
+    c.send_received().unwrap();
+    let after = c.buffered_amount();
+    assert!(after >= before + 50_000, "buffered_amount {before} -> {after}");
+    while c.wants_write() {
+        let n = c.output().len();
+        c.advance(n).unwrap();
+        while c.poll_event().is_some() {}
+    }
+    assert_eq!(c.buffered_amount(), 0);
+}
+
+#[test]
+fn no_deadline_is_left_once_closed() {
+    let o = || Options { close_timeout: Some(10_000), ..no_timers() };
+    let mut p = Pair::open(o(), o(), 45);
+    p.server.conn.close(0, None, "").unwrap();
+    p.run();
+    assert_eq!(p.server.conn.state(), ConnectionState::Closed);
+    assert_eq!(p.client.conn.state(), ConnectionState::Closed);
+    assert_eq!((p.server.conn.poll_timeout(), p.client.conn.poll_timeout()), (None, None));
+}
+
+#[test]
+fn a_deferred_server_indicates_only_websocket_upgrades() {
+    let mut s = Connection::<Vec<u8>>::server(0, Options { defer_accept: true, ..no_timers() }).unwrap();
+    s.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0).unwrap();
+    assert!(matches!(s.poll_event(), Some(Event::Failed { error: Error::MissingHeader(_), .. })));
+    let mut out = Vec::new();
+    s.output().copy_to(&mut out);
+    assert!(out.starts_with(b"HTTP/1.1 400 "));
+}

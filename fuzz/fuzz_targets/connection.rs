@@ -52,11 +52,7 @@
 //! - pair: every message one side sent whole (and that was accepted) arrives at the other
 //!   intact and in order; all of them unless a side failed, aborted or lost its transport.
 //!
-//! Known findings the target runs past, each behind a `known_*` / `KNOWN_*` item that
-//! says what to remove once it is fixed (fuzz/README.md lists them): `Event::Request`
-//! before the upgrade headers are checked, a close deadline left after a clean close,
-//! echoed pieces missing from `buffered_amount()`, and a close that waits behind a pong
-//! never written once the connection has ended.
+//! Its first findings (fuzz/README.md, regressions/connection) are fixed and now fail it.
 
 #![no_main]
 
@@ -647,9 +643,7 @@ impl Side {
         }
         if self.closed {
             assert!(self.conn.poll_event().is_none());
-            if !known_stale_close_deadline(self) {
-                assert_eq!(self.conn.poll_timeout(), None, "{role:?}: a deadline after Closed");
-            }
+            assert_eq!(self.conn.poll_timeout(), None, "{role:?}: a deadline after Closed");
         }
     }
 
@@ -942,7 +936,8 @@ impl Side {
     /// A data send was accepted: it counts in `buffered_amount` and is due on the wire.
     fn accepted(&mut self, text: bool, fin: bool, data: Vec<u8>, buffered_before: usize, echo: bool) {
         let buffered = self.conn.buffered_amount();
-        let counted = if echo && KNOWN_ECHO_NOT_COUNTED { 0 } else { data.len() };
+        let _ = echo;
+        let counted = data.len();
         assert!(
             buffered >= buffered_before + counted,
             "{:?}: buffered_amount {buffered_before} -> {buffered} after a send of {}",
@@ -1050,7 +1045,7 @@ fn accept_error_ok(e: &Error) -> bool {
             | Error::SubprotocolNotOffered
             | Error::InvalidToken
             | Error::InvalidHeader
-    ) || known_accept_after_unchecked_request(e);
+    );
     ok && matches!(
         e.kind(),
         ErrorKind::InvalidState
@@ -1060,56 +1055,6 @@ fn accept_error_ok(e: &Error) -> bool {
             | ErrorKind::VersionNotSupported
     )
 }
-
-/// Known finding, kept so the target can run past it: `Event::Request` is documented as
-/// "checked to be a WebSocket upgrade", but only the request line is checked before it
-/// is indicated; `accept` then fails with the handshake error (and refuses the request).
-/// Remove this once `server_head` checks the headers before deferring.
-fn known_accept_after_unchecked_request(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::MissingHeader(_) | Error::DuplicateHeader(_) | Error::InvalidHeaderValue(_) | Error::UnsupportedVersion
-    )
-}
-
-/// Known finding, kept so the target can run past it: a connection that called `close`
-/// (with a close timeout) and then got the peer's close ends without `end()` (a server at
-/// once, a client whose transport had already ended), so its close deadline is never
-/// cleared and `poll_timeout()` still reports it after `Closed` (`handle_timeout` then
-/// does nothing but clear it). Remove once a clean close clears the deadline.
-fn known_stale_close_deadline(s: &Side) -> bool {
-    s.our_close.is_some() && s.close_received.is_some()
-}
-
-/// Known finding, kept so the target can run past it: a ping read while a frame of ours
-/// was half written leaves its pong waiting for the frame boundary, and a close (or a
-/// ping or pong with a payload) queued behind it waits for the pong. If the connection
-/// ends meanwhile (a deadline, say), `poll_event` no longer runs the receive queue, so
-/// neither the pong nor the close is ever written: the output runs dry without the close
-/// `close` accepted. Seen as a ping that was read (the reference decodes it) but never
-/// shown as `Event::Ping`. Set to false once a waiting pong still goes out.
-const KNOWN_STUCK_BEHIND_PONG: bool = true;
-
-fn known_stuck_behind_pong(s: &Side) -> bool {
-    if !KNOWN_STUCK_BEHIND_PONG || !s.closed || !s.opened && !s.upgraded {
-        return false;
-    }
-    let Some(from) = stream_start(&s.fed, s.upgraded) else { return false };
-    let cfg = RefConfig {
-        role: s.role,
-        accept_unmasked: s.role == Role::Server && s.masking_disabled,
-        verify_utf8: s.verify_utf8,
-    };
-    let pings = |items: &[Item]| items.iter().filter(|i| matches!(i, Item::PongSent(_))).count();
-    pings(&reference(cfg, &s.fed[from..]).0) > pings(&s.items)
-}
-
-/// Known finding, kept so the target can run past it: a piece `send_received` hands the
-/// handle to send from the receive buffer (zero copy) is not counted in
-/// `buffered_amount()` while it waits in the handle's send slot (behind a large frame
-/// being written, or a full output), so `buffered_amount` drops below what was accepted
-/// and not written. Set to false once it counts.
-const KNOWN_ECHO_NOT_COUNTED: bool = true;
 
 /// Errors of a received frame (those the reference decoder names).
 fn is_frame_error(e: &Error) -> bool {
@@ -1234,7 +1179,7 @@ fn check_written(s: &Side) {
     let got = normalize(&data_only(&items), true);
     let sent = normalize(&s.sends, true);
     assert!(is_prefix(&got, &sent), "{role:?} wrote\n{got:?}\nbut accepted\n{sent:?}");
-    if !s.aborted && !known_stuck_behind_pong(s) {
+    if !s.aborted {
         assert_eq!(got, sent, "{role:?}: accepted sends were not all written");
         if let Some((st, reason)) = &s.our_close {
             let first = items.iter().find(|i| matches!(i, Item::Close(..)));
