@@ -201,6 +201,11 @@ struct Side {
     send_outstanding: bool,
     /// The wire's open fragmented message, as written: Some(text).
     wire_open: Option<bool>,
+    /// The bytes of a data frame written so far whose payload continues over more
+    /// SEND_TO_NETWORK actions (a send is one frame, whatever the send buffer size).
+    partial: Vec<u8>,
+    /// The send those bytes belong to.
+    partial_ctx: Option<u32>,
     /// The text of the open outgoing text message, and how far it is UTF-8-checked.
     out_text: Option<(Vec<u8>, usize)>,
     send_flight: Option<Flight>,
@@ -257,6 +262,8 @@ impl Side {
             current_send: None,
             send_outstanding: false,
             wire_open: None,
+            partial: Vec::new(),
+            partial_ctx: None,
             out_text: None,
             send_flight: None,
             out: Vec::new(),
@@ -735,7 +742,8 @@ fn finish(me: &mut Side, peer: Option<&mut Side>, f: Flight, mode: Mode, amount:
             } else {
                 // Part of a frame on the wire corrupts the stream; a send operation
                 // with a frame cut short (even to 0) is cancelled.
-                me.corrupted |= n > 0;
+                me.corrupted |= n > 0 || !me.partial.is_empty();
+                me.partial.clear();
                 if let Some(c) = ctx {
                     me.rec(c).broke = true;
                 }
@@ -789,10 +797,38 @@ fn finish(me: &mut Side, peer: Option<&mut Side>, f: Flight, mode: Mode, amount:
     }
 }
 
-/// A whole frame went to the wire: check it against the operation it came from.
+/// The payload bytes (unmasked) of a frame whose start is `bytes`, as far as they go.
+fn partial_payload(bytes: &[u8]) -> Vec<u8> {
+    let (Some(&b1), true) = (bytes.get(1), bytes.len() >= 2) else { return Vec::new() };
+    let ext = match b1 & 0x7F {
+        126 => 2,
+        127 => 8,
+        _ => 0,
+    };
+    let masked = b1 & 0x80 != 0;
+    let start = 2 + ext + if masked { 4 } else { 0 };
+    let Some(payload) = bytes.get(start..) else { return Vec::new() };
+    match masked {
+        true => payload.iter().enumerate().map(|(i, b)| b ^ bytes[2 + ext + i % 4]).collect(),
+        false => payload.to_vec(),
+    }
+}
+
+/// A SEND_TO_NETWORK went to the wire whole: once it ends a frame, check the frame
+/// against the operation it came from. A data frame's payload may continue over several
+/// actions; an automatic pong is a whole frame and comes only at a frame boundary.
 fn frame_written(me: &mut Side, queue: ActionQueue, bytes: &[u8], ty: BufferType, ctx: Option<u32>) {
-    let f = parse_frame(bytes).expect("a SEND_TO_NETWORK is a whole frame");
-    assert_eq!(f.len, bytes.len(), "a SEND_TO_NETWORK holds exactly one frame");
+    if queue == ActionQueue::Receive {
+        assert!(me.partial.is_empty(), "an automatic pong inside a frame being written");
+    }
+    me.partial.extend_from_slice(bytes);
+    me.partial_ctx = ctx;
+    let Some(f) = parse_frame(&me.partial) else {
+        assert!(queue == ActionQueue::Send && ty.is_data(), "a {ty:?} frame cut over actions");
+        return;
+    };
+    assert_eq!(f.len, me.partial.len(), "a SEND_TO_NETWORK ends at most one frame");
+    me.partial.clear();
     assert!(f.rsv == 0 && f.minimal_length, "bad frame header {f:?}");
     match me.role {
         Role::Server => assert!(f.key.is_none(), "a server masked a frame"),
@@ -933,14 +969,17 @@ fn final_checks(pair: &mut [Side; 2]) {
                 assert_eq!(got, want, "{role:?} indicated other items than its peer wrote");
                 // End to end: the data is the data of the peer's sends.
                 let mut sent = Vec::new();
-                for (_, rec) in &peer.sends {
-                    if rec.ty.is_data() && rec.frames > 0 {
-                        let whole = rec.written.len() == rec.payload().len();
-                        sent.push(Item::Data {
-                            text: rec.ty.is_text(),
-                            bytes: rec.written.clone(),
-                            end: whole && !rec.ty.is_fragment(),
-                        });
+                for (ctx, rec) in &peer.sends {
+                    // A frame whose payload was still being written (or that an abort cut
+                    // off) counts with the payload on the wire so far.
+                    let in_progress = peer.partial_ctx == Some(*ctx) && !peer.partial.is_empty();
+                    if rec.ty.is_data() && (rec.frames > 0 || in_progress) {
+                        let mut bytes = rec.written.clone();
+                        if in_progress {
+                            bytes.extend(partial_payload(&peer.partial));
+                        }
+                        let whole = !in_progress && rec.written.len() == rec.payload().len();
+                        sent.push(Item::Data { text: rec.ty.is_text(), bytes, end: whole && !rec.ty.is_fragment() });
                     }
                 }
                 let data_only =
