@@ -148,6 +148,8 @@ export class Connection {
   readonly request: { target: string; headers: HeaderList } | undefined;
   /** The peer's head at open. */
   readonly headers: HeaderList;
+  /** A server's request target (`/chat?room=1`) once open. */
+  readonly target: string | undefined;
   readonly subprotocol: string | undefined;
   readonly bufferedAmount: number;
   readonly state: 'connecting' | 'open' | 'closing' | 'closed';
@@ -252,8 +254,9 @@ export function readFrameHeader(bytes: Uint8Array): FrameHeader | undefined;
 export interface DriverHooks {
   /** A server with `deferAccept`: the upgrade request; answer with `accept` or `reject`. */
   request?(request: { target: string; headers: HeaderList }): void;
-  /** The opening handshake is done (later events come in a later task). */
-  open?(protocol: string, headers: HeaderList): void;
+  /** The opening handshake is done (later events come in a later task); `target` is a
+   * server's request target. */
+  open?(protocol: string, headers: HeaderList, target: string | undefined): void;
   /** Message data: a whole message, or a piece (`fin` false) without `reassemble`. */
   message?(text: boolean, data: Uint8Array, fin: boolean): void;
   /** The peer pinged (the engine answered). */

@@ -167,7 +167,11 @@ export class WebSocket extends EventTarget {
     this.#accepting = { resolve, reject, protocols: options.protocols ?? [] };
     let connection;
     try {
-      connection = Connection.server(connectionOptions(options, { deferAccept: true }), performance.now());
+      // A list of protocols is the engine's to choose from; a chooser function is the
+      // application's, so the engine then shows the request and waits (deferAccept).
+      const protocols = options.protocols ?? [];
+      const extra = typeof protocols === 'function' ? { deferAccept: true } : { protocols: [...protocols] };
+      connection = Connection.server(connectionOptions(options, extra), performance.now());
     } catch (e) {
       reject(e);
       return;
@@ -197,26 +201,36 @@ export class WebSocket extends EventTarget {
     this.#driver.start();
   }
 
+  /** A server's `url`: the request's Host and target. */
+  #serverUrl(headers, target) {
+    const host = headers.find(([n]) => n.toLowerCase() === 'host')?.[1] ?? 'localhost';
+    try {
+      this.#url = new URL(`ws://${host}${target}`).href;
+      this.#origin = new URL(this.#url).origin;
+    } catch {
+      // an odd Host: keep the placeholder
+    }
+  }
+
   /** The engine's events, as DOM events. */
   #hooks = {
     request: (request) => {
-      const { protocols } = this.#accepting;
-      const offered = offeredSubprotocols(request.headers);
-      const protocol = typeof protocols === 'function' ? protocols(offered) : protocols.find((p) => offered.includes(p));
-      const host = request.headers.find(([n]) => n.toLowerCase() === 'host')?.[1] ?? 'localhost';
+      // The engine checked the upgrade before showing it; the chooser's pick must be one
+      // the client offered, else none is selected (RFC 6455 lets a server choose none).
+      let protocol;
       try {
-        this.#url = new URL(`ws://${host}${request.target}`).href;
-        this.#origin = new URL(this.#url).origin;
+        protocol = this.#accepting.protocols(offeredSubprotocols(request.headers));
       } catch {
-        // an odd Host: keep the placeholder
+        protocol = undefined;
       }
       try {
         this.#driver.accept(protocol ?? undefined, undefined);
       } catch {
-        // Not a valid upgrade: the engine answered it (400, 426) and fails the connection.
+        this.#driver.accept(undefined, undefined);
       }
     },
-    open: (protocol) => {
+    open: (protocol, headers, target) => {
+      if (target !== undefined) this.#serverUrl(headers, target);
       this.#protocol = protocol;
       this.#readyState = OPEN;
       if (this.#accepting) {

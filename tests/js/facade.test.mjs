@@ -439,3 +439,28 @@ describe('over a web stream pair (the WebTransport and workerd path) in Node', (
     srv.close();
   });
 });
+
+describe('our server choosing the subprotocol', () => {
+  test('a list is the engine\'s choice; a chooser function is the application\'s', async () => {
+    const seen = [];
+    const srv = net.createServer(async (socket) => {
+      const protocols = seen.length === 0 ? ['b', 'a'] : (offered) => offered.at(-1);
+      const ws = await acceptSocket(socket, { protocols });
+      seen.push([ws.protocol, ws.url]);
+      ws.close(1000);
+    });
+    await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+    const url = `ws://127.0.0.1:${srv.address().port}/room?id=7`;
+    try {
+      for (const offered of [['a', 'b'], ['a', 'b', 'c']]) {
+        const c = new WsClient(url, offered);
+        await next(c, 'open');
+        await next(c, 'close');
+      }
+      // The list: the server's first preference the client offered. The function: its pick.
+      assert.deepEqual(seen, [['b', url], ['c', url]]);
+    } finally {
+      srv.close();
+    }
+  });
+});

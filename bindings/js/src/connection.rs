@@ -241,6 +241,8 @@ pub struct JsConnection {
     /// The client's request (deferred server), and the peer's head at `Open`.
     request: Option<(String, Vec<core::HttpHeader<'static>>)>,
     head: Vec<core::HttpHeader<'static>>,
+    /// A server's request target, from `Open`.
+    target: Option<String>,
     now: core::Millis,
 }
 
@@ -262,6 +264,7 @@ impl JsConnection {
             call_error: None,
             request: None,
             head: Vec::new(),
+            target: None,
             now,
         };
         c.report.count = 0;
@@ -378,8 +381,9 @@ impl JsConnection {
                     record(records, EV_REQUEST, 0, 0, 0, 0);
                     true
                 }
-                core::Event::Open { headers, .. } => {
+                core::Event::Open { headers, target, .. } => {
                     self.head = headers.into_iter().map(|h| h.into_owned()).collect();
+                    self.target = target.map(str::to_owned);
                     record(records, EV_OPEN, 0, 0, 0, 0);
                     true
                 }
@@ -672,6 +676,12 @@ impl JsConnection {
     #[wasm_bindgen(getter)]
     pub fn headers(&self) -> Array {
         headers_out(&self.head)
+    }
+
+    /// A server's request target (`/chat?room=1`) once open, or undefined.
+    #[wasm_bindgen(getter)]
+    pub fn target(&self) -> Option<String> {
+        self.target.clone()
     }
 
     /// The subprotocol in force, or undefined.
