@@ -2,11 +2,13 @@
 // package, on the same in-memory pipe (two PassThrough streams as a Node Duplex pair, which
 // both read as they read a socket: 'data' events, write() and 'drain'), in one run. A client sends
 // COUNT messages of SIZE bytes, pipelined; the server echoes each; the clock stops when the
-// client has every echo. Best of RUNS.
+// client has every echo. Best of RUNS. With `tcp` as the third argument the pair is a real
+// loopback TCP connection (127.0.0.1) instead: the facade's server against ws's server.
 //
-//   node bench/js/facade.mjs [SIZES=16,1024,65536] [COUNT=100000]
+//   node bench/js/facade.mjs [SIZES=16,1024,65536] [COUNT=100000] [pipe|tcp]
 
 import http from 'node:http';
+import net from 'node:net';
 import { Duplex, PassThrough } from 'node:stream';
 import { WebSocket as Ws, WebSocketServer } from 'ws';
 import { WebSocket } from 'wsengine';
@@ -14,8 +16,22 @@ import { WebSocket } from 'wsengine';
 const sizes = (process.argv[2] ?? '16,1024,65536').split(',').map(Number);
 const baseCount = Number(process.argv[3] ?? 100000);
 const RUNS = 3;
+const tcp = process.argv[4] === 'tcp';
 
-function duplexPair() {
+/** Two ends of a loopback TCP connection: [client socket, server socket]. */
+async function tcpPair() {
+  const server = net.createServer();
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const accepted = new Promise((r) => server.once('connection', r));
+  const client = net.connect(server.address().port, '127.0.0.1');
+  await new Promise((r) => client.once('connect', r));
+  const socket = await accepted;
+  server.close();
+  for (const s of [client, socket]) s.setNoDelay(true);
+  return [client, socket];
+}
+
+function pipePair() {
   const ab = new PassThrough();
   const ba = new PassThrough();
   return [Duplex.from({ readable: ba, writable: ab }), Duplex.from({ readable: ab, writable: ba })];
@@ -33,8 +49,10 @@ function pump(client, payload, count) {
   });
 }
 
+const duplexPair = () => (tcp ? tcpPair() : pipePair());
+
 async function ours(payload, count) {
-  const [a, b] = duplexPair();
+  const [a, b] = await duplexPair();
   const serverP = WebSocket.accept(b);
   const client = new WebSocket('ws://bench/', [], { transport: a });
   client.binaryType = 'uint8array';
@@ -49,7 +67,7 @@ async function ours(payload, count) {
 }
 
 async function theirs(payload, count) {
-  const [a, b] = duplexPair();
+  const [a, b] = await duplexPair();
   const httpServer = http.createServer();
   const wss = new WebSocketServer({ server: httpServer, maxPayload: 1 << 30 });
   wss.on('connection', (s) => s.on('message', (d, binary) => s.send(d, { binary })));
