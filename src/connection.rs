@@ -1088,7 +1088,9 @@ impl<B: AsRef<[u8]>> Connection<B> {
     // ------------------------------------------------------------------ time
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called: the
-    /// earliest deadline (opening or closing handshake, next keep-alive ping, pong).
+    /// earliest deadline (opening or closing handshake, next keep-alive ping, pong), or
+    /// the last `now` when a peer failure waits for the host's next call (see
+    /// [`poll_event`](Self::poll_event)).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Millis> {
         if self.answering && matches!(self.phase, Phase::Open) && self.handle.state() == State::Failed {
@@ -1172,6 +1174,12 @@ impl<B: AsRef<[u8]>> Connection<B> {
 
     /// The next event, or `None` when the connection needs input, output written, or
     /// time to pass. Call until `None` after every `feed`, command and `advance`.
+    ///
+    /// Events come in the order of the stream, and the host's answers keep that order:
+    /// when the peer broke the protocol right behind a message, `Failed` (and the close
+    /// it sends) waits until the host's next call after that message (a send, a feed,
+    /// `handle_timeout`...), so an answer to the message goes out before the close even
+    /// from a host that drains every event before answering.
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
         self.complete_held();
         if let Some(p) = self.pending.front().copied() {
