@@ -360,9 +360,6 @@ pub struct Connection<B = Vec<u8>> {
     subprotocol: Option<String>,
     pending: VecDeque<Pending>,
     failure: Option<(Error, Option<CloseStatus>)>,
-    /// The handle's receive indication being shown to the host, completed at the next call.
-    held: Option<ActionContext>,
-    receiving: bool,
     /// Sends waiting for the handle's slot, and the send state as of the queue's tail.
     queue: VecDeque<Queued<B>>,
     tail: Session,
@@ -393,6 +390,8 @@ pub struct Connection<B = Vec<u8>> {
     eof: bool,
     /// A message was shown and the host has made no call since: its turn to answer.
     answering: bool,
+    /// The peer's close arrived while the host had its turn: the answer waits for it.
+    close_answer_due: bool,
     now: Millis,
 }
 
@@ -408,15 +407,12 @@ impl<B: AsRef<[u8]>> Connection<B> {
             .extend(c.handle.begin_client_handshake(&subprotocols, &extensions, &c.options.headers)?.iter().cloned());
         headers.extend(c.options.headers.iter().cloned());
         c.staging = http::encode_request_head(&request.target, &headers)?;
-        c.open_deadline = c.options.open_timeout.map(|t| now.saturating_add(t));
         Ok(c)
     }
 
     /// A server connection: waits for the client's upgrade request.
     pub fn server(now: Millis, options: Options) -> Result<Self> {
-        let mut c = Self::create(Role::Server, now, options, false)?;
-        c.open_deadline = c.options.open_timeout.map(|t| now.saturating_add(t));
-        Ok(c)
+        Self::create(Role::Server, now, options, false)
     }
 
     /// A connection whose upgrade was done elsewhere (an HTTP server, a proxy, an
@@ -438,6 +434,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
                 (Handle::new_server(props)?, Phase::Handshake(HeadParser::new(options.head_limits)))
             }
         };
+        let open_deadline = if upgraded { None } else { options.open_timeout.map(|t| now.saturating_add(t)) };
         handle.set_message_limits(MessageLimits {
             max_size: options.max_message_size,
             max_frames: options.max_fragments,
@@ -451,8 +448,6 @@ impl<B: AsRef<[u8]>> Connection<B> {
             subprotocol: None,
             pending: VecDeque::new(),
             failure: None,
-            held: None,
-            receiving: false,
             queue: VecDeque::new(),
             tail: Session::open(),
             tail_utf8: Utf8Validator::new(),
@@ -467,20 +462,26 @@ impl<B: AsRef<[u8]>> Connection<B> {
             assembling: None,
             message_in_assembly: false,
             keepalive: KeepAlive::default(),
-            open_deadline: None,
+            open_deadline,
             close_deadline: None,
             peer_close: None,
             eof: false,
             answering: false,
+            close_answer_due: false,
             now,
         })
+    }
+
+    /// The deadline `duration` after the latest `now`, when there is one.
+    fn after(&self, duration: Option<Millis>) -> Option<Millis> {
+        duration.map(|d| self.now.saturating_add(d))
     }
 
     /// The handshake finished: start the session's timers and the receive loop.
     fn opened(&mut self) {
         self.phase = Phase::Open;
         self.open_deadline = None;
-        self.keepalive.next_ping = self.options.ping_interval.map(|i| self.now.saturating_add(i));
+        self.keepalive.next_ping = self.after(self.options.ping_interval);
         self.pending.push_back(Pending::Open);
     }
 
@@ -926,7 +927,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         };
         self.tail.send_accepted(BufferType::Close);
         self.push(BufferType::Close, buffer);
-        self.close_deadline = self.options.close_timeout.map(|t| self.now.saturating_add(t));
+        self.close_deadline = self.after(self.options.close_timeout);
         Ok(())
     }
 
@@ -1093,8 +1094,10 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// [`poll_event`](Self::poll_event)).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Millis> {
-        if self.answering && matches!(self.phase, Phase::Open) && self.handle.state() == State::Failed {
-            // A failure waits for the host's next call (see poll_event): make it now.
+        let waiting = self.close_answer_due || self.handle.state() == State::Failed;
+        if self.answering && matches!(self.phase, Phase::Open) && waiting {
+            // A failure or the answer to a close waits for the host's next call (see
+            // poll_event): make it now.
             return Some(self.now);
         }
         let ping = match self.phase {
@@ -1142,10 +1145,10 @@ impl<B: AsRef<[u8]>> Connection<B> {
             self.keepalive.counter = self.keepalive.counter.wrapping_add(1);
             let id = self.keepalive.counter;
             if self.enqueue_control(BufferType::PingPong, &id.to_be_bytes()).is_ok() {
-                let timeout = self.options.pong_timeout.unwrap_or(Millis::MAX);
-                self.keepalive.awaiting = Some((id, now.saturating_add(timeout)));
+                let deadline = self.after(self.options.pong_timeout).unwrap_or(Millis::MAX);
+                self.keepalive.awaiting = Some((id, deadline));
             }
-            self.keepalive.next_ping = self.options.ping_interval.map(|i| now.saturating_add(i));
+            self.keepalive.next_ping = self.after(self.options.ping_interval);
         }
     }
 
@@ -1153,7 +1156,11 @@ impl<B: AsRef<[u8]>> Connection<B> {
 
     fn complete_held(&mut self) {
         self.shown = None;
-        if let Some(token) = self.held.take() {
+        // The receive indication shown to the host is completed at its next call. The
+        // token from the handle's own fields, not read back whole from the action just
+        // written field by field (a store-forwarding stall that cost a third of a small
+        // message's time).
+        if let Some(token) = self.handle.indication_in_flight() {
             let _ = self.handle.complete_action(token, 0);
         }
         if self.message_in_assembly {
@@ -1167,8 +1174,9 @@ impl<B: AsRef<[u8]>> Connection<B> {
 
     /// Keeps one receive outstanding on the handle while the session reads.
     fn ensure_receive(&mut self) {
-        if !self.receiving && matches!(self.phase, Phase::Open) && self.handle.receive(None, ()).is_ok() {
-            self.receiving = true;
+        if matches!(self.phase, Phase::Open) && !self.handle.receive_outstanding() {
+            // Refused once the receive side is over: nothing more is read then.
+            let _ = self.handle.receive(None, ());
         }
     }
 
@@ -1176,20 +1184,19 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// time to pass. Call until `None` after every `feed`, command and `advance`.
     ///
     /// Events come in the order of the stream, and the host's answers keep that order:
-    /// when the peer broke the protocol right behind a message, `Failed` (and the close
-    /// it sends) waits until the host's next call after that message (a send, a feed,
-    /// `handle_timeout`...), so an answer to the message goes out before the close even
-    /// from a host that drains every event before answering.
+    /// when the peer broke the protocol or closed right behind a message, the close this
+    /// side sends for it (and `Failed`) waits until the host's next call after that
+    /// message (a send, a feed, `handle_timeout`...), so an answer to the message goes
+    /// out before the close even from a host that drains every event before answering.
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
         self.complete_held();
-        if let Some(p) = self.pending.front().copied() {
-            if p == Pending::Request {
-                // Shown until accept or reject takes it.
-                self.pending.pop_front();
-                return self.request_event();
-            }
-            self.pending.pop_front();
-            return Some(self.pending_event(p));
+        if !self.answering && self.close_answer_due {
+            self.answer_close();
+        }
+        match self.pending.pop_front() {
+            Some(Pending::Request) => return self.request_event(),
+            Some(p) => return Some(self.pending_event(p)),
+            None => {}
         }
         self.head = None;
         if !matches!(self.phase, Phase::Open) {
@@ -1217,11 +1224,6 @@ impl<B: AsRef<[u8]>> Connection<B> {
                     Step::Ping
                 }
                 Ok(Action::IndicateReceiveComplete { buffer_type, close_status, .. }) => {
-                    self.receiving = false;
-                    // The token from the handle's own fields, not read back whole from
-                    // the action just written field by field (a store-forwarding stall
-                    // that cost a third of a small message's time).
-                    self.held = self.handle.indication_in_flight();
                     Step::Indication(buffer_type, close_status)
                 }
                 Ok(Action::IndicateSendComplete { .. }) => return None,
@@ -1233,7 +1235,6 @@ impl<B: AsRef<[u8]>> Connection<B> {
                     return None;
                 }
                 Err(e) => {
-                    self.receiving = false;
                     match e.close_status() {
                         Some(_) => self.fail_with_close(e),
                         None => self.fail(e, None),
@@ -1308,8 +1309,24 @@ impl<B: AsRef<[u8]>> Connection<B> {
         let n = reason.len().min(MAX_CLOSE_REASON_LENGTH);
         stored[..n].copy_from_slice(&reason[..n]);
         self.peer_close = Some((status, stored, n as u8));
-        if !self.tail.close_sent() {
-            let reply = status.reply::<Outgoing<B>>(&stored[..n]);
+        // Answered at once, or, when a message was shown since the host's last call,
+        // after the host's answer to it (see poll_event).
+        self.close_answer_due = true;
+        if !self.answering {
+            self.answer_close();
+        }
+        let reason = std::str::from_utf8(&self.handle.indicated()[..n]).unwrap_or("");
+        Some(Event::CloseReceived { status, reason })
+    }
+
+    /// Answers the peer's close (unless this side closed first), then ends: a server at
+    /// once, a client once the server closes the transport.
+    fn answer_close(&mut self) {
+        self.close_answer_due = false;
+        if !self.tail.close_sent()
+            && let Some((status, reason, n)) = self.peer_close
+        {
+            let reply = status.reply::<Outgoing<B>>(&reason[..usize::from(n)]);
             self.tail.send_accepted(BufferType::Close);
             self.push(BufferType::Close, reply);
         }
@@ -1319,11 +1336,9 @@ impl<B: AsRef<[u8]>> Connection<B> {
             Role::Client if self.eof => self.pending.push_back(Pending::Closed),
             Role::Client => {
                 self.phase = Phase::AwaitEof;
-                self.close_deadline = self.options.close_timeout.map(|t| self.now.saturating_add(t));
+                self.close_deadline = self.after(self.options.close_timeout);
             }
         }
-        let reason = std::str::from_utf8(&self.handle.indicated()[..n]).unwrap_or("");
-        Some(Event::CloseReceived { status, reason })
     }
 
     fn request_event(&mut self) -> Option<Event<'_>> {

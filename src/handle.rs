@@ -1045,6 +1045,11 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         self.send_utf8
     }
 
+    /// True while a receive operation is queued or its indication is in flight.
+    pub(crate) fn receive_outstanding(&self) -> bool {
+        self.receive_op.is_some() || self.receive_flight.is_some()
+    }
+
     /// True when no send operation is queued or in flight.
     pub(crate) fn send_slot_free(&self) -> bool {
         self.send_op.is_none() && self.send_flight.is_none()

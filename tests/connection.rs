@@ -821,3 +821,25 @@ fn a_deferred_server_indicates_only_websocket_upgrades() {
     s.output().copy_to(&mut out);
     assert!(out.starts_with(b"HTTP/1.1 400 "));
 }
+
+#[test]
+fn a_host_that_answers_after_draining_still_answers_before_the_close_reply() {
+    // A message and the peer's close in one read.
+    let mut s = Connection::<Vec<u8>>::from_upgraded(Role::Server, 0, no_timers()).unwrap();
+    assert!(matches!(s.poll_event(), Some(Event::Open { .. })));
+    s.feed(&[0x81, 0x82, 0, 0, 0, 0, b'h', b'i', 0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8], 3).unwrap();
+    let mut shown = Vec::new();
+    while let Some(e) = s.poll_event() {
+        shown.push(own(e));
+    }
+    assert_eq!(
+        shown,
+        [Ev::Message { text: true, data: b"hi".to_vec(), fin: true }, Ev::CloseReceived(1000, String::new())]
+    );
+    assert_eq!(s.poll_timeout(), Some(3), "the waiting answer asks to be woken now");
+    s.send_text(b"hi".to_vec(), true).unwrap();
+    assert!(matches!(s.poll_event(), Some(Event::Closed { clean: true, .. })));
+    let mut out = Vec::new();
+    s.output().copy_to(&mut out);
+    assert_eq!(out, b"\x81\x02hi\x88\x02\x03\xe8", "the echo, then the close reply");
+}
