@@ -369,8 +369,8 @@ impl JsConnection {
     }
 
     /// Polls events into the batch until there are none, or the batch must end here: after
-    /// `Open` (the caller shows it alone), after a message shown in place, or when the
-    /// arena is full.
+    /// `Open` (the caller shows it alone), after a message shown in place (its bytes are
+    /// the core's until the next poll).
     fn drain(&mut self) {
         while !self.stopped() {
             let Some(event) = self.inner.poll_event() else { return };
@@ -395,12 +395,11 @@ impl JsConnection {
                         record(records, EV_MESSAGE, flags, 0, ptr, len);
                         true
                     } else {
+                        // Copied: the batch goes on. The core keeps the caller's replies
+                        // ahead of what later frames cause (a failure, the answer to a
+                        // close) until the caller's next call.
                         copied(records, arena, EV_MESSAGE, flags, 0, data);
-                        // The caller reacts to a message before the connection reads on: a
-                        // reply then goes out before whatever the next frames cause (a
-                        // failure, the answer to a close), as in a host that polls one event
-                        // at a time.
-                        true
+                        false
                     }
                 }
                 core::Event::Ping(data) => {
