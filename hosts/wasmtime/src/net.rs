@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use wasmtime::component::ResourceAny;
 
 use crate::{Event, Options, Outgoing, Progress, Property, Session, engine, os_seed, wit};
@@ -58,26 +58,17 @@ pub fn accept(mut session: Session, stream: TcpStream, options: &Options) -> Res
     Ok(Connection { session, conn, stream, start, wake_up: None, ended: Ended::default() })
 }
 
-/// `host:port` and the request target of a `ws://` URL (port 80 when it has none).
-pub fn split_url(url: &str) -> Result<(String, String)> {
-    let rest = url.strip_prefix("ws://").ok_or_else(|| anyhow!("expected a ws:// URL, got {url}"))?;
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let has_port = match authority.rfind(']') {
-        Some(i) => authority[i..].contains(':'),
-        None => authority.contains(':'),
-    };
-    let address = if has_port { authority.to_owned() } else { format!("{authority}:80") };
-    Ok((address, path.to_owned()))
-}
-
 /// A client connection to `url` over a fresh TCP connection; `options` gets a
 /// random-seed of 32 bytes from the OS. The upgrade request goes out with the first
 /// call of [`Connection::run`].
 pub fn connect(mut session: Session, url: &str, options: &Options) -> Result<Connection> {
-    let (address, _) = split_url(url)?;
+    // Where to connect: the core's reading of the URL (the component reads it again
+    // for the request it writes).
+    let request = wsengine::ClientRequest::from_url(url)?;
+    if request.secure {
+        bail!("wss: needs TLS, which this host lacks: {url}");
+    }
+    let address = request.address();
     let stream = TcpStream::connect(&address).with_context(|| format!("connecting to {address}"))?;
     stream.set_nodelay(true)?;
     let mut options = options.clone();
