@@ -295,6 +295,8 @@ impl<B> From<&[u8]> for Outgoing<B> {
 struct Queued<B> {
     ty: BufferType,
     buffer: Option<SendBuffer<Outgoing<B>>>,
+    /// Text checked when queued: the outgoing UTF-8 state after it.
+    utf8_after: Option<Utf8Validator>,
 }
 
 #[derive(Debug)]
@@ -771,28 +773,18 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.check_command("send")?;
         self.tail.check_send(ty)?;
         let len = payload.as_ref().len();
-        let data = Some(SendBuffer::Data(Outgoing::App(payload)));
         if self.can_frame_directly(len) {
             // Framed straight into the output: the handle checks it, nothing is kept.
-            self.handle.send_into(ty, data, &mut self.staging)?;
+            self.handle.send_into(ty, Some(SendBuffer::Data(Outgoing::App(payload))), &mut self.staging)?;
             self.tail.send_accepted(ty);
             return Ok(());
         }
-        if self.queue.is_empty() && self.handle.send_slot_free() {
-            // Into the handle's slot, which checks the text itself.
-            self.handle.send_with_control_payload(ty, data, ())?;
-            self.op_counted = true;
-        } else {
-            let payload = data.as_ref().map_or(&[][..], |d| match d {
-                SendBuffer::Data(p) => p.as_ref(),
-                _ => &[],
-            });
-            self.tail_utf8 = self.queued_text_state(ty, payload)?;
-            self.queue.push_back(Queued { ty, buffer: data });
-        }
+        // Queued (into the handle's slot at once when it is free): its text is checked
+        // now, once, so a refusal is immediate.
+        self.tail_utf8 = self.queued_text_state(ty, payload.as_ref())?;
         self.tail.send_accepted(ty);
         self.queued_bytes += len;
-        self.pump_send();
+        self.push(ty, Some(SendBuffer::Data(Outgoing::App(payload))), ty.is_text().then_some(self.tail_utf8));
         Ok(())
     }
 
@@ -849,7 +841,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         }
         if !self.message_in_assembly && self.queue.is_empty() && self.handle.send_slot_free() {
             let len = self.handle.indicated().len();
-            self.handle.send_with_control_payload(ty, Some(SendBuffer::LastReceived), ())?;
+            self.handle.send_from_connection(ty, Some(SendBuffer::LastReceived), (), None)?;
             self.queued_bytes += len;
             self.op_counted = true;
             self.tail.send_accepted(ty);
@@ -875,7 +867,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         let copy = Outgoing::Copied(copy);
         self.queued_bytes += copy.as_ref().len();
         self.shown = None;
-        self.push(ty, Some(SendBuffer::Data(copy)));
+        self.push(ty, Some(SendBuffer::Data(copy)), ty.is_text().then_some(self.tail_utf8));
         Ok(())
     }
 
@@ -905,7 +897,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         }
         self.tail.check_send(ty)?;
         let buffer = if payload.is_empty() { None } else { Some(SendBuffer::Data(self.copy(payload))) };
-        self.push(ty, buffer);
+        self.push(ty, buffer, None);
         Ok(())
     }
 
@@ -926,7 +918,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
             None => return Err(Error::BufferShapeMismatch(BufferType::Close)),
         };
         self.tail.send_accepted(BufferType::Close);
-        self.push(BufferType::Close, buffer);
+        self.push(BufferType::Close, buffer, None);
         self.close_deadline = self.after(self.options.close_timeout);
         Ok(())
     }
@@ -947,8 +939,9 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.end();
     }
 
-    fn push(&mut self, ty: BufferType, buffer: Option<SendBuffer<Outgoing<B>>>) {
-        self.queue.push_back(Queued { ty, buffer });
+    /// Queues a send; `utf8_after` as [`Queued`] has it.
+    fn push(&mut self, ty: BufferType, buffer: Option<SendBuffer<Outgoing<B>>>, utf8_after: Option<Utf8Validator>) {
+        self.queue.push_back(Queued { ty, buffer, utf8_after });
         self.pump_send();
     }
 
@@ -1074,7 +1067,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
                     let Some(next) = self.queue.pop_front() else { return };
                     let ty = next.ty;
                     self.op_counted = ty.is_data();
-                    if let Err(e) = self.handle.send_with_control_payload(ty, next.buffer, ()) {
+                    if let Err(e) = self.handle.send_from_connection(ty, next.buffer, (), next.utf8_after) {
                         // The handle refused what the tail accepted: the send side broke.
                         self.queue.clear();
                         self.queued_bytes = 0;
@@ -1328,7 +1321,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         {
             let reply = status.reply::<Outgoing<B>>(&reason[..usize::from(n)]);
             self.tail.send_accepted(BufferType::Close);
-            self.push(BufferType::Close, reply);
+            self.push(BufferType::Close, reply, None);
         }
         match self.role {
             Role::Server => self.pending.push_back(Pending::Closed),
@@ -1396,7 +1389,8 @@ impl<B: AsRef<[u8]>> Connection<B> {
             && self.tail.check_send(BufferType::Close).is_ok()
         {
             self.tail.send_accepted(BufferType::Close);
-            self.push(BufferType::Close, Some(SendBuffer::Close { status: s, reason: Outgoing::Copied(Vec::new()) }));
+            let close = SendBuffer::Close { status: s, reason: Outgoing::Copied(Vec::new()) };
+            self.push(BufferType::Close, Some(close), None);
             sent = Some(s);
         }
         self.fail(error, sent);
@@ -1423,6 +1417,8 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// close behind it.
     fn finish(&mut self) {
         self.phase = Phase::Done;
+        // Nothing is answered once over (after an abort, say).
+        self.close_answer_due = false;
         self.open_deadline = None;
         self.close_deadline = None;
         self.keepalive = KeepAlive::default();

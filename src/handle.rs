@@ -205,6 +205,20 @@ pub struct Handle<B = Vec<u8>, C = ()> {
     message_frames: u32,
 }
 
+/// Who makes a send, and what it checked already.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Sender {
+    /// websocket.dll's caller: every rule, and a ping or pong carries no payload.
+    Caller,
+    /// The connection layer: a ping or unsolicited pong may carry up to 125 bytes; with
+    /// `utf8_after`, the send's text was checked when it was queued, from the state the
+    /// handle is in now, and this is the state after it.
+    Connection {
+        /// The outgoing UTF-8 state after the send.
+        utf8_after: Option<Utf8Validator>,
+    },
+}
+
 /// Limits on a received message, checked as its frame headers arrive (connection layer;
 /// websocket.dll has none).
 #[derive(Clone, Copy, Debug)]
@@ -434,18 +448,19 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     ///
     /// One send may be outstanding: until its `IndicateSendComplete` is completed.
     pub fn send(&mut self, buffer_type: BufferType, buffer: Option<SendBuffer<B>>, context: C) -> Result<()> {
-        self.queue_send(buffer_type, buffer, context, false)
+        self.queue_send(buffer_type, buffer, context, Sender::Caller)
     }
 
-    /// The connection layer's send: as [`send`](Self::send), and a ping or unsolicited
-    /// pong may carry a payload of up to 125 bytes (websocket.dll allows none).
-    pub(crate) fn send_with_control_payload(
+    /// The connection layer's send: as [`send`](Self::send), as [`Sender::Connection`]
+    /// says.
+    pub(crate) fn send_from_connection(
         &mut self,
         buffer_type: BufferType,
         buffer: Option<SendBuffer<B>>,
         context: C,
+        utf8_after: Option<Utf8Validator>,
     ) -> Result<()> {
-        self.queue_send(buffer_type, buffer, context, true)
+        self.queue_send(buffer_type, buffer, context, Sender::Connection { utf8_after })
     }
 
     fn queue_send(
@@ -453,9 +468,9 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         buffer_type: BufferType,
         buffer: Option<SendBuffer<B>>,
         context: C,
-        control_payload: bool,
+        sender: Sender,
     ) -> Result<()> {
-        let (continues, received) = self.accept_send(buffer_type, buffer.as_ref(), control_payload)?;
+        let (continues, received) = self.accept_send(buffer_type, buffer.as_ref(), sender)?;
         self.send_op = Some(SendOp {
             ty: buffer_type,
             buffer,
@@ -479,7 +494,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         if !ty.is_data() {
             return Err(Error::InvalidBufferType(ty));
         }
-        let (continues, received) = self.accept_send(ty, buffer.as_ref(), false)?;
+        let (continues, received) = self.accept_send(ty, buffer.as_ref(), Sender::Connection { utf8_after: None })?;
         let opcode = match (continues, ty.is_text()) {
             (true, _) => Opcode::Continuation,
             (false, true) => Opcode::Text,
@@ -514,8 +529,9 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         &mut self,
         buffer_type: BufferType,
         buffer: Option<&SendBuffer<B>>,
-        control_payload: bool,
+        sender: Sender,
     ) -> Result<(bool, Option<LastPiece>)> {
+        let control_payload = matches!(sender, Sender::Connection { .. });
         self.session.check_session("send")?;
         self.session.check_send(buffer_type)?;
         if self.send_op.is_some() || self.send_flight.is_some() {
@@ -546,7 +562,11 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             Some(SendBuffer::LastReceived) => self.last_piece,
             _ => None,
         };
-        if buffer_type.is_text() && self.config.verify_utf8 {
+        if let Sender::Connection { utf8_after: Some(v) } = sender {
+            // Checked by the connection when it queued the send, from the state this one
+            // is in now: not a second pass.
+            self.send_utf8 = v;
+        } else if buffer_type.is_text() && self.config.verify_utf8 {
             // Validate on a copy: a rejected piece must not move the state.
             let mut v = self.send_utf8;
             let ok = match (received, buffer) {

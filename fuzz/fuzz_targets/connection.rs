@@ -406,6 +406,11 @@ struct Side {
     /// Indications as reference items (pings as `PongSent`).
     items: Vec<Item>,
     close_received: Option<(u16, String)>,
+    /// A message was shown and the host has made no call since (its turn to answer).
+    host_turn: bool,
+    /// The peer's close came during the host's turn: the connection answers it after the
+    /// host's next call, and until then it still takes the host's sends.
+    close_answer_due: bool,
     failed: Option<Error>,
     closed: bool,
     /// The last `poll_event` returned `None` and nothing ran since.
@@ -455,6 +460,8 @@ impl Side {
             message: None,
             items: Vec::new(),
             close_received: None,
+            host_turn: false,
+            close_answer_due: false,
             failed: None,
             closed: false,
             drained: false,
@@ -480,7 +487,7 @@ impl Side {
 
     /// May a send or close be accepted now (as far as a drained host can tell)?
     fn live(&self) -> bool {
-        (self.opened || self.upgraded) && !self.closed && self.close_received.is_none()
+        (self.opened || self.upgraded) && !self.closed && (self.close_received.is_none() || self.close_answer_due)
     }
 
     fn check_output(&self) {
@@ -508,6 +515,7 @@ impl Side {
             let message = matches!(e, Ev::Message { .. });
             self.on_event(e);
             if message {
+                self.host_turn = true;
                 self.shown = Some(self.items.len() - 1);
                 if self.echo > 0 {
                     self.echo -= 1;
@@ -603,6 +611,7 @@ impl Side {
                 assert!(reason.len() <= 123);
                 self.items.push(Item::Close(status, reason.clone().into_bytes()));
                 self.close_received = Some((status, reason));
+                self.close_answer_due = self.host_turn;
             }
             Ev::Failed(error, status_sent) => {
                 assert!(
@@ -654,6 +663,7 @@ impl Side {
         if self.eof {
             return false; // a transport gives nothing after its end
         }
+        self.host_call();
         let (out, buffered) = (self.conn.output().len(), self.conn.buffered_amount());
         match self.conn.feed(bytes, now) {
             Ok(()) => {
@@ -686,6 +696,7 @@ impl Side {
     }
 
     fn read_eof(&mut self, commit: bool, now: Millis) {
+        self.host_call();
         if commit {
             self.conn.commit(0, now);
         } else {
@@ -746,6 +757,21 @@ impl Side {
     // ---------------------------------------------------------------- commands
 
     fn command(&mut self, cmd: &Cmd, clock: &mut Millis) {
+        self.command_inner(cmd, clock);
+        // Every command but writing output (and the handshake's accept or reject) is a
+        // host call that ends the host's turn.
+        if !matches!(cmd, Cmd::Advance(_) | Cmd::PartialDrain(_) | Cmd::Accept { .. } | Cmd::Reject { .. }) {
+            self.host_call();
+        }
+    }
+
+    /// The host made a call: its turn to answer a message is over.
+    fn host_call(&mut self) {
+        self.host_turn = false;
+        self.close_answer_due = false;
+    }
+
+    fn command_inner(&mut self, cmd: &Cmd, clock: &mut Millis) {
         let exact = self.settled;
         let (out, buffered) = (self.conn.output().len(), self.conn.buffered_amount());
         let unchanged = |s: &Self| (s.conn.output().len(), s.conn.buffered_amount()) == (out, buffered);
@@ -920,6 +946,7 @@ impl Side {
             self.conn.output().copy_to(&mut before);
         }
         self.conn.handle_timeout(now);
+        self.host_call();
         self.touched();
         if !due && was_drained {
             let mut after = Vec::new();
@@ -1418,10 +1445,19 @@ impl Pair {
         let taken = if to.feed(&wire[..k], now) {
             k
         } else {
-            // Too much at once: a receive buffer's worth fits once the peer has read.
+            // Too much at once: what fits once the peer has read (halving, so a large
+            // transfer still moves in large steps).
             to.drain_all();
-            let small = k.min(256);
-            if to.feed(&wire[..small], now) { small } else { 0 }
+            let mut n = k;
+            loop {
+                n = (n / 2).max(1);
+                if to.feed(&wire[..n], now) {
+                    break n;
+                }
+                if n == 1 {
+                    break 0;
+                }
+            }
         };
         self.delivered[i] += taken;
         taken > 0
