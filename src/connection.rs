@@ -562,9 +562,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
             Phase::Open => {}
             Phase::AwaitEof | Phase::Done => return Ok(()),
         }
-        if self.handle.spilled() + bytes.len() > self.options.max_buffered_input + self.handle.receive_buffer_size() {
-            return Err(Error::InputBufferFull { limit: self.options.max_buffered_input });
-        }
+        self.check_input_room(bytes.len())?;
         if let Some(read) = self.read_buffer() {
             let n = bytes.len().min(read.len());
             read[..n].copy_from_slice(&bytes[..n]);
@@ -575,6 +573,29 @@ impl<B: AsRef<[u8]>> Connection<B> {
         }
         if !bytes.is_empty() {
             self.handle.push_received(bytes)?;
+        }
+        Ok(())
+    }
+
+    /// [`feed`](Self::feed) for bytes the host holds in a `Vec`: taken over rather than
+    /// copied when the connection is open and has consumed what it was handed before
+    /// (the component hands each transport read in this way).
+    pub fn feed_vec(&mut self, bytes: Vec<u8>, now: Millis) -> Result<()> {
+        if !matches!(self.phase, Phase::Open) || self.handle.spilled() > 0 {
+            return self.feed(&bytes, now);
+        }
+        self.check_input_room(bytes.len())?;
+        self.answering = false;
+        self.now = self.now.max(now);
+        self.handle.withdraw_read();
+        self.handle.push_received_vec(bytes)
+    }
+
+    /// Refuses input that would leave more than `max_buffered_input` bytes waiting
+    /// beyond the receive buffer.
+    fn check_input_room(&self, len: usize) -> Result<()> {
+        if self.handle.spilled() + len > self.options.max_buffered_input + self.handle.receive_buffer_size() {
+            return Err(Error::InputBufferFull { limit: self.options.max_buffered_input });
         }
         Ok(())
     }

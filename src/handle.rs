@@ -11,6 +11,15 @@ use crate::handshake::{self, ClientHandshakeOutcome};
 use crate::http::HttpHeader;
 use crate::mask;
 use crate::property::{Config, Property};
+
+/// The received bytes, `rpos..rend` unconsumed: the receive area, or the pushed bytes
+/// while they are parsed where they lie. A macro, not only a method, so that it borrows
+/// just those fields beside a mutable borrow of another.
+macro_rules! rx {
+    ($h:expr) => {
+        if $h.from_spill { &$h.spill[..] } else { &$h.buf[..$h.config.receive_buffer_size] }
+    };
+}
 use crate::state::{Session, State};
 use crate::utf8::Utf8Validator;
 
@@ -181,9 +190,14 @@ pub struct Handle<B = Vec<u8>, C = ()> {
     /// Unconsumed received bytes are `buf[rpos..rend]`.
     rpos: usize,
     rend: usize,
-    /// Bytes handed over by [`Handle::push_received`], not yet in the receive area.
+    /// Bytes handed over by [`Handle::push_received`], not yet in the receive area
+    /// (`spill[spill_pos..]`), or, while `from_spill`, the received bytes themselves.
     spill: Vec<u8>,
     spill_pos: usize,
+    /// True while the pushed bytes are parsed where they lie, with `rpos` and `rend`
+    /// counting in `spill`: they reached an empty receive area, so moving them into
+    /// it would be a copy for nothing.
+    from_spill: bool,
     decoder: HeaderDecoder,
     frame: Option<InFrame>,
     /// `Some(text)` while a received message is open.
@@ -282,6 +296,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             rend: 0,
             spill: Vec::new(),
             spill_pos: 0,
+            from_spill: false,
             decoder: HeaderDecoder::new(),
             frame: None,
             message: None,
@@ -503,7 +518,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         let key = self.masking_key();
         let payload: &[u8] = match (&buffer, received) {
             (Some(SendBuffer::Data(b)), _) => b.as_ref(),
-            (_, Some(p)) => &self.buf[p.start..p.end],
+            (_, Some(p)) => &self.rx()[p.start..p.end],
             _ => &[],
         };
         let start = out.len();
@@ -584,7 +599,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                     }
                 }
                 (_, _) => {
-                    let piece = received.map_or(&[][..], |p| &self.buf[p.start..p.end]);
+                    let piece = received.map_or(&[][..], |p| &self.rx()[p.start..p.end]);
                     if buffer_type.is_fragment() { v.feed(piece) } else { v.finish(piece) }
                 }
             };
@@ -639,11 +654,28 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         if self.session.is_aborted() {
             return Err(Error::Aborted);
         }
-        if self.spill_pos == self.spill.len() {
+        if !self.from_spill && self.spill_pos == self.spill.len() {
             self.spill.clear();
             self.spill_pos = 0;
         }
         self.spill.extend_from_slice(bytes);
+        if self.from_spill {
+            self.rend = self.spill.len();
+        }
+        Ok(())
+    }
+
+    /// [`push_received`](Self::push_received) for bytes in a `Vec`: taken over, not
+    /// copied, when the bytes pushed before have been consumed.
+    pub fn push_received_vec(&mut self, bytes: Vec<u8>) -> Result<()> {
+        if self.session.is_aborted() {
+            return Err(Error::Aborted);
+        }
+        if self.from_spill || self.spill_pos < self.spill.len() {
+            return self.push_received(&bytes);
+        }
+        self.spill = bytes;
+        self.spill_pos = 0;
         Ok(())
     }
 
@@ -813,7 +845,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         if !op.started && in_flight.is_none() {
             return false;
         }
-        op.sent + in_flight.unwrap_or(0) < op.payload(&self.buf[..self.config.receive_buffer_size]).len()
+        op.sent + in_flight.unwrap_or(0) < op.payload(self.rx()).len()
     }
 
     /// True when the send queue has an action to hand out now. A close frame is built
@@ -840,7 +872,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     fn frame_buffers(&self, first: (usize, usize), payload: Payload) -> SendBuffers<'_> {
         let second: &[u8] = match (payload, &self.send_op) {
             (Payload::Caller { start, end }, Some(op)) => {
-                &op.payload(&self.buf[..self.config.receive_buffer_size])[start..end]
+                &op.payload(self.rx())[start..end]
             }
             _ => &[],
         };
@@ -909,10 +941,10 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         let fresh = self.send_op.as_ref().is_some_and(|op| !op.started);
         let key = if fresh { self.masking_key() } else { None };
         let Some(op) = self.send_op.as_mut() else { return Flight::Indicate { serial: 0 } };
-        // The receive area (where a LastReceived piece lies) and the send area are
+        // The received bytes (where a LastReceived piece lies) and the send area are
         // disjoint, so the piece can be masked straight into the send area.
-        let (receive_area, send_area) = self.buf.split_at_mut(s);
-        let payload = op.payload(receive_area);
+        let (received, send_area) = rx_and_area(&mut self.buf, &self.spill, self.from_spill, self.config.receive_buffer_size, s);
+        let payload = op.payload(received);
         let remaining = payload.len() - op.sent;
         let opcode = if op.continues {
             Opcode::Continuation
@@ -984,7 +1016,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             return;
         }
         op.sent += advance;
-        let len = op.payload(&self.buf[..self.config.receive_buffer_size]).len();
+        let len = op.payload(rx!(self)).len();
         if op.sent >= len || !op.ty.is_data() {
             op.finished = true;
         }
@@ -1018,9 +1050,17 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         self.last_ping.take()
     }
 
-    /// Bytes of the receive area (a range this handle reported).
+    /// Received bytes (a range this handle reported).
     pub(crate) fn received(&self, (start, end): (usize, usize)) -> &[u8] {
-        &self.buf[start..end]
+        &self.rx()[start..end]
+    }
+
+    /// Takes back the RECEIVE_FROM_NETWORK action in flight, if any, unread: the
+    /// connection layer pushes what it was handed instead.
+    pub(crate) fn withdraw_read(&mut self) {
+        if matches!(self.receive_flight, Some(Flight::Read { .. })) {
+            self.receive_flight = None;
+        }
     }
 
     /// The RECEIVE_FROM_NETWORK action in flight, if any.
@@ -1055,9 +1095,10 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
     }
 
-    /// Bytes handed over by `push_received` and not yet moved into the receive area.
+    /// Bytes handed over by `push_received` and not yet consumed (or, for those parsed
+    /// where they lie, not yet moved into the receive area).
     pub(crate) fn spilled(&self) -> usize {
-        self.spill.len() - self.spill_pos
+        if self.from_spill { self.rend - self.rpos } else { self.spill.len() - self.spill_pos }
     }
 
     /// The UTF-8 state of outgoing text after the sends accepted so far.
@@ -1084,7 +1125,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// connection layer reads it after the action's borrow has ended).
     pub(crate) fn indicated(&self) -> &[u8] {
         let (start, end) = self.last_indicated;
-        &self.buf[start..end]
+        &self.rx()[start..end]
     }
 
     /// The buffers of the SEND_TO_NETWORK action in flight on the send queue.
@@ -1129,12 +1170,13 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             // A send is reading the last piece out of the receive area: wait for it.
             return Ok(Action::NoAction);
         }
-        // From here the receive area may change: the last piece is gone.
+        // From here the received bytes may change: the last piece and ping are gone.
         self.last_piece = None;
+        self.last_ping = None;
         loop {
             let f = match self.frame {
                 Some(f) => f,
-                None => match self.decoder.decode(&self.buf[self.rpos..self.rend]) {
+                None => match self.decoder.decode(&rx!(self)[self.rpos..self.rend]) {
                     Err(e) => return Err(self.fail(e)),
                     Ok((used, None)) => {
                         self.rpos += used;
@@ -1164,7 +1206,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                 self.rpos = end;
                 self.frame = None;
                 if let Some(key) = f.header.mask {
-                    mask::mask_in_place(&mut self.buf[start..end], key, 0);
+                    mask::mask_in_place(&mut self.rx_mut()[start..end], key, 0);
                 }
                 match f.header.opcode {
                     Opcode::Ping => {
@@ -1180,7 +1222,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                     Opcode::Pong => return Ok(self.indicate(Some(BufferType::PingPong), start, end, None)),
                     _ => {
                         let (status, reason_len) =
-                            match close::parse_body(&self.buf[start..end], self.config.verify_utf8) {
+                            match close::parse_body(&self.rx()[start..end], self.config.verify_utf8) {
                                 Ok((status, reason)) => (status, reason.len()),
                                 Err(e) => return Err(self.fail(e)),
                             };
@@ -1195,7 +1237,8 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                 Some(b) => b.capacity(),
                 None => usize::MAX,
             };
-            let avail = (self.rend - self.rpos).min(cap);
+            // At most the receive buffer size, also from bytes parsed where they lie.
+            let avail = (self.rend - self.rpos).min(cap).min(self.config.receive_buffer_size);
             let n = usize::try_from(f.remaining).map_or(avail, |r| r.min(avail));
             let frame_done = n as u64 == f.remaining;
             let message_done = frame_done && f.header.fin;
@@ -1217,17 +1260,17 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             // needs no further validation when no code point is left open before it.
             let ascii = match f.header.mask {
                 Some(key) if key != [0; 4] && check_utf8 => {
-                    mask::mask_in_place_ascii(&mut self.buf[start..end], key, f.offset)
+                    mask::mask_in_place_ascii(&mut self.rx_mut()[start..end], key, f.offset)
                 }
                 Some(key) if key != [0; 4] => {
-                    mask::mask_in_place(&mut self.buf[start..end], key, f.offset);
+                    mask::mask_in_place(&mut self.rx_mut()[start..end], key, f.offset);
                     false
                 }
                 _ => false,
             };
             let utf8_before = self.receive_utf8;
             if check_utf8 && !(ascii && self.receive_utf8.is_at_boundary()) {
-                let piece = &self.buf[start..end];
+                let piece = &rx!(self)[start..end];
                 let r = if message_done { self.receive_utf8.finish(piece) } else { self.receive_utf8.feed(piece) };
                 if r.is_err() {
                     return Err(self.fail(Error::InvalidUtf8));
@@ -1285,7 +1328,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         let c = self.control_start();
         let len = end - start;
         let h = frame::encode_header(&mut self.buf[c..], true, 0, Opcode::Pong, key, len as u64);
-        let (recv, ctrl) = self.buf.split_at_mut(c);
+        let (recv, ctrl) = rx_and_area(&mut self.buf, &self.spill, self.from_spill, self.config.receive_buffer_size, c);
         match key {
             Some(k) => mask::mask_copy(&mut ctrl[h..h + len], &recv[start..end], k, 0),
             None => ctrl[h..h + len].copy_from_slice(&recv[start..end]),
@@ -1308,13 +1351,13 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         let data = match op.buffer {
             Some(mut v) => {
                 v.clear();
-                v.extend_from_slice(&self.buf[start..end]);
+                v.extend_from_slice(&self.rx()[start..end]);
                 self.last_piece = None;
                 Received::Owned(v)
             }
             None => {
                 self.last_indicated = (start, end);
-                Received::Borrowed(&self.buf[start..end])
+                Received::Borrowed(&self.rx()[start..end])
             }
         };
         Action::IndicateReceiveComplete {
@@ -1326,11 +1369,29 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
     }
 
+    /// The received bytes (see [`rx!`]).
+    fn rx(&self) -> &[u8] {
+        rx!(self)
+    }
+
+    fn rx_mut(&mut self) -> &mut [u8] {
+        if self.from_spill { &mut self.spill } else { &mut self.buf[..self.config.receive_buffer_size] }
+    }
+
     /// More bytes are needed: takes them from the pushed bytes if any (returns true:
     /// parse again), else lends free space for a read (returns false; hand out
     /// [`Handle::read_action`]).
     fn refill(&mut self) -> bool {
         let rbs = self.config.receive_buffer_size;
+        if self.from_spill {
+            // The pushed bytes are consumed but for a partial control frame at most:
+            // back to the receive area, with that part moved into it.
+            let rest = self.rend - self.rpos;
+            self.buf[..rest].copy_from_slice(&self.spill[self.rpos..self.rend]);
+            self.spill.clear();
+            (self.from_spill, self.rpos, self.rend) = (false, 0, rest);
+            return true;
+        }
         if self.rpos == self.rend {
             self.rpos = 0;
             self.rend = 0;
@@ -1339,6 +1400,11 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             self.buf.copy_within(self.rpos..self.rend, 0);
             self.rend -= self.rpos;
             self.rpos = 0;
+        }
+        if self.spill_pos < self.spill.len() && self.rend == 0 {
+            // The receive area is empty: parse the pushed bytes where they lie.
+            (self.from_spill, self.rpos, self.rend, self.spill_pos) = (true, self.spill_pos, self.spill.len(), 0);
+            return true;
         }
         if self.spill_pos < self.spill.len() {
             let n = (rbs - self.rend).min(self.spill.len() - self.spill_pos);
@@ -1364,6 +1430,23 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             buffer: &mut self.buf[start..end],
             action: ActionContext { queue: ActionQueue::Receive, serial },
         }
+    }
+}
+
+/// The received bytes (the receive area, or the pushed bytes parsed where they lie) and
+/// the handle's buffer from `at` on, borrowed together.
+fn rx_and_area<'a>(
+    buf: &'a mut [u8],
+    spill: &'a [u8],
+    from_spill: bool,
+    receive_buffer_size: usize,
+    at: usize,
+) -> (&'a [u8], &'a mut [u8]) {
+    if from_spill {
+        (spill, &mut buf[at..])
+    } else {
+        let (received, area) = buf.split_at_mut(at);
+        (&received[..receive_buffer_size], area)
     }
 }
 

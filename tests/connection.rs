@@ -131,7 +131,12 @@ fn transfer(from: &mut Side, to: &mut Side, rng: &mut Rng, deliver: bool) -> boo
         from.wire.extend_from_slice(&bytes[..n]);
         from.conn.advance(n).unwrap();
         if deliver && !to.hung_up {
-            to.conn.feed(&bytes[..n], 0).unwrap();
+            // Copied in, or handed over whole (parsed where it lies when it can be).
+            if rng.below(2) == 0 {
+                to.conn.feed(&bytes[..n], 0).unwrap();
+            } else {
+                to.conn.feed_vec(bytes[..n].to_vec(), 0).unwrap();
+            }
             to.drain();
         }
         from.drain();
@@ -697,6 +702,52 @@ fn a_host_that_answers_after_draining_still_answers_before_the_failure_close() {
     while s.poll_event().is_some() {}
     s.handle_timeout(7);
     assert!(matches!(s.poll_event(), Some(Event::Failed { .. })));
+}
+
+#[test]
+fn reads_handed_over_whole_are_parsed_where_they_lie_up_to_the_receive_buffer_size() {
+    // A 1,000-byte text message, a ping whose payload a read cuts, a second message: the
+    // reads exceed the 256-byte receive buffer, so the connection parses them where the
+    // host's vectors hold them (pieces still at most 256 bytes), and moves the ping's
+    // first part into its receive buffer when the read ends inside it.
+    let mask = |payload: &[u8], first: u8| {
+        let key = [1, 2, 3, 4];
+        let mut f = vec![first, 0x80 | 126, (payload.len() >> 8) as u8, payload.len() as u8];
+        if payload.len() < 126 {
+            f.truncate(1);
+            f.push(0x80 | payload.len() as u8);
+        }
+        f.extend_from_slice(&key);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        f
+    };
+    let text: Vec<u8> = (0..1000).map(|i| b'a' + (i % 26) as u8).collect();
+    let ping = [7u8; 100];
+    let mut wire = mask(&text, 0x81);
+    wire.extend(mask(&ping, 0x89));
+    wire.extend(mask(b"after", 0x81));
+    let cut = 1004 + 8 + 6 + 50; // inside the ping's payload
+    let options = Options { properties: vec![Property::ReceiveBufferSize(256)], ..no_timers() };
+    for whole in [true, false] {
+        let mut s = Connection::<Vec<u8>>::from_upgraded(Role::Server, 0, options.clone()).unwrap();
+        let mut events = Vec::new();
+        for read in [&wire[..cut], &wire[cut..]] {
+            if whole { s.feed_vec(read.to_vec(), 0) } else { s.feed(read, 0) }.unwrap();
+            while let Some(e) = s.poll_event() {
+                events.push(own(e));
+            }
+        }
+        let pieces: Vec<usize> =
+            events.iter().filter_map(|e| if let Ev::Message { data, .. } = e { Some(data.len()) } else { None }).collect();
+        assert!(pieces.iter().all(|&n| n <= 256), "{pieces:?}");
+        assert_eq!(messages(&events), [(true, text.clone()), (true, b"after".to_vec())]);
+        assert!(events.contains(&Ev::Ping(ping.to_vec())), "{events:?}");
+        let mut out = Vec::new();
+        s.take_output(&mut out);
+        let mut pong = vec![0x8A, 100];
+        pong.extend_from_slice(&ping);
+        assert_eq!(out, pong);
+    }
 }
 
 #[test]

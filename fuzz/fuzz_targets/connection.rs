@@ -665,7 +665,9 @@ impl Side {
         }
         self.host_call();
         let (out, buffered) = (self.conn.output().len(), self.conn.buffered_amount());
-        match self.conn.feed(bytes, now) {
+        // Reads of odd length are handed over whole (`feed_vec`), the others copied in.
+        let fed = if bytes.len() % 2 == 1 { self.conn.feed_vec(bytes.to_vec(), now) } else { self.conn.feed(bytes, now) };
+        match fed {
             Ok(()) => {
                 self.fed.extend_from_slice(bytes);
                 self.touched();

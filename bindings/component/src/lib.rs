@@ -454,14 +454,16 @@ fn event(e: core::Event<'_>) -> wit::Event {
 /// deadline. Taking the output can let more events out (a large frame held the receive
 /// side), so both are drained until neither has more.
 fn progress(c: &mut core::Connection<Vec<u8>>) -> wit::Progress {
-    drain(c, false)
+    drain(c, false, 0)
 }
 
 /// [`progress`], with `echo`: each message piece is sent back (`send_received`) as it
-/// is polled, before the next is read, and left out of the events.
-fn drain(c: &mut core::Connection<Vec<u8>>, echo: bool) -> wit::Progress {
+/// is polled, before the next is read, and left out of the events. The output is
+/// allocated for `expected` bytes at once (an echo writes about what it read), not
+/// grown, which would copy it again.
+fn drain(c: &mut core::Connection<Vec<u8>>, echo: bool, expected: usize) -> wit::Progress {
     let mut events = Vec::new();
-    let mut output = Vec::new();
+    let mut output = Vec::with_capacity(expected);
     loop {
         while let Some(e) = c.poll_event() {
             if echo && matches!(e, core::Event::Message { .. }) {
@@ -527,14 +529,15 @@ impl wit::GuestConnection for Connection {
 
     fn read(&self, input: Vec<u8>, now: u64) -> Result<wit::Progress, wit::Error> {
         let mut c = self.inner.borrow_mut();
-        c.feed(&input, now).map_err(|e| error(&e))?;
+        c.feed_vec(input, now).map_err(|e| error(&e))?;
         Ok(progress(&mut c))
     }
 
     fn read_echo(&self, input: Vec<u8>, now: u64) -> Result<wit::Progress, wit::Error> {
         let mut c = self.inner.borrow_mut();
-        c.feed(&input, now).map_err(|e| error(&e))?;
-        Ok(drain(&mut c, true))
+        let expected = input.len() + 64;
+        c.feed_vec(input, now).map_err(|e| error(&e))?;
+        Ok(drain(&mut c, true, expected))
     }
 
     fn read_eof(&self) -> wit::Progress {

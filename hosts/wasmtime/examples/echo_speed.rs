@@ -16,7 +16,10 @@
 //!
 //! The ratios are to native, the engine's `Handle` echo; `native conn.` is the same
 //! echo through the native `Connection` (`feed`, `poll_event`, `send_received`), for
-//! reference.
+//! reference. `boundary / native` is the floor of any component echo: a component
+//! that does nothing (written below in WAT) is handed each read as a `list<u8>` and
+//! hands it straight back, so its time is only the copy in and the copy out that the
+//! component model makes for every list.
 //!
 //! ```sh
 //! cargo build --release --example echo_speed --target wasm32-wasip2
@@ -173,6 +176,53 @@ fn component_connection(rt: &Runtime, input: &[u8], len: usize, count: usize, fu
     Ok(written)
 }
 
+/// A component that takes a `list<u8>` and returns it as it lies in its memory: the
+/// copies every call makes through the canonical ABI and nothing else.
+const BOUNDARY_ONLY: &str = r#"
+(component
+  (core module $m
+    (memory (export "memory") 8)
+    ;; One list at a time, always at 64 KiB (reads are at most 256 KiB).
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) i32.const 65536)
+    (func (export "echo") (param i32 i32) (result i32)
+      (i32.store (i32.const 0) (local.get 0))
+      (i32.store (i32.const 4) (local.get 1))
+      i32.const 0))
+  (core instance $i (instantiate $m))
+  (func (export "echo") (param "input" (list u8)) (result (list u8))
+    (canon lift (core func $i "echo") (memory (core memory $i "memory"))
+      (realloc (core func $i "realloc")))))
+"#;
+
+/// [`BOUNDARY_ONLY`], compiled and instantiated (outside the timing).
+struct Boundary {
+    store: wasmtime::Store<()>,
+    echo: wasmtime::component::TypedFunc<(&'static [u8],), (Vec<u8>,)>,
+}
+
+impl Boundary {
+    fn new() -> Result<Self> {
+        let mut config = wasmtime::Config::new();
+        config.concurrency_support(false);
+        let engine = wasmtime::Engine::new(&config)?;
+        let component = wasmtime::component::Component::new(&engine, BOUNDARY_ONLY)?;
+        let mut store = wasmtime::Store::new(&engine, ());
+        let instance = wasmtime::component::Linker::<()>::new(&engine).instantiate(&mut store, &component)?;
+        let echo = instance.get_typed_func(&mut store, "echo")?;
+        Ok(Boundary { store, echo })
+    }
+
+    /// The input handed over a read at a time; returns the bytes given back.
+    fn run(&mut self, input: &'static [u8]) -> Result<usize> {
+        let mut written = 0;
+        for read in input.chunks(read_size().min(256 << 10)) {
+            let (out,) = self.echo.call(&mut self.store, (read,))?;
+            written += out.len();
+        }
+        Ok(written)
+    }
+}
+
 /// The wasm32-wasip2 build of examples/echo_speed.
 fn guest_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/wasm32-wasip2/release/examples/echo_speed.wasm")
@@ -214,26 +264,30 @@ fn main() -> Result<()> {
     println!(
         "| payload | native msg/s | native MB/s | native conn. msg/s | wasm guest msg/s | guest / native \
          | component via WIT msg/s | component / native | connection read+send msg/s | read+send / native \
-         | connection read-echo msg/s | read-echo / native |"
+         | connection read-echo msg/s | read-echo / native | boundary / native |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (&len, g) in sizes.iter().zip(guest_times) {
         let count = workload::count(len, mib);
         let input = workload::wire(len, count).map_err(|e| anyhow::anyhow!(e))?;
         let n = workload::best_of(5, || workload::echo(&input, count)).map_err(|e| anyhow::anyhow!(e))?;
         let nc = if everything { workload::best_of(5, || native_connection(&input, count))? } else { f64::NAN };
         let c = if step { workload::best_of(5, || component(&rt, &input, count))? } else { f64::NAN };
-        let (rs, re) = if conn {
+        let (rs, re, floor) = if conn {
             (
                 workload::best_of(5, || component_connection(&rt, &input, len, count, false))?,
                 workload::best_of(5, || component_connection(&rt, &input, len, count, true))?,
+                {
+                    let (mut boundary, input) = (Boundary::new()?, input.clone().leak());
+                    workload::best_of(5, || boundary.run(input))?
+                },
             )
         } else {
-            (f64::NAN, f64::NAN)
+            (f64::NAN, f64::NAN, f64::NAN)
         };
         let rate = |secs: f64| count as f64 / secs;
         println!(
-            "| {len} B | {:.0} k | {:.0} | {:.0} k | {:.0} k | {:.2}x | {:.0} k | {:.2}x | {:.0} k | {:.2}x | {:.0} k | {:.2}x |",
+            "| {len} B | {:.0} k | {:.0} | {:.0} k | {:.0} k | {:.2}x | {:.0} k | {:.2}x | {:.0} k | {:.2}x | {:.0} k | {:.2}x | {:.2}x |",
             rate(n) / 1e3,
             rate(n) * len as f64 / 1e6,
             rate(nc) / 1e3,
@@ -245,6 +299,7 @@ fn main() -> Result<()> {
             n / rs,
             rate(re) / 1e3,
             n / re,
+            n / floor,
         );
     }
     Ok(())
