@@ -1047,7 +1047,10 @@ impl<B: AsRef<[u8]>> Connection<B> {
             match self.handle.get_action(ActionQueue::Send) {
                 Ok(Action::SendToNetwork { buffers, action, .. }) => {
                     let len = buffers.len();
-                    let large = len >= zero_copy_min && self.written == self.staging.len();
+                    // A large frame is written from where it lies, after whatever output
+                    // is still unwritten (`output` puts the staged bytes first; nothing
+                    // is staged while a flight lasts: the send and receive sides wait).
+                    let large = len >= zero_copy_min;
                     if !large {
                         buffers.copy_to(&mut self.staging);
                     }
