@@ -1037,8 +1037,16 @@ impl<B: AsRef<[u8]>> Connection<B> {
 
     /// Moves sends from the queue into the handle and frames out of it into the output,
     /// until the handle has nothing to hand out, a large frame waits to be written, or
-    /// the output is full.
+    /// the output is full. Inline for the common case, nothing to send, which every
+    /// poll meets.
+    #[inline]
     fn pump_send(&mut self) {
+        if self.flight.is_none() && !(self.queue.is_empty() && self.handle.send_slot_free()) {
+            self.pump_send_queued();
+        }
+    }
+
+    fn pump_send_queued(&mut self) {
         let zero_copy_min = self.zero_copy_min();
         while self.flight.is_none() && self.staging.len() - self.written < OUTPUT_HIGH_WATER {
             if self.queue.is_empty() && self.handle.send_slot_free() {
@@ -1173,13 +1181,8 @@ impl<B: AsRef<[u8]>> Connection<B> {
 
     fn complete_held(&mut self) {
         self.shown = None;
-        // The receive indication shown to the host is completed at its next call. The
-        // token from the handle's own fields, not read back whole from the action just
-        // written field by field (a store-forwarding stall that cost a third of a small
-        // message's time).
-        if let Some(token) = self.handle.indication_in_flight() {
-            let _ = self.handle.complete_action(token, 0);
-        }
+        // The receive indication shown to the host is completed at its next call.
+        self.handle.release_indication();
         if self.message_in_assembly {
             self.message_in_assembly = false;
             self.assembly.clear();
@@ -1191,9 +1194,9 @@ impl<B: AsRef<[u8]>> Connection<B> {
 
     /// Keeps one receive outstanding on the handle while the session reads.
     fn ensure_receive(&mut self) {
-        if matches!(self.phase, Phase::Open) && !self.handle.receive_outstanding() {
-            // Refused once the receive side is over: nothing more is read then.
-            let _ = self.handle.receive(None, ());
+        if matches!(self.phase, Phase::Open) {
+            // None once the receive side is over: nothing more is read then.
+            self.handle.queue_receive(());
         }
     }
 

@@ -1063,6 +1063,23 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
     }
 
+    /// Completes the receive indication in flight, if any: `complete_action` for the
+    /// connection layer, which knows the token is its own (a message's fast path).
+    pub(crate) fn release_indication(&mut self) {
+        if matches!(self.receive_flight, Some(Flight::Indicate { .. })) {
+            self.receive_flight = None;
+        }
+    }
+
+    /// Queues a receive into the handle's own buffer unless one is outstanding or the
+    /// receive side is over: `receive(None, ..)` for the connection layer, whose session
+    /// is open (a message's fast path).
+    pub(crate) fn queue_receive(&mut self, context: C) {
+        if self.receive_op.is_none() && self.receive_flight.is_none() && self.session.check_receive().is_ok() {
+            self.receive_op = Some(ReceiveOp { buffer: None, context });
+        }
+    }
+
     /// The RECEIVE_FROM_NETWORK action in flight, if any.
     pub(crate) fn read_in_flight(&self) -> Option<ActionContext> {
         match self.receive_flight {
@@ -1087,13 +1104,6 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
     }
 
-    /// The receive indication in flight, if any.
-    pub(crate) fn indication_in_flight(&self) -> Option<ActionContext> {
-        match self.receive_flight {
-            Some(Flight::Indicate { serial }) => Some(ActionContext { queue: ActionQueue::Receive, serial }),
-            _ => None,
-        }
-    }
 
     /// Bytes handed over by `push_received` and not yet consumed (or, for those parsed
     /// where they lie, not yet moved into the receive area).
@@ -1106,10 +1116,6 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         self.send_utf8
     }
 
-    /// True while a receive operation is queued or its indication is in flight.
-    pub(crate) fn receive_outstanding(&self) -> bool {
-        self.receive_op.is_some() || self.receive_flight.is_some()
-    }
 
     /// True when no send operation is queued or in flight.
     pub(crate) fn send_slot_free(&self) -> bool {
