@@ -737,8 +737,10 @@ fn reads_handed_over_whole_are_parsed_where_they_lie_up_to_the_receive_buffer_si
                 events.push(own(e));
             }
         }
-        let pieces: Vec<usize> =
-            events.iter().filter_map(|e| if let Ev::Message { data, .. } = e { Some(data.len()) } else { None }).collect();
+        let pieces: Vec<usize> = events
+            .iter()
+            .filter_map(|e| if let Ev::Message { data, .. } = e { Some(data.len()) } else { None })
+            .collect();
         assert!(pieces.iter().all(|&n| n <= 256), "{pieces:?}");
         assert_eq!(messages(&events), [(true, text.clone()), (true, b"after".to_vec())]);
         assert!(events.contains(&Ev::Ping(ping.to_vec())), "{events:?}");
