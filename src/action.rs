@@ -141,7 +141,14 @@ pub struct ActionContext {
 }
 
 impl ActionContext {
-    /// The queue the action came from ([`ActionQueue::Send`] or [`ActionQueue::Receive`]).
+    /// The token of [`Action::NoAction`], which has none of its own: completing it is
+    /// a no-op that succeeds, as `WebSocketCompleteAction` is for NO_ACTION in Windows,
+    /// so an action loop written after the SDK's (complete every action) works as is.
+    /// Its raw form ([`to_raw`](Self::to_raw)) is 0.
+    pub const NO_ACTION: ActionContext = ActionContext { queue: ActionQueue::All, serial: 0 };
+
+    /// The queue the action came from ([`ActionQueue::Send`] or [`ActionQueue::Receive`];
+    /// [`ActionQueue::All`] for [`NO_ACTION`](Self::NO_ACTION)).
     #[must_use]
     pub fn queue(self) -> ActionQueue {
         self.queue
@@ -151,13 +158,22 @@ impl ActionContext {
     /// token through a foreign interface; [`ActionContext::from_raw`] reverses it.
     #[must_use]
     pub fn to_raw(self) -> u64 {
+        if self == Self::NO_ACTION {
+            return 0;
+        }
         (u64::from(self.queue as u32) << 32) | u64::from(self.serial)
     }
 
     /// The token [`ActionContext::to_raw`] encoded. A value no handle produced is
     /// rejected by `complete_action` with `E_INVALIDARG`, never trusted.
     pub fn from_raw(raw: u64) -> Result<Self> {
-        let queue = ActionQueue::from_u32((raw >> 32) as u32).map_err(|_| Error::UnknownActionContext)?;
+        if raw == 0 {
+            return Ok(Self::NO_ACTION);
+        }
+        let queue = match ActionQueue::from_u32((raw >> 32) as u32) {
+            Ok(q @ (ActionQueue::Send | ActionQueue::Receive)) => q,
+            _ => return Err(Error::UnknownActionContext),
+        };
         Ok(Self { queue, serial: raw as u32 })
     }
 }

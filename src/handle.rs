@@ -734,7 +734,11 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// Unlike websocket.dll, whose call returns nothing, this one refuses a token that
     /// names no action in flight, or a count larger than the action's buffers, with
     /// `E_INVALIDARG` and changes nothing, so the host can complete correctly.
+    /// [`ActionContext::NO_ACTION`] (NO_ACTION's token) completes as a no-op.
     pub fn complete_action(&mut self, action: ActionContext, bytes_transferred: usize) -> Result<()> {
+        if action == ActionContext::NO_ACTION {
+            return Ok(());
+        }
         /// What completing the action does, read out of the flight field by field (a
         /// copy of the whole `Option<Flight>` just after it was written stalls on
         /// store forwarding, measurably on small messages).
@@ -871,9 +875,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
 
     fn frame_buffers(&self, first: (usize, usize), payload: Payload) -> SendBuffers<'_> {
         let second: &[u8] = match (payload, &self.send_op) {
-            (Payload::Caller { start, end }, Some(op)) => {
-                &op.payload(self.rx())[start..end]
-            }
+            (Payload::Caller { start, end }, Some(op)) => &op.payload(self.rx())[start..end],
             _ => &[],
         };
         SendBuffers::new(&self.buf[first.0..first.1], second)
@@ -943,7 +945,8 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         let Some(op) = self.send_op.as_mut() else { return Flight::Indicate { serial: 0 } };
         // The received bytes (where a LastReceived piece lies) and the send area are
         // disjoint, so the piece can be masked straight into the send area.
-        let (received, send_area) = rx_and_area(&mut self.buf, &self.spill, self.from_spill, self.config.receive_buffer_size, s);
+        let (received, send_area) =
+            rx_and_area(&mut self.buf, &self.spill, self.from_spill, self.config.receive_buffer_size, s);
         let payload = op.payload(received);
         let remaining = payload.len() - op.sent;
         let opcode = if op.continues {
@@ -1104,7 +1107,6 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
     }
 
-
     /// Bytes handed over by `push_received` and not yet consumed (or, for those parsed
     /// where they lie, not yet moved into the receive area).
     pub(crate) fn spilled(&self) -> usize {
@@ -1115,7 +1117,6 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     pub(crate) fn send_utf8_state(&self) -> Utf8Validator {
         self.send_utf8
     }
-
 
     /// True when no send operation is queued or in flight.
     pub(crate) fn send_slot_free(&self) -> bool {

@@ -188,6 +188,7 @@ fn calls() -> Vec<Call> {
         ("complete all-queue".into(), Box::new(|h| h.complete_action(ActionContext::from_raw(0x3_0000_0000)?, 0))),
         ("action bogus".into(), Box::new(|h| h.action(ActionContext::from_raw(0x2_0000_0009)?).map(drop))),
         ("from_raw garbage".into(), Box::new(|_| ActionContext::from_raw(u64::MAX).map(drop))),
+        ("complete no-action".into(), Box::new(|h| h.complete_action(ActionContext::NO_ACTION, 7))),
     ];
     for q in [ActionQueue::Send, ActionQueue::Receive, ActionQueue::All] {
         v.push((format!("get_action {q:?}"), Box::new(move |h| h.get_action(q).map(drop))));
@@ -240,6 +241,34 @@ fn every_call_in_every_state_returns_a_documented_result() {
         }
     }
     assert!(checked > 2 * STATES.len() * 50, "{checked}");
+}
+
+#[test]
+fn completing_no_action_is_a_harmless_no_op_as_in_windows() {
+    // The SDK's loop completes every action, NO_ACTION included, with its token.
+    assert_eq!(ActionContext::NO_ACTION.to_raw(), 0);
+    assert_eq!(ActionContext::from_raw(0), Ok(ActionContext::NO_ACTION));
+    assert_eq!(ActionContext::from_raw(0x3_0000_0000), Err(Error::UnknownActionContext), "not a token");
+    for role in [Role::Client, Role::Server] {
+        for &state in STATES {
+            let mut h = make(role, state);
+            let before = h.state();
+            let mut queued = make(role, state);
+            let _ = queued.receive(None, 1);
+            for h in [&mut h, &mut queued] {
+                let state = h.state();
+                assert_eq!(h.complete_action(ActionContext::NO_ACTION, 0), Ok(()), "{role:?}/{state:?}");
+                assert_eq!(h.complete_action(ActionContext::from_raw(0).unwrap(), 99), Ok(()), "{role:?}/{state:?}");
+                assert_eq!(h.state(), state);
+            }
+            assert_eq!(h.state(), before);
+            // Nothing in flight was touched: the queued receive still hands out its read.
+            if let Ok(Action::ReceiveFromNetwork { action, .. }) = queued.get_action(ActionQueue::Receive) {
+                assert_eq!(queued.complete_action(ActionContext::NO_ACTION, 0), Ok(()));
+                assert_eq!(queued.action(action).map(|a| a.code()), Ok(3), "the read is still in flight");
+            }
+        }
+    }
 }
 
 #[test]

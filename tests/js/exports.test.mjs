@@ -14,6 +14,24 @@ test('index.d.ts declares exactly what the package exports', () => {
   assert.deepEqual([...exported].filter((n) => !declared.has(n)), [], 'exported but not declared');
 });
 
+test('completing NO_ACTION is a harmless no-op, as in the SDK loop', () => {
+  const { Handle, ActionQueue, BufferType, Action: ActionType } = pkg;
+  const server = Handle.fromUpgraded(false, undefined);
+  // Nothing to send: NO_ACTION, whose token is 0.
+  assert.equal(server.getAction(ActionQueue.SEND), ActionType.NO_ACTION);
+  assert.equal(server.actionToken, 0);
+  server.completeAction(server.actionToken, 0);
+  server.completeAction(0, 0);
+  // The loop goes on: a send is handed out and completed normally.
+  server.send(BufferType.BINARY_MESSAGE, Uint8Array.of(1, 2, 3), undefined);
+  assert.equal(server.getAction(ActionQueue.SEND), ActionType.SEND_TO_NETWORK);
+  const token = server.actionToken;
+  server.completeAction(0, 0);
+  server.completeAction(token, server.actionByteLength);
+  assert.throws(() => server.completeAction(token, 0), { name: 'WebSocketError', kind: 'invalid-argument' });
+  server.free();
+});
+
 test('readFrameHeader names the fields of frames as the engine writes them', async () => {
   const { Handle, ActionQueue, BufferType, readFrameHeader } = pkg;
   const client = Handle.fromUpgraded(true, undefined);
