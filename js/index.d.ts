@@ -176,6 +176,7 @@ export class Handle {
     | 'close-received'
     | 'closed'
     | 'failed'
+    | 'send-broken'
     | 'aborted';
   beginClientHandshake(subprotocols?: string[], extensions?: string[], initialHeaders?: HeaderList): HeaderList;
   endClientHandshake(responseHeaders: HeaderList): { subprotocol: number; extensions: number[] };

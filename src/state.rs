@@ -35,6 +35,11 @@ pub enum State {
     /// The receive side failed (a peer protocol error, or the transport closed before
     /// the close handshake finished). Sends still work, so a host can send a close.
     Failed,
+    /// wsengine extension: the send side broke. A SEND_TO_NETWORK was completed with
+    /// fewer bytes than it held, so the outgoing stream is corrupt: every send fails
+    /// with [`Error::SendSideBroken`] and the host should close the transport. Received
+    /// data is still indicated until the receive side ends or fails.
+    SendBroken,
     /// Aborted: queued operations drain through indications; new ones fail.
     Aborted,
 }
@@ -90,6 +95,7 @@ impl Session {
             (_, Phase::HandshakeFailed) => State::HandshakeFailed,
             (_, Phase::Session) => match (self.close_sent, self.close_received, &self.receive_error) {
                 (true, true, _) => State::Closed,
+                _ if self.send_broken => State::SendBroken,
                 (_, _, Some(_)) => State::Failed,
                 (true, false, None) => State::CloseSent,
                 (false, true, None) => State::CloseReceived,

@@ -118,6 +118,13 @@ fn make(role: Role, state: State) -> H {
             h.receive(None, 0).unwrap();
             drain(&mut h, ActionQueue::Receive, &mut vec![0xFF, 0x00]);
         }
+        State::SendBroken => {
+            open(&mut h);
+            h.send(BufferType::BinaryMessage, Some(SendBuffer::Data(b"hello".to_vec())), 0).unwrap();
+            let Ok(Action::SendToNetwork { action, .. }) = h.get_action(ActionQueue::Send) else { panic!() };
+            h.complete_action(action, 1).unwrap(); // a short write
+            drain(&mut h, ActionQueue::Send, &mut Vec::new());
+        }
         State::Aborted => {
             open(&mut h);
             h.abort();
@@ -136,6 +143,7 @@ const STATES: &[State] = &[
     State::CloseReceived,
     State::Closed,
     State::Failed,
+    State::SendBroken,
     State::Aborted,
 ];
 

@@ -229,6 +229,18 @@ fn a_short_write_cancels_the_send_and_breaks_the_send_side() {
         other => panic!("{other:?}"),
     }
     assert_eq!(pair.client.send_data(BufferType::BinaryMessage, b"x"), Err(Error::SendSideBroken));
+    // The state says so (it said Open before): the host closes the transport.
+    assert_eq!(pair.client.handle.state(), State::SendBroken);
+    assert_eq!(
+        pair.client.send(BufferType::Close, Some(SendBuffer::Close { status: CloseStatus::SUCCESS, reason: vec![] })),
+        Err(Error::SendSideBroken)
+    );
+    assert_eq!(pair.client.handle.state(), State::SendBroken);
+    // What the peer sends is still indicated.
+    pair.s2c.extend([0x82, 0x01, 0x07]);
+    pair.run();
+    assert!(pair.client.events.contains(&Event::Piece(BufferType::BinaryMessage, vec![7])), "{:?}", pair.client.events);
+    assert_eq!(pair.client.handle.state(), State::SendBroken);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 import { BufferType } from '/js/src/browser.js';
 import { clientHandshake, serverHandshake } from '/www/handshake.js';
-import { Endpoint, Playground, actionName, memoryPipe, tap, typeName } from '/www/host.js';
+import { Endpoint, Playground, actionName, isOver, memoryPipe, tap, typeName } from '/www/host.js';
 import { WireReader, hex, opcodeName } from '/www/wire.js';
 
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -129,7 +129,7 @@ function panel(id, name) {
       badge.dataset.state = state;
       // Sending stays possible after the close: the engine's refusal is part of the lesson.
       $('button[type=submit]', form).disabled = !view.endpoint;
-      if (['closed', 'failed', 'aborted'].includes(state)) view.closing(`handle ${state}`);
+      if (isOver(state)) view.closing(`handle ${state}`);
     },
     error(text) {
       $('.error', root).textContent = text;
@@ -331,7 +331,7 @@ async function connect(clientView) {
   const showState = ev.state;
   ev.state = (state) => {
     showState(state);
-    if (['closed', 'failed', 'aborted'].includes(state) && mine === session) {
+    if (isOver(state) && mine === session) {
       badge.textContent = 'stream closed';
       badge.dataset.state = 'closed';
       const again = $('#connect');

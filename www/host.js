@@ -4,6 +4,9 @@
 
 import { Action, ActionQueue, BufferType, closeReply } from '/js/src/browser.js';
 
+/** True for the handle states after which the transport is closed (`handle.state`). */
+export const isOver = (state) => ['closed', 'failed', 'send-broken', 'aborted'].includes(state);
+
 const ACTION_NAMES = Object.fromEntries(Object.entries(Action).map(([k, v]) => [v, k]));
 const TYPE_NAMES = Object.fromEntries(Object.entries(BufferType).map(([k, v]) => [v, k]));
 
@@ -277,7 +280,7 @@ export class Endpoint {
     // Both closes are sent (the state says so as soon as the send is accepted) and written:
     // end the transport (the server first, RFC 6455 §7.1.1; the client when the server's
     // end arrives).
-    const over = state === 'closed' || state === 'failed' || state === 'aborted';
+    const over = isOver(state);
     if (over && !this.sending && this.queue.length === 0 && !this.ending) {
       this.ending = true;
       this.writer.close().catch(() => {});

@@ -32,6 +32,22 @@ test('completing NO_ACTION is a harmless no-op, as in the SDK loop', () => {
   server.free();
 });
 
+test('a short write breaks the send side, and state says so', () => {
+  const { Handle, ActionQueue, BufferType, Action } = pkg;
+  const client = Handle.fromUpgraded(true, undefined);
+  client.send(BufferType.BINARY_MESSAGE, Uint8Array.of(1, 2, 3, 4, 5), undefined);
+  assert.equal(client.getAction(ActionQueue.SEND), Action.SEND_TO_NETWORK);
+  assert.equal(client.state, 'open');
+  client.completeAction(client.actionToken, 3); // 3 of 11 bytes written
+  assert.equal(client.getAction(ActionQueue.SEND), Action.INDICATE_SEND_COMPLETE);
+  assert.equal(client.actionCompleted, false);
+  client.completeAction(client.actionToken, 0);
+  assert.equal(client.state, 'send-broken');
+  assert.throws(() => client.send(BufferType.BINARY_MESSAGE, Uint8Array.of(1), undefined), { name: 'WebSocketError', kind: 'invalid-protocol-operation' });
+  assert.equal(client.state, 'send-broken');
+  client.free();
+});
+
 test('readFrameHeader names the fields of frames as the engine writes them', async () => {
   const { Handle, ActionQueue, BufferType, readFrameHeader } = pkg;
   const client = Handle.fromUpgraded(true, undefined);

@@ -105,6 +105,7 @@ fn state(s: core::State) -> wit::State {
         core::State::CloseReceived => wit::State::CloseReceived,
         core::State::Closed => wit::State::Closed,
         core::State::Failed => wit::State::Failed,
+        core::State::SendBroken => wit::State::SendBroken,
         core::State::Aborted => wit::State::Aborted,
     }
 }

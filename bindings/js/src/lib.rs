@@ -95,6 +95,7 @@ fn state_name(s: core::State) -> &'static str {
         core::State::CloseReceived => "close-received",
         core::State::Closed => "closed",
         core::State::Failed => "failed",
+        core::State::SendBroken => "send-broken",
         core::State::Aborted => "aborted",
     }
 }

@@ -451,3 +451,22 @@ fn step_names_the_part_that_failed() {
     assert_eq!(s.state(srv.h).unwrap(), State::Failed);
     alive(&mut s);
 }
+
+#[test]
+fn a_short_write_breaks_the_send_side_and_the_state_says_so() {
+    let mut s = session();
+    let (cli, _srv) = open_pair(&mut s);
+    let h = cli.h;
+    ok(s.send(h, BufferType::BinaryMessage, Some(&SendBuffer::Data(b"hello".to_vec())), 1));
+    let Action::SendToNetwork(a) = ok(s.get_action(h, ActionQueue::Send)) else { panic!("expected a send action") };
+    assert_eq!(s.state(h).unwrap(), State::Open);
+    ok(s.complete_action(h, a.action, 3)); // 3 of 11 bytes written
+    let Action::IndicateSendComplete(done) = ok(s.get_action(h, ActionQueue::Send)) else { panic!("expected the end") };
+    assert!(!done.completed);
+    ok(s.complete_action(h, done.action, 0));
+    assert_eq!(s.state(h).unwrap(), State::SendBroken);
+    let close = SendBuffer::Close(CloseFrame { status: 1000, reason: Vec::new() });
+    expect(err(s.send(h, BufferType::Close, Some(&close), 2)), invalid_operation, "a close after a short write");
+    assert_eq!(s.state(h).unwrap(), State::SendBroken);
+    alive(&mut s);
+}
