@@ -206,6 +206,10 @@ pub enum Error {
     SendAfterClose,
     /// A receive after the peer's close frame was indicated (or the transport closed).
     ReceiveAfterClose,
+    /// A receive after the receive side failed on the peer's data (reference §5.8:
+    /// `E_INVALID_PROTOCOL_OPERATION`); `get_action` on the receive queue still reports
+    /// the failure itself.
+    ReceiveAfterFailure,
     /// A data send whose type does not continue the open fragmented message (a
     /// `BinaryFragment` after a `Utf8Fragment`, say).
     FragmentTypeMismatch {
@@ -353,6 +357,7 @@ impl Error {
             | Self::Aborted
             | Self::SendAfterClose
             | Self::ReceiveAfterClose
+            | Self::ReceiveAfterFailure
             | Self::FragmentTypeMismatch { .. }
             | Self::SendSideBroken
             | Self::NoReceivedPiece => K::InvalidProtocolOperation,
@@ -517,6 +522,9 @@ impl fmt::Display for Error {
             }
             Self::ReceiveAfterClose => {
                 f.write_str("the peer's close frame was already received (or the transport closed)")
+            }
+            Self::ReceiveAfterFailure => {
+                f.write_str("the receive side failed on the peer's data: get_action reports why")
             }
             Self::FragmentTypeMismatch { open, sent } => {
                 write!(f, "{sent:?} cannot continue a message sent as {open:?} pieces")

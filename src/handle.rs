@@ -622,6 +622,9 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// contents are replaced) and the buffer comes back in the indication.
     ///
     /// One receive may be outstanding: until its `IndicateReceiveComplete` is completed.
+    /// After the receive side failed on the peer's data, a receive fails with
+    /// [`Error::ReceiveAfterFailure`] (`E_INVALID_PROTOCOL_OPERATION`, reference §5.8);
+    /// `get_action` on the receive queue keeps reporting the failure itself.
     pub fn receive(&mut self, buffer: Option<Vec<u8>>, context: C) -> Result<()> {
         self.session.check_session("receive")?;
         self.session.check_receive()?;
@@ -710,7 +713,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         if queue.has_receive() && self.pong.is_some() {
             // An automatic pong goes out at a frame boundary only; the receive side
             // waits with it (it holds the control area and the ping's slot).
-            if self.receive_flight.is_none() && !self.mid_frame() {
+            if self.receive_flight.is_none() && !self.send_writing() {
                 return Ok(self.hand_out_pong());
             }
             if !queue.has_send() || !self.send_ready() {
@@ -833,36 +836,36 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         self.config.receive_buffer_size + self.config.send_buffer_size
     }
 
-    /// True while a data frame is partly written: its payload continues over more
-    /// actions, and nothing else may enter the byte stream until it ends.
-    /// (A frame whose last action is in flight ends with that action: a host that
-    /// writes whole actions in order puts a control frame after it, at the boundary.)
-    fn mid_frame(&self) -> bool {
+    /// True while the send side is writing: a SEND_TO_NETWORK of the send queue is in
+    /// flight, or a data frame is partly written (its payload continues over more
+    /// actions). An automatic pong waits meanwhile, and the send queue waits while a pong
+    /// is out ([`send_ready`](Self::send_ready)): at most one SEND_TO_NETWORK is
+    /// outstanding, so a pong can land neither inside a frame nor beside one, whatever
+    /// order the host completes its writes in. (Reference §8.2 allows a pong beside a
+    /// frame's last action, for hosts that write whole actions in the order handed out.)
+    fn send_writing(&self) -> bool {
+        if matches!(self.send_flight, Some(Flight::Frame { .. })) {
+            return true;
+        }
         let Some(op) = &self.send_op else { return false };
-        if op.finished || !op.ty.is_data() {
+        if op.finished || !op.ty.is_data() || !op.started {
             return false;
         }
-        let in_flight = match self.send_flight {
-            Some(Flight::Frame { advance, .. }) => Some(advance),
-            _ => None,
-        };
-        if !op.started && in_flight.is_none() {
-            return false;
-        }
-        op.sent + in_flight.unwrap_or(0) < op.payload(self.rx()).len()
+        op.sent < op.payload(self.rx()).len()
     }
 
-    /// True when the send queue has an action to hand out now. A close frame is built
-    /// in the control area, so it waits while an automatic pong occupies that.
+    /// True when the send queue has an action to hand out now. No frame goes out while
+    /// an automatic pong's SEND_TO_NETWORK is outstanding (reference §8.2: the send
+    /// queue says NO_ACTION), so a host that writes actions as they come cannot put a
+    /// frame beside the pong; and a frame built in the control area (a close, a ping or
+    /// pong with a payload) also waits while a pong is built there and not yet handed out.
     fn send_ready(&self) -> bool {
         let Some(op) = &self.send_op else { return false };
-        // A close, or a ping or pong with a payload, is built in the control area.
         let in_control_area = op.ty == BufferType::Close || (!op.ty.is_data() && op.buffer.is_some());
-        let close_waits = in_control_area
-            && !op.finished
-            && !self.session.is_aborted()
-            && (self.pong.is_some() || matches!(self.receive_flight, Some(Flight::Pong { .. })));
-        self.send_flight.is_none() && !close_waits
+        let pong_out = matches!(self.receive_flight, Some(Flight::Pong { .. }));
+        let frame_waits =
+            !op.finished && !self.session.is_aborted() && (pong_out || (in_control_area && self.pong.is_some()));
+        self.send_flight.is_none() && !frame_waits
     }
 
     fn masking_key(&mut self) -> Option<[u8; 4]> {
@@ -1220,7 +1223,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                         if !self.session.close_sent() {
                             self.build_pong(start, end);
                             self.last_ping = Some((start, end));
-                            if self.mid_frame() {
+                            if self.send_writing() {
                                 return Ok(Action::NoAction);
                             }
                             return Ok(self.hand_out_pong());

@@ -236,8 +236,11 @@ impl Session {
         if self.close_received {
             return Err(Error::ReceiveAfterClose);
         }
+        // After the transport's end, that end again; after a failure on the peer's data,
+        // E_INVALID_PROTOCOL_OPERATION (reference §5.8).
         match &self.receive_error {
-            Some(e) => Err(e.clone()),
+            Some(Error::ConnectionClosed) => Err(Error::ConnectionClosed),
+            Some(_) => Err(Error::ReceiveAfterFailure),
             None => Ok(()),
         }
     }
@@ -315,8 +318,14 @@ mod tests {
         let mut s = Session::open();
         s.receive_failed(Error::InvalidUtf8);
         assert_eq!(s.state(), State::Failed);
-        assert_eq!(s.check_receive(), Err(Error::InvalidUtf8));
+        // §5.8: a receive after a protocol failure is E_INVALID_PROTOCOL_OPERATION
+        // (InvalidUtf8 itself is E_INVALID_PROTOCOL_FORMAT).
+        assert_eq!(s.check_receive(), Err(Error::ReceiveAfterFailure));
+        assert_eq!(Error::ReceiveAfterFailure.hresult(), 0x8376_0001);
         assert_eq!(s.check_send(BufferType::Close), Ok(()));
+        let mut s = Session::open();
+        s.receive_failed(Error::ConnectionClosed);
+        assert_eq!(s.check_receive(), Err(Error::ConnectionClosed), "after the transport's end, that end");
     }
 
     #[test]

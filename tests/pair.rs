@@ -283,6 +283,28 @@ fn bytes_pushed_before_the_session_are_read_first() {
 }
 
 #[test]
+fn no_data_frame_is_handed_out_while_an_automatic_pong_is_outstanding() {
+    use wsengine::{Action, ActionQueue};
+    let mut pair = Pair::upgraded(client_props(), vec![]);
+    let server = &mut pair.server.handle;
+    server.push_received(&[0x89, 0x81, 1, 2, 3, 4, b'p' ^ 1]).unwrap();
+    server.receive(None, 0).unwrap();
+    let Action::SendToNetwork { action: pong, .. } = server.get_action(ActionQueue::Receive).unwrap() else {
+        panic!("expected the automatic pong")
+    };
+    // Reference §8.2: the send queue says NO_ACTION until the pong is written, so a
+    // host writing each action as it comes cannot interleave a frame with the pong.
+    server.send(BufferType::BinaryMessage, Some(SendBuffer::Data(vec![9])), 0).unwrap();
+    assert!(matches!(server.get_action(ActionQueue::Send).unwrap(), Action::NoAction));
+    assert!(matches!(server.get_action(ActionQueue::All).unwrap(), Action::NoAction));
+    server.complete_action(pong, 3).unwrap();
+    match server.get_action(ActionQueue::Send).unwrap() {
+        Action::SendToNetwork { buffers, .. } => assert_eq!(buffers.as_slices().concat(), [0x82, 0x01, 9]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn a_pending_automatic_pong_goes_out_before_a_queued_close() {
     use wsengine::{Action, ActionQueue};
     let mut pair = Pair::upgraded(client_props(), vec![]);
