@@ -25,8 +25,9 @@ export interface HandleProperties {
   randomSeed?: Uint8Array;
 }
 
-/** An error thrown by the engine: an `Error` named `WebSocketError`. */
-export interface WebSocketError extends Error {
+/** An error from the engine: a refused call, or the reason a connection failed (`instanceof` works). */
+export class WebSocketError extends Error {
+  private constructor();
   name: 'WebSocketError';
   /** The HRESULT websocket.dll would return, e.g. 0x83760002 for E_INVALID_PROTOCOL_FORMAT. */
   hresult: number;

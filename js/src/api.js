@@ -17,5 +17,6 @@ export {
 } from '../wasm/wsengine.js';
 export { Action, ActionQueue, BufferType } from './constants.js';
 export { Driver } from './driver.js';
+export { WebSocketError } from './errors.js';
 export { readFrameHeader } from './inspect.js';
 export { WebSocket, setDefaultConnect } from './websocket.js';

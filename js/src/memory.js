@@ -1,14 +1,23 @@
-// The engine's linear memory, as the entry point that loaded the wasm hands it over. The
-// driver reads action out-parameters and byte ranges straight from it. Growing the memory
+// The engine's linear memory, as the entry point that loaded the wasm hands it over (with
+// the class the engine's errors are made with). The driver reads action out-parameters and
+// byte ranges straight from it. Growing the memory
 // replaces its ArrayBuffer and detaches the old one (length 0): the views are then remade.
+
+import { setErrorClass } from '../wasm/wsengine.js';
+import { WebSocketError } from './errors.js';
 
 let memory = null;
 let u8 = new Uint8Array(0);
 let u32 = new Uint32Array(0);
 
-/** @param {WebAssembly.Memory} m */
-export function setMemory(m) {
-  memory = m;
+/**
+ * The wasm is loaded (the entry point calls this once, with `init`'s result): its memory,
+ * and the class its errors are made with.
+ * @param {{ memory: WebAssembly.Memory }} engine
+ */
+export function engineLoaded(engine) {
+  memory = engine.memory;
+  setErrorClass(WebSocketError);
 }
 
 function refresh() {

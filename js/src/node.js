@@ -8,10 +8,10 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { initSync } from '../wasm/wsengine.js';
-import { setMemory } from './memory.js';
+import { engineLoaded } from './memory.js';
 import { WebSocket, setDefaultConnect } from './websocket.js';
 
-setMemory(initSync({ module: readFileSync(new URL('../wasm/wsengine_bg.wasm', import.meta.url)) }).memory);
+engineLoaded(initSync({ module: readFileSync(new URL('../wasm/wsengine_bg.wasm', import.meta.url)) }));
 
 /**
  * A socket as a web stream pair (for code that wants one; the package itself reads sockets

@@ -4,10 +4,10 @@
 import { connect } from 'cloudflare:sockets';
 import module from '../wasm/wsengine_bg.wasm';
 import { initSync } from '../wasm/wsengine.js';
-import { setMemory } from './memory.js';
+import { engineLoaded } from './memory.js';
 import { setDefaultConnect } from './websocket.js';
 
-setMemory(initSync({ module }).memory);
+engineLoaded(initSync({ module }));
 
 /**
  * A TCP connection made with workerd's `connect()`, as a byte stream pair.

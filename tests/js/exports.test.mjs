@@ -29,6 +29,15 @@ test('completing NO_ACTION is a harmless no-op, as in the SDK loop', () => {
   server.completeAction(0, 0);
   server.completeAction(token, server.actionByteLength);
   assert.throws(() => server.completeAction(token, 0), { name: 'WebSocketError', kind: 'invalid-argument' });
+  // A real class: instanceof works, with the HRESULT and the kind.
+  try {
+    server.completeAction(token, 0);
+    assert.fail('completed twice');
+  } catch (e) {
+    assert.ok(e instanceof pkg.WebSocketError && e instanceof Error, `${e}`);
+    assert.equal(e.hresult, 0x80070057);
+    assert.match(e.stack, /WebSocketError/);
+  }
   server.free();
 });
 

@@ -48,9 +48,26 @@ fn kind_name(k: core::ErrorKind) -> &'static str {
     }
 }
 
-/// A JavaScript `Error` named `WebSocketError` with the kind's `hresult` and name.
+thread_local! {
+    /// The glue's `WebSocketError` class (`setErrorClass`), which errors are made with.
+    static ERROR_CLASS: std::cell::RefCell<Option<js_sys::Function>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Called once by the package's entry point with its `WebSocketError` class (a subclass of
+/// `Error`), so that the errors the engine throws are instances of it.
+#[wasm_bindgen(js_name = setErrorClass)]
+pub fn set_error_class(class: js_sys::Function) {
+    ERROR_CLASS.with(|c| *c.borrow_mut() = Some(class));
+}
+
+/// A `WebSocketError` (a plain `Error` so named before `setErrorClass`) with the kind's
+/// `hresult` and name.
 fn js_error(message: &str, kind: core::ErrorKind) -> js_sys::Error {
-    let err = js_sys::Error::new(message);
+    let made = ERROR_CLASS.with(|c| {
+        let class = c.borrow();
+        Reflect::construct(class.as_ref()?, &Array::of1(&JsValue::from_str(message))).ok()
+    });
+    let err: js_sys::Error = made.map_or_else(|| js_sys::Error::new(message), JsCast::unchecked_into);
     err.set_name("WebSocketError");
     let o: &Object = err.as_ref();
     set(o, "hresult", kind.hresult());
