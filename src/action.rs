@@ -37,6 +37,23 @@ impl ActionQueue {
     }
 }
 
+/// `WEB_SOCKET_ACTION`: the kind of an [`Action`], with its Windows value
+/// ([`Action::action_type`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum ActionType {
+    /// `WEB_SOCKET_NO_ACTION` (0).
+    NoAction = 0,
+    /// `WEB_SOCKET_SEND_TO_NETWORK_ACTION` (1).
+    SendToNetwork = 1,
+    /// `WEB_SOCKET_INDICATE_SEND_COMPLETE_ACTION` (2).
+    IndicateSendComplete = 2,
+    /// `WEB_SOCKET_RECEIVE_FROM_NETWORK_ACTION` (3).
+    ReceiveFromNetwork = 3,
+    /// `WEB_SOCKET_INDICATE_RECEIVE_COMPLETE_ACTION` (4).
+    IndicateReceiveComplete = 4,
+}
+
 /// `WEB_SOCKET_BUFFER_TYPE`: what a buffer holds.
 ///
 /// `*Fragment` and `*Message` say how the engine hands data over, not how it was
@@ -324,15 +341,21 @@ impl<B, C> Action<'_, B, C> {
         }
     }
 
-    /// The `WEB_SOCKET_ACTION` value: 0 to 4.
+    /// The kind of action (`WEB_SOCKET_ACTION`).
+    #[must_use]
+    pub fn action_type(&self) -> ActionType {
+        match self {
+            Self::NoAction => ActionType::NoAction,
+            Self::SendToNetwork { .. } => ActionType::SendToNetwork,
+            Self::IndicateSendComplete { .. } => ActionType::IndicateSendComplete,
+            Self::ReceiveFromNetwork { .. } => ActionType::ReceiveFromNetwork,
+            Self::IndicateReceiveComplete { .. } => ActionType::IndicateReceiveComplete,
+        }
+    }
+
+    /// The `WEB_SOCKET_ACTION` value: 0 to 4 (`self.action_type() as u32`).
     #[must_use]
     pub fn code(&self) -> u32 {
-        match self {
-            Self::NoAction => 0,
-            Self::SendToNetwork { .. } => 1,
-            Self::IndicateSendComplete { .. } => 2,
-            Self::ReceiveFromNetwork { .. } => 3,
-            Self::IndicateReceiveComplete { .. } => 4,
-        }
+        self.action_type() as u32
     }
 }

@@ -112,7 +112,7 @@ mod property;
 mod state;
 mod utf8;
 
-pub use action::{Action, ActionContext, ActionQueue, BufferType, Received, SendBuffer, SendBuffers};
+pub use action::{Action, ActionContext, ActionQueue, ActionType, BufferType, Received, SendBuffer, SendBuffers};
 pub use close::{CloseStatus, MAX_CLOSE_REASON_LENGTH};
 pub use connection::{
     ClientRequest, Connection, ConnectionState, DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_MAX_BUFFERED_INPUT,

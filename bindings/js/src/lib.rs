@@ -53,6 +53,49 @@ thread_local! {
     static ERROR_CLASS: std::cell::RefCell<Option<js_sys::Function>> = const { std::cell::RefCell::new(None) };
 }
 
+/// websocket.dll's numbers as the engine defines them: `{ ActionQueue, Action,
+/// BufferType }`, each name (as js/src/constants.js spells it) to its Windows value.
+/// js/src/constants.js and index.d.ts copy them; tests/js/layout.test.mjs checks that
+/// the copies match this, their source.
+#[wasm_bindgen(js_name = engineConstants)]
+pub fn engine_constants() -> Object {
+    use core::{ActionQueue as Q, ActionType as A, BufferType as T};
+    let group = |values: &[(&str, u32)]| {
+        let g = Object::new();
+        for &(name, value) in values {
+            set(&g, name, value);
+        }
+        g
+    };
+    let o = Object::new();
+    set(&o, "ActionQueue", group(&[("SEND", Q::Send as u32), ("RECEIVE", Q::Receive as u32), ("ALL", Q::All as u32)]));
+    set(
+        &o,
+        "Action",
+        group(&[
+            ("NO_ACTION", A::NoAction as u32),
+            ("SEND_TO_NETWORK", A::SendToNetwork as u32),
+            ("INDICATE_SEND_COMPLETE", A::IndicateSendComplete as u32),
+            ("RECEIVE_FROM_NETWORK", A::ReceiveFromNetwork as u32),
+            ("INDICATE_RECEIVE_COMPLETE", A::IndicateReceiveComplete as u32),
+        ]),
+    );
+    set(
+        &o,
+        "BufferType",
+        group(&[
+            ("UTF8_MESSAGE", T::Utf8Message as u32),
+            ("UTF8_FRAGMENT", T::Utf8Fragment as u32),
+            ("BINARY_MESSAGE", T::BinaryMessage as u32),
+            ("BINARY_FRAGMENT", T::BinaryFragment as u32),
+            ("CLOSE", T::Close as u32),
+            ("PING_PONG", T::PingPong as u32),
+            ("UNSOLICITED_PONG", T::UnsolicitedPong as u32),
+        ]),
+    );
+    o
+}
+
 /// Called once by the package's entry point with its `WebSocketError` class (a subclass of
 /// `Error`), so that the errors the engine throws are instances of it.
 #[wasm_bindgen(js_name = setErrorClass)]
