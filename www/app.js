@@ -2,7 +2,7 @@
 // (loopback), or the client alone over a WebTransport stream to wsengine-wt (network), with
 // every action, every frame and each handle's state on screen.
 
-import { BufferType } from '/js/src/browser.js';
+import { BufferType } from '/js/src/engine/browser.js';
 import { clientHandshake, serverHandshake } from '/www/handshake.js';
 import { Endpoint, Playground, actionName, isOver, memoryPipe, tap, typeName } from '/www/host.js';
 import { WireReader, hex, opcodeName } from '/www/wire.js';

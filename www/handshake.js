@@ -10,7 +10,7 @@ import {
   encodeRequestHead,
   encodeResponseHead,
   offeredSubprotocols,
-} from '/js/src/browser.js';
+} from '/js/src/engine/browser.js';
 
 /**
  * @typedef {object} Opened

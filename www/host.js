@@ -2,7 +2,7 @@
 // the page can show every call and let the user step through them. Like any host it only
 // moves bytes and calls the engine; every frame, mask, check and close rule is the engine's.
 
-import { Action, ActionQueue, BufferType, closeReply } from '/js/src/browser.js';
+import { Action, ActionQueue, BufferType, closeReply } from '/js/src/engine/browser.js';
 
 /** True for the handle states after which the transport is closed (`handle.state`). */
 export const isOver = (state) => ['closed', 'failed', 'send-broken', 'aborted'].includes(state);

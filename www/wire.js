@@ -3,7 +3,7 @@
 // each frame header (readFrameHeader); this file only waits for whole frames and names
 // opcodes.
 
-import { HeadParser, readFrameHeader } from '/js/src/browser.js';
+import { HeadParser, readFrameHeader } from '/js/src/engine/browser.js';
 
 const OPCODES = { 0: 'CONTINUATION', 1: 'TEXT', 2: 'BINARY', 8: 'CLOSE', 9: 'PING', 10: 'PONG' };
 /** The name of an opcode, or "RESERVED 0x3" and so on. */

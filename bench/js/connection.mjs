@@ -6,7 +6,7 @@
 //
 //   node bench/js/connection.mjs [SIZE=16] [ROUNDS=8]
 
-import { Connection } from 'wsengine';
+import { Connection } from 'wsengine/engine';
 import { EventKind, Flag, RECORD_WORDS, Report, Send } from '../../js/src/layout.js';
 import { bytes, words } from '../../js/src/memory.js';
 

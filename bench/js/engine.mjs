@@ -6,7 +6,7 @@
 //
 //   node bench/js/engine.mjs [SIZE=16] [ROUNDS=8]
 
-import { Handle } from 'wsengine';
+import { Handle } from 'wsengine/engine';
 import { bytes, words } from '../../js/src/memory.js';
 
 const SEND = 1;

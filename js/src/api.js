@@ -1,22 +1,7 @@
-// Everything the package exports, whatever the platform; the entry points (node.js,
-// browser.js, workerd.js) load the wasm first.
+// What `wsengine` exports on every platform: the WebSocket facade and what a web app uses
+// with it. The entry points (node.js, browser.js, workerd.js) load the wasm first and add
+// their platform's transports. websocket.dll's raw API is `wsengine/engine` (engine.js).
 
-export {
-  Connection,
-  Handle,
-  HeadParser,
-  acceptKey,
-  closeReply,
-  encodeRejection,
-  encodeRequestHead,
-  encodeResponseHead,
-  keepaliveInterval,
-  offeredSubprotocols,
-  setKeepaliveInterval,
-  supportedVersions,
-} from '../wasm/wsengine.js';
-export { Action, ActionQueue, BufferType } from './constants.js';
-export { Driver } from './driver.js';
+export { keepaliveInterval, setKeepaliveInterval, supportedVersions } from '../wasm/wsengine.js';
 export { WebSocketError } from './errors.js';
-export { readFrameHeader } from './inspect.js';
 export { WebSocket, setDefaultConnect } from './websocket.js';

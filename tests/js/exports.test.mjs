@@ -1,17 +1,35 @@
-// The hand-written index.d.ts and the package agree: every name it declares is exported
-// (in Node, where the node-only names exist too), and nothing exported is undeclared.
+// The hand-written index.d.ts and engine.d.ts agree with the package's two entry points:
+// every name each declares is exported (in Node, where the node-only names exist too), and
+// nothing exported is undeclared. The default entry exposes no view into the engine's memory.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import * as pkg from 'wsengine';
+import * as facade from 'wsengine';
+import * as pkg from 'wsengine/engine';
 
-test('index.d.ts declares exactly what the package exports', () => {
-  const dts = readFileSync(new URL('../../js/index.d.ts', import.meta.url), 'utf8');
-  const declared = new Set([...dts.matchAll(/^export (?:class|function|const) (\w+)/gm)].map((m) => m[1]));
-  const exported = new Set(Object.keys(pkg));
-  assert.deepEqual([...declared].filter((n) => !exported.has(n)), [], 'declared but not exported');
-  assert.deepEqual([...exported].filter((n) => !declared.has(n)), [], 'exported but not declared');
+/** The names a .d.ts file exports: declarations and re-exports (not types). */
+function declaredIn(file) {
+  const dts = readFileSync(new URL(`../../js/${file}`, import.meta.url), 'utf8');
+  const names = [...dts.matchAll(/^export (?:class|function|const) (\w+)/gm)].map((m) => m[1]);
+  for (const [, list] of dts.matchAll(/^export \{([^}]*)\} from/gm)) names.push(...list.split(',').map((n) => n.trim()));
+  return new Set(names);
+}
+
+for (const [file, entry, module] of [['index.d.ts', 'wsengine', facade], ['engine.d.ts', 'wsengine/engine', pkg]]) {
+  test(`${file} declares exactly what ${entry} exports`, () => {
+    const declared = declaredIn(file);
+    const exported = new Set(Object.keys(module));
+    assert.deepEqual([...declared].filter((n) => !exported.has(n)), [], 'declared but not exported');
+    assert.deepEqual([...exported].filter((n) => !declared.has(n)), [], 'exported but not declared');
+  });
+}
+
+test('the default entry is the facade: no handles, actions or memory views', () => {
+  for (const raw of ['Handle', 'Connection', 'Driver', 'HeadParser', 'Action', 'BufferType']) {
+    assert.equal(raw in facade, false, `${raw} is wsengine/engine's`);
+  }
+  assert.equal(facade.WebSocketError, pkg.WebSocketError, 'one error class for both entries');
 });
 
 test('completing NO_ACTION is a harmless no-op, as in the SDK loop', () => {

@@ -230,7 +230,7 @@ describe('our client against a ws server', () => {
 
 /** A raw TCP peer that upgrades correctly and then writes `bytes`. */
 async function rawServer(bytes) {
-  const { acceptKey } = await import('wsengine');
+  const { acceptKey } = await import('wsengine/engine');
   const srv = net.createServer((s) => {
     let head = '';
     s.on('data', (d) => {

@@ -22,19 +22,19 @@ test('js/src/layout.js matches the bindings\' connectionLayout()', () => {
 });
 
 // websocket.dll's numbers are the engine's (engineConstants()); js/src/constants.js and
-// the literal types in index.d.ts are copies, checked here both ways.
-test('js/src/constants.js and index.d.ts match the engine\'s constants', async () => {
+// the literal types in engine.d.ts are copies, checked here both ways.
+test('js/src/constants.js and engine.d.ts match the engine\'s constants', async () => {
   const { readFileSync } = await import('node:fs');
   const { engineConstants } = await import('../../js/wasm/wsengine.js');
   const js = await import('../../js/src/constants.js');
-  const dts = readFileSync(new URL('../../js/index.d.ts', import.meta.url), 'utf8');
+  const dts = readFileSync(new URL('../../js/engine.d.ts', import.meta.url), 'utf8');
   const engine = engineConstants();
   assert.deepEqual(Object.keys(engine).sort(), ['Action', 'ActionQueue', 'BufferType']);
   for (const [group, values] of Object.entries(engine)) {
     assert.deepEqual({ ...js[group] }, { ...values }, `constants.js ${group}`);
     const declared = dts.match(new RegExp(`export const ${group}: Readonly<\\{([^}]*)\\}>`))?.[1];
-    assert.ok(declared, `index.d.ts declares ${group}`);
+    assert.ok(declared, `engine.d.ts declares ${group}`);
     const typed = Object.fromEntries([...declared.matchAll(/(\w+): (0x[0-9a-f]+|\d+)/gi)].map(([, k, v]) => [k, Number(v)]));
-    assert.deepEqual(typed, { ...values }, `index.d.ts ${group}`);
+    assert.deepEqual(typed, { ...values }, `engine.d.ts ${group}`);
   }
 });

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket as WsClient, WebSocketServer } from 'ws';
-import { WebSocket, acceptKey, acceptSocket, readFrameHeader } from 'wsengine';
+import { WebSocket, acceptSocket } from 'wsengine';
+import { acceptKey, readFrameHeader } from 'wsengine/engine';
 
 function next(target, type) {
   return new Promise((resolve) => {

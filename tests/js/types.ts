@@ -1,5 +1,6 @@
 // Compiled by ./dev with tsc --strict: code written against index.d.ts type-checks.
-import { WebSocket, Handle, BufferType, WebSocketError } from 'wsengine';
+import { WebSocket, WebSocketError } from 'wsengine';
+import { Handle, BufferType } from 'wsengine/engine';
 const ws = new WebSocket('ws://127.0.0.1:1/', ['chat'], { maxPayload: 1024 });
 ws.binaryType = 'uint8array';
 ws.onmessage = (e) => { const d: unknown = e.data; void d; };

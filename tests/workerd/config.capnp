@@ -17,6 +17,7 @@ const worker :Workerd.Worker = (
     (name = "js/src/api.js", esModule = embed "../../js/src/api.js"),
     (name = "js/src/constants.js", esModule = embed "../../js/src/constants.js"),
     (name = "js/src/driver.js", esModule = embed "../../js/src/driver.js"),
+    (name = "js/src/errors.js", esModule = embed "../../js/src/errors.js"),
     (name = "js/src/inspect.js", esModule = embed "../../js/src/inspect.js"),
     (name = "js/src/layout.js", esModule = embed "../../js/src/layout.js"),
     (name = "js/src/memory.js", esModule = embed "../../js/src/memory.js"),

@@ -1,0 +1,4 @@
+// `wsengine/engine` on this platform: the main entry loads the wasm.
+import '../workerd.js';
+
+export * from '../engine.js';
