@@ -15,8 +15,8 @@
 //!
 //! Checked, beyond "no panic":
 //! - every `Err` of `get_action` is a peer error with a close status, is sticky
-//!   (same error from `get_action` on either queue and from `receive`), and leaves the
-//!   send queue empty;
+//!   (same error from `get_action` on either queue; `receive` then fails with
+//!   `ReceiveAfterFailure`), and leaves the send queue empty;
 //! - what the handle indicates equals what an independent reference decoder
 //!   (`wsengine_fuzz::reference`) says the stream holds, piece sizes aside, and it fails
 //!   exactly when and how the reference does;
@@ -155,7 +155,8 @@ fn run(role: Role, p: &Params<'_>) {
                 assert_eq!(h.get_action(ActionQueue::All).err(), Some(e.clone()));
                 assert_eq!(h.get_action(ActionQueue::Receive).err(), Some(e.clone()));
                 assert!(matches!(h.get_action(ActionQueue::Send), Ok(Action::NoAction)));
-                assert_eq!(h.receive(None, 0), Err(e.clone()));
+                // A receive after the failure: E_INVALID_PROTOCOL_OPERATION (reference §5.8).
+                assert_eq!(h.receive(None, 0), Err(Error::ReceiveAfterFailure));
                 assert_eq!(h.state(), State::Failed);
                 outcome = Outcome::Failed(e);
                 break;
