@@ -1,0 +1,102 @@
+// The npm package as a user meets it: `npm pack`, the tarball installed into a fresh
+// project in a temporary directory, then (1) a Node ESM program there imports it and talks
+// to the native echo_server, and (2) a TypeScript file using the public API of both entry
+// points type-checks with tsc --strict against the installed types. Needs js/wasm and
+// target/release/examples/echo_server (./dev builds both).
+
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const project = mkdtempSync(join(tmpdir(), 'wsengine-pack-'));
+let echo;
+let echoPort;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function listening(port) {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => resolve(s.end() && true));
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+const run = (cmd, args, cwd = project) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: 'pipe' });
+
+before(async () => {
+  // The tarball npm would publish, installed as a dependency of a new project.
+  run('npm', ['pack', '--pack-destination', project, join(root, 'js')], root);
+  const tarball = readdirSync(project).find((f) => f.endsWith('.tgz'));
+  assert.ok(tarball, 'npm pack made a tarball');
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+  run('npm', ['install', '--no-audit', '--no-fund', '--offline', `./${tarball}`]);
+  echoPort = await freePort();
+  echo = spawn(join(root, 'target/release/examples/echo_server'), [`127.0.0.1:${echoPort}`], { stdio: 'ignore' });
+  await listening(echoPort);
+});
+
+after(() => {
+  echo?.kill();
+  rmSync(project, { recursive: true, force: true });
+});
+
+test('the installed package runs a client against echo_server from Node ESM', () => {
+  writeFileSync(
+    join(project, 'client.mjs'),
+    `import { WebSocket, WebSocketError } from 'wsengine';
+import { Handle } from 'wsengine/engine';
+const ws = new WebSocket('ws://127.0.0.1:${echoPort}/', [], { pingInterval: null });
+ws.binaryType = 'arraybuffer';
+const got = [];
+ws.onopen = () => { ws.send('hello'); ws.send(new Uint8Array([1, 2, 3])); };
+ws.onmessage = (e) => { got.push(typeof e.data === 'string' ? e.data : [...new Uint8Array(e.data)]); if (got.length === 2) ws.close(1000, 'done'); };
+ws.onclose = (e) => {
+  let refused;
+  try { Handle.fromUpgraded(false, undefined).completeAction(7, 0); } catch (err) { refused = err instanceof WebSocketError && err.kind; }
+  console.log(JSON.stringify({ got, code: e.code, clean: e.wasClean, refused }));
+};
+`,
+  );
+  const out = JSON.parse(run(process.execPath, ['client.mjs']).trim());
+  assert.deepEqual(out, { got: ['hello', [1, 2, 3]], code: 1000, clean: true, refused: 'invalid-argument' });
+});
+
+test('code using both entry points type-checks with tsc --strict against the installed types', () => {
+  writeFileSync(
+    join(project, 'use.ts'),
+    `import { WebSocket, WebSocketError, acceptSocket } from 'wsengine';
+import { Action, ActionQueue, BufferType, Connection, Handle, readFrameHeader } from 'wsengine/engine';
+const ws = new WebSocket('ws://127.0.0.1:1/', ['chat'], { maxPayload: 1024, pingInterval: null });
+ws.onmessage = (e: MessageEvent) => { const d: unknown = e.data; void d; };
+const h = Handle.createClient({ receiveBufferSize: 4096 });
+const queue: 1 | 2 | 3 = ActionQueue.SEND;
+const kind: number = h.getAction(queue);
+if (kind === Action.SEND_TO_NETWORK) h.completeAction(h.actionToken, h.actionByteLength);
+h.sendText(BufferType.UTF8_MESSAGE, 'x');
+const c: Connection = Connection.server(undefined, 0);
+void c, acceptSocket, readFrameHeader(new Uint8Array(2));
+try { h.completeAction(0, 0); } catch (e) { if (e instanceof WebSocketError) { const n: number = e.hresult; void n; } }
+`,
+  );
+  const tsc = join(root, 'node_modules/.bin/tsc');
+  run(tsc, ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext',
+    '--lib', 'es2022,dom', '--types', 'node', '--typeRoots', join(root, 'node_modules/@types'), 'use.ts']);
+});
