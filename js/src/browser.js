@@ -1,8 +1,9 @@
-// Browser (and default) entry point: fetches and compiles the wasm next to this file.
+// Browser (and default) entry point: fetches and compiles the wasm (see below).
 
 import init from '../wasm/wsengine.js';
 import { engineLoaded } from './memory.js';
 
-engineLoaded(await init({ module_or_path: new URL('../wasm/wsengine_bg.wasm', import.meta.url) }));
+// The wasm next to the bindings' module (js/wasm/), or, once bundled, next to the bundle.
+engineLoaded(await init());
 
 export * from './api.js';

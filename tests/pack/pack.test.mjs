@@ -1,17 +1,21 @@
 // The npm package as a user meets it: `npm pack`, the tarball installed into a fresh
 // project in a temporary directory, then (1) a Node ESM program there imports it and talks
-// to the native echo_server, and (2) a TypeScript file using the public API of both entry
-// points type-checks with tsc --strict against the installed types. Needs js/wasm and
-// target/release/examples/echo_server (./dev builds both).
+// to the native echo_server; (2) esbuild bundles a page that imports it (the WebTransport
+// page of tests/webtransport), which headless Chromium runs against wsengine-wt, the native
+// engine echoing over WebTransport; (3) a TypeScript file using the public API of both
+// entry points type-checks with tsc --strict against the installed types. Needs js/wasm,
+// target/release/examples/echo_server, target/debug/wsengine-wt and Debian's chromium
+// (./dev provides them).
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
+import { expectWebTransportEcho, launchChromium, staticServer, webTransportEcho } from '../support.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const project = mkdtempSync(join(tmpdir(), 'wsengine-pack-'));
@@ -99,4 +103,26 @@ try { h.completeAction(0, 0); } catch (e) { if (e instanceof WebSocketError) { c
   const tsc = join(root, 'node_modules/.bin/tsc');
   run(tsc, ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext',
     '--lib', 'es2022,dom', '--types', 'node', '--typeRoots', join(root, 'node_modules/@types'), 'use.ts']);
+});
+
+test('a page bundled by esbuild from the installed package runs in Chromium over WebTransport', async () => {
+  // The page script, bundled as a user's app would be: 'wsengine' resolved from the
+  // project's node_modules (the default, browser condition). esbuild copies no asset that a
+  // module reaches with new URL(..., import.meta.url): the wasm goes next to the bundle, as
+  // js/README.md says.
+  const web = join(project, 'web');
+  mkdirSync(web);
+  copyFileSync(join(root, 'tests/webtransport/page.js'), join(project, 'page.js'));
+  run(join(root, 'node_modules/.bin/esbuild'), ['page.js', '--bundle', '--format=esm', '--platform=browser', '--outfile=web/app.js']);
+  copyFileSync(join(project, 'node_modules/wsengine/wasm/wsengine_bg.wasm'), join(web, 'wsengine_bg.wasm'));
+  writeFileSync(join(web, 'index.html'), '<!doctype html><meta charset="utf-8"><pre id="log"></pre><script type="module" src="app.js"></script>');
+  const files = new Map(readdirSync(web).map((f) => [`/${f}`, join(web, f)]));
+  const [wt, server, browser] = [await webTransportEcho(), await staticServer((p) => files.get(p)), await launchChromium()];
+  try {
+    await expectWebTransportEcho(browser, `http://127.0.0.1:${server.address().port}/index.html`, wt);
+  } finally {
+    await browser.close();
+    server.close();
+    wt.kill();
+  }
 });

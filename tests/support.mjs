@@ -1,0 +1,67 @@
+// What the browser tests share: wsengine-wt (the native engine echoing WebSocket on every
+// WebTransport stream) on 127.0.0.1, a static server on 127.0.0.1, headless Chromium, and
+// the check of tests/webtransport/page.js's result.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import { extname } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const root = fileURLToPath(new URL('../', import.meta.url));
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+
+/** Starts target/debug/wsengine-wt; resolves to { port, certHash, kill }. */
+export async function webTransportEcho() {
+  const wt = spawn(`${root}target/debug/wsengine-wt`, ['127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const first = await new Promise((resolve, reject) => {
+    createInterface({ input: wt.stdout }).once('line', resolve);
+    wt.once('exit', (code) => reject(new Error(`wsengine-wt exited with ${code}`)));
+  });
+  return { ...JSON.parse(first), kill: () => wt.kill() };
+}
+
+/** Serves what `files(path)` maps a request path to (a file path, or null: 404). */
+export async function staticServer(files) {
+  const server = http.createServer(async (req, res) => {
+    const file = files(new URL(req.url, 'http://x').pathname);
+    try {
+      if (!file) throw new Error('not served');
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return server;
+}
+
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+/** Opens `url` (a page running tests/webtransport/page.js) against `wt` and checks the echo. */
+export async function expectWebTransportEcho(browser, url, wt) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const query = new URLSearchParams({ port: String(wt.port), hash: JSON.stringify(wt.certHash) });
+  await page.goto(`${url}?${query}`);
+  // The page's module runs once the package's wasm is loaded (a top-level await).
+  await page.waitForFunction(() => window.result !== undefined, null, { timeout: 10000 });
+  const result = await page.evaluate(() => window.result);
+  assert.deepEqual(errors, [], await page.textContent('#log'));
+  assert.deepEqual(result, {
+    protocol: 'chat.v2',
+    got: ['hello over WebTransport ✓', [0, 1, 2, 254, 255], '200000 chars'],
+    close: { code: 1000, reason: 'done', wasClean: true },
+  });
+  await page.close();
+}
