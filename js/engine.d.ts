@@ -23,6 +23,23 @@ export const BufferType: Readonly<{
   PING_PONG: 0x80000005;
   UNSOLICITED_PONG: 0x80000006;
 }>;
+/** WEB_SOCKET_CLOSE_STATUS: the named close codes. */
+export const CloseStatus: Readonly<{
+  SUCCESS: 1000;
+  ENDPOINT_UNAVAILABLE: 1001;
+  PROTOCOL_ERROR: 1002;
+  INVALID_DATA_TYPE: 1003;
+  EMPTY: 1005;
+  ABORTED: 1006;
+  INVALID_PAYLOAD: 1007;
+  POLICY_VIOLATION: 1008;
+  MESSAGE_TOO_BIG: 1009;
+  UNSUPPORTED_EXTENSIONS: 1010;
+  SERVER_ERROR: 1011;
+  SECURE_HANDSHAKE_ERROR: 1015;
+}>;
+/** WEB_SOCKET_MAX_CLOSE_REASON_LENGTH: the longest close reason, in UTF-8 bytes. */
+export const MAX_CLOSE_REASON_LENGTH: 123;
 
 /** Options of a {@link Connection} (all optional; the engine's defaults otherwise). */
 export interface ConnectionOptions {
@@ -124,6 +141,10 @@ export class Handle {
   /** A handle for a connection upgraded elsewhere, open at once. */
   static fromUpgraded(client: boolean, properties?: HandleProperties): Handle;
   readonly isClient: boolean;
+  /** The receive buffer size in force. */
+  readonly receiveBufferSize: number;
+  /** The send buffer size in force. */
+  readonly sendBufferSize: number;
   readonly state:
     | 'created'
     | 'client-handshaking'

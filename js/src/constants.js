@@ -23,6 +23,25 @@ export const BufferType = Object.freeze({
   UNSOLICITED_PONG: 0x80000006,
 });
 
+/** `WEB_SOCKET_CLOSE_STATUS`: the named close codes. */
+export const CloseStatus = Object.freeze({
+  SUCCESS: 1000,
+  ENDPOINT_UNAVAILABLE: 1001,
+  PROTOCOL_ERROR: 1002,
+  INVALID_DATA_TYPE: 1003,
+  EMPTY: 1005,
+  ABORTED: 1006,
+  INVALID_PAYLOAD: 1007,
+  POLICY_VIOLATION: 1008,
+  MESSAGE_TOO_BIG: 1009,
+  UNSUPPORTED_EXTENSIONS: 1010,
+  SERVER_ERROR: 1011,
+  SECURE_HANDSHAKE_ERROR: 1015,
+});
+
+/** `WEB_SOCKET_MAX_CLOSE_REASON_LENGTH`: the longest close reason, in UTF-8 bytes. */
+export const MAX_CLOSE_REASON_LENGTH = 123;
+
 /** True for the types that carry message data. */
 export const isData = (type) => type >= BufferType.UTF8_MESSAGE && type <= BufferType.BINARY_FRAGMENT;
 /** True for the text types. */

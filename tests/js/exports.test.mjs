@@ -32,6 +32,15 @@ test('the default entry is the facade: no handles, actions or memory views', () 
   assert.equal(facade.WebSocketError, pkg.WebSocketError, 'one error class for both entries');
 });
 
+test('a handle tells the buffer sizes in force', () => {
+  const h = pkg.Handle.createClient({ receiveBufferSize: 1024, sendBufferSize: 512 });
+  assert.deepEqual([h.receiveBufferSize, h.sendBufferSize], [1024, 512]);
+  h.free();
+  const s = pkg.Handle.createServer(undefined);
+  assert.deepEqual([s.receiveBufferSize, s.sendBufferSize], [4096, 16]);
+  s.free();
+});
+
 test('completing NO_ACTION is a harmless no-op, as in the SDK loop', () => {
   const { Handle, ActionQueue, BufferType, Action: ActionType } = pkg;
   const server = Handle.fromUpgraded(false, undefined);

@@ -147,6 +147,50 @@ fn token(raw: u64) -> Result<core::ActionContext, wit::Error> {
     core::ActionContext::from_raw(raw).map_err(|e| error(&e))
 }
 
+/// An action as WIT hands it over: every byte range copied into a list.
+fn wit_action(a: core::Action<'_, Vec<u8>, u64>) -> wit::Action {
+    match a {
+        core::Action::NoAction => wit::Action::NoAction,
+        core::Action::SendToNetwork { buffer_type, buffers, context, action } => {
+            let mut data = Vec::with_capacity(buffers.len());
+            buffers.copy_to(&mut data);
+            wit::Action::SendToNetwork(wit::SendToNetwork {
+                buffer_type: wit_buffer_type(buffer_type),
+                data,
+                context: context.copied(),
+                action: action.to_raw(),
+            })
+        }
+        core::Action::IndicateSendComplete { buffer_type, context, completed, action, .. } => {
+            wit::Action::IndicateSendComplete(wit::IndicateSendComplete {
+                buffer_type: wit_buffer_type(buffer_type),
+                context,
+                completed,
+                action: action.to_raw(),
+            })
+        }
+        core::Action::ReceiveFromNetwork { buffer, action } => {
+            wit::Action::ReceiveFromNetwork(wit::ReceiveFromNetwork {
+                max_bytes: u32::try_from(buffer.len()).unwrap_or(u32::MAX),
+                action: action.to_raw(),
+            })
+        }
+        core::Action::IndicateReceiveComplete { buffer_type, data, close_status, context, action } => {
+            let bytes = match data {
+                core::Received::Borrowed(b) => b.to_vec(),
+                core::Received::Owned(v) => v,
+            };
+            wit::Action::IndicateReceiveComplete(wit::IndicateReceiveComplete {
+                buffer_type: buffer_type.map(wit_buffer_type),
+                data: bytes,
+                close_status: close_status.map(|s| s.0),
+                context,
+                action: action.to_raw(),
+            })
+        }
+    }
+}
+
 /// A `handle` resource: the core handle, with send payloads and contexts as the
 /// component model hands them over.
 pub struct Handle {
@@ -252,46 +296,20 @@ impl wit::GuestHandle for Handle {
 
     fn get_action(&self, q: wit::ActionQueue) -> Result<wit::Action, wit::Error> {
         let mut h = self.inner.borrow_mut();
-        Ok(match h.get_action(queue(q)).map_err(|e| error(&e))? {
-            core::Action::NoAction => wit::Action::NoAction,
-            core::Action::SendToNetwork { buffer_type, buffers, context, action } => {
-                let mut data = Vec::with_capacity(buffers.len());
-                buffers.copy_to(&mut data);
-                wit::Action::SendToNetwork(wit::SendToNetwork {
-                    buffer_type: wit_buffer_type(buffer_type),
-                    data,
-                    context: context.copied(),
-                    action: action.to_raw(),
-                })
-            }
-            core::Action::IndicateSendComplete { buffer_type, context, completed, action, .. } => {
-                wit::Action::IndicateSendComplete(wit::IndicateSendComplete {
-                    buffer_type: wit_buffer_type(buffer_type),
-                    context,
-                    completed,
-                    action: action.to_raw(),
-                })
-            }
-            core::Action::ReceiveFromNetwork { buffer, action } => {
-                wit::Action::ReceiveFromNetwork(wit::ReceiveFromNetwork {
-                    max_bytes: u32::try_from(buffer.len()).unwrap_or(u32::MAX),
-                    action: action.to_raw(),
-                })
-            }
-            core::Action::IndicateReceiveComplete { buffer_type, data, close_status, context, action } => {
-                let bytes = match data {
-                    core::Received::Borrowed(b) => b.to_vec(),
-                    core::Received::Owned(v) => v,
-                };
-                wit::Action::IndicateReceiveComplete(wit::IndicateReceiveComplete {
-                    buffer_type: buffer_type.map(wit_buffer_type),
-                    data: bytes,
-                    close_status: close_status.map(|s| s.0),
-                    context,
-                    action: action.to_raw(),
-                })
-            }
-        })
+        Ok(wit_action(h.get_action(queue(q)).map_err(|e| error(&e))?))
+    }
+
+    fn action(&self, action: u64) -> Result<wit::Action, wit::Error> {
+        let mut h = self.inner.borrow_mut();
+        Ok(wit_action(h.action(token(action)?).map_err(|e| error(&e))?))
+    }
+
+    fn receive_buffer_size(&self) -> u32 {
+        self.inner.borrow().receive_buffer_size() as u32
+    }
+
+    fn send_buffer_size(&self) -> u32 {
+        self.inner.borrow().send_buffer_size() as u32
     }
 
     fn complete_action(&self, action: u64, bytes_transferred: u32) -> Result<(), wit::Error> {
@@ -667,5 +685,17 @@ impl wit::Guest for Component {
 
     fn supported_versions() -> Vec<u32> {
         core::SUPPORTED_VERSIONS.to_vec()
+    }
+
+    fn read_frame_header(bytes: Vec<u8>) -> Result<Option<wit::FrameHeader>, wit::Error> {
+        let header = core::inspect_frame_header(&bytes).map_err(|e| error(&e))?;
+        Ok(header.map(|h| wit::FrameHeader {
+            fin: h.fin,
+            rsv: h.rsv,
+            opcode: h.opcode,
+            mask: h.mask.map(|[a, b, c, d]| (a, b, c, d)),
+            payload_length: h.payload_len,
+            header_length: h.header_len as u32,
+        }))
     }
 }

@@ -54,7 +54,8 @@ thread_local! {
 }
 
 /// websocket.dll's numbers as the engine defines them: `{ ActionQueue, Action,
-/// BufferType }`, each name (as js/src/constants.js spells it) to its Windows value.
+/// BufferType, CloseStatus }`, each name (as js/src/constants.js spells it) to its Windows
+/// value, and `MAX_CLOSE_REASON_LENGTH`.
 /// js/src/constants.js and index.d.ts copy them; tests/js/layout.test.mjs checks that
 /// the copies match this, their source.
 #[wasm_bindgen(js_name = engineConstants)]
@@ -93,6 +94,26 @@ pub fn engine_constants() -> Object {
             ("UNSOLICITED_PONG", T::UnsolicitedPong as u32),
         ]),
     );
+    let s = |status: core::CloseStatus| u32::from(status.0);
+    set(
+        &o,
+        "CloseStatus",
+        group(&[
+            ("SUCCESS", s(core::CloseStatus::SUCCESS)),
+            ("ENDPOINT_UNAVAILABLE", s(core::CloseStatus::ENDPOINT_UNAVAILABLE)),
+            ("PROTOCOL_ERROR", s(core::CloseStatus::PROTOCOL_ERROR)),
+            ("INVALID_DATA_TYPE", s(core::CloseStatus::INVALID_DATA_TYPE)),
+            ("EMPTY", s(core::CloseStatus::EMPTY)),
+            ("ABORTED", s(core::CloseStatus::ABORTED)),
+            ("INVALID_PAYLOAD", s(core::CloseStatus::INVALID_PAYLOAD)),
+            ("POLICY_VIOLATION", s(core::CloseStatus::POLICY_VIOLATION)),
+            ("MESSAGE_TOO_BIG", s(core::CloseStatus::MESSAGE_TOO_BIG)),
+            ("UNSUPPORTED_EXTENSIONS", s(core::CloseStatus::UNSUPPORTED_EXTENSIONS)),
+            ("SERVER_ERROR", s(core::CloseStatus::SERVER_ERROR)),
+            ("SECURE_HANDSHAKE_ERROR", s(core::CloseStatus::SECURE_HANDSHAKE_ERROR)),
+        ]),
+    );
+    set(&o, "MAX_CLOSE_REASON_LENGTH", core::MAX_CLOSE_REASON_LENGTH as u32);
     o
 }
 
@@ -334,6 +355,18 @@ impl JsHandle {
     #[wasm_bindgen(getter, js_name = isClient)]
     pub fn is_client(&self) -> bool {
         self.inner.role() == core::Role::Client
+    }
+
+    /// The receive buffer size in force.
+    #[wasm_bindgen(getter, js_name = receiveBufferSize)]
+    pub fn receive_buffer_size(&self) -> u32 {
+        self.inner.receive_buffer_size() as u32
+    }
+
+    /// The send buffer size in force.
+    #[wasm_bindgen(getter, js_name = sendBufferSize)]
+    pub fn send_buffer_size(&self) -> u32 {
+        self.inner.send_buffer_size() as u32
     }
 
     /// The state: "created", "client-handshaking", "server-handshaking",

@@ -155,6 +155,24 @@ impl Session {
         Ok(api.handle().call_state(store, h)?)
     }
 
+    /// `handle.receive-buffer-size`.
+    pub fn receive_buffer_size(&mut self, h: ResourceAny) -> Result<u32> {
+        let (store, api) = self.parts();
+        Ok(api.handle().call_receive_buffer_size(store, h)?)
+    }
+
+    /// `handle.send-buffer-size`.
+    pub fn send_buffer_size(&mut self, h: ResourceAny) -> Result<u32> {
+        let (store, api) = self.parts();
+        Ok(api.handle().call_send_buffer_size(store, h)?)
+    }
+
+    /// `handle.action`: the network action in flight that `action` names, again.
+    pub fn action(&mut self, h: ResourceAny, action: u64) -> Outcome<Action> {
+        let (store, api) = self.parts();
+        Ok(api.handle().call_action(store, h, action)?)
+    }
+
     /// `handle.begin-client-handshake`.
     pub fn begin_client_handshake(
         &mut self,
@@ -428,6 +446,12 @@ impl Session {
     pub fn supported_versions(&mut self) -> Result<Vec<u32>> {
         let (store, api) = self.parts();
         Ok(api.call_supported_versions(store)?)
+    }
+
+    /// `read-frame-header`.
+    pub fn read_frame_header(&mut self, bytes: &[u8]) -> Outcome<Option<wit::FrameHeader>> {
+        let (store, api) = self.parts();
+        Ok(api.call_read_frame_header(store, bytes)?)
     }
 }
 

@@ -470,3 +470,34 @@ fn a_short_write_breaks_the_send_side_and_the_state_says_so() {
     assert_eq!(s.state(h).unwrap(), State::SendBroken);
     alive(&mut s);
 }
+
+#[test]
+fn buffer_sizes_a_lost_action_and_frame_headers_cross_as_in_rust() {
+    let mut s = session();
+    let props = [Property::RandomSeed(seed(4)), Property::ReceiveBufferSize(1024), Property::SendBufferSize(512)];
+    let h = ok(s.create(Role::Client, &props));
+    assert_eq!((s.receive_buffer_size(h).unwrap(), s.send_buffer_size(h).unwrap()), (1024, 512));
+    let srv = ok(s.create(Role::Server, &[]));
+    assert_eq!((s.receive_buffer_size(srv).unwrap(), s.send_buffer_size(srv).unwrap()), (4096, 16));
+
+    // A send-to-network handed out again by its token, while it is in flight only.
+    let (cli, _srv) = open_pair(&mut s);
+    ok(s.send(cli.h, BufferType::BinaryMessage, Some(&SendBuffer::Data(b"hey".to_vec())), 1));
+    let Action::SendToNetwork(a) = ok(s.get_action(cli.h, ActionQueue::Send)) else { panic!("expected a send action") };
+    let Action::SendToNetwork(again) = ok(s.action(cli.h, a.action)) else { panic!("expected the same action") };
+    assert_eq!((again.action, again.data.as_slice()), (a.action, a.data.as_slice()));
+    ok(s.complete_action(cli.h, a.action, a.data.len() as u32));
+    expect(err(s.action(cli.h, a.action)), invalid_argument, "an action no longer in flight");
+
+    // The frame written above, read back; a cut header; a forbidden 64-bit length.
+    let header = ok(s.read_frame_header(&a.data)).expect("a whole header");
+    assert_eq!((header.fin, header.opcode, header.payload_length, header.header_length), (true, 2, 3, 6));
+    assert!(header.mask.is_some(), "a client masks");
+    assert_eq!(ok(s.read_frame_header(&a.data[..3])), None);
+    expect(
+        err(s.read_frame_header(&[0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0])),
+        invalid_format,
+        "a 64-bit length with its top bit",
+    );
+    alive(&mut s);
+}
