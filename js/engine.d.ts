@@ -1,6 +1,8 @@
 // Types of `wsengine/engine`: websocket.dll's API, the Connection and its Driver, and the
 // HTTP and frame helpers (hand-written, as index.d.ts).
 
+/// <reference lib="esnext.disposable" />
+
 import type { HandleProperties, HeaderList, Transport, WebSocketError } from './index.js';
 
 export { WebSocketError, keepaliveInterval, setKeepaliveInterval, supportedVersions } from './index.js';
@@ -23,6 +25,12 @@ export const BufferType: Readonly<{
   PING_PONG: 0x80000005;
   UNSOLICITED_PONG: 0x80000006;
 }>;
+/** A `WEB_SOCKET_ACTION_QUEUE` value. */
+export type ActionQueueValue = (typeof ActionQueue)[keyof typeof ActionQueue];
+/** A `WEB_SOCKET_ACTION` value. */
+export type ActionValue = (typeof Action)[keyof typeof Action];
+/** A `WEB_SOCKET_BUFFER_TYPE` value. */
+export type BufferTypeValue = (typeof BufferType)[keyof typeof BufferType];
 /** WEB_SOCKET_CLOSE_STATUS: the named close codes. */
 export const CloseStatus: Readonly<{
   SUCCESS: 1000;
@@ -136,15 +144,19 @@ export class Connection {
 /** WEB_SOCKET_HANDLE: websocket.dll's API. Free it with `free()`. Methods throw {@link WebSocketError}. */
 export class Handle {
   private constructor();
+  /** WebSocketCreateClientHandle. */
   static createClient(properties?: HandleProperties): Handle;
+  /** WebSocketCreateServerHandle. */
   static createServer(properties?: HandleProperties): Handle;
   /** A handle for a connection upgraded elsewhere, open at once. */
   static fromUpgraded(client: boolean, properties?: HandleProperties): Handle;
+  /** True for a client handle. */
   readonly isClient: boolean;
   /** The receive buffer size in force. */
   readonly receiveBufferSize: number;
   /** The send buffer size in force. */
   readonly sendBufferSize: number;
+  /** The handle's state; `send-broken` after a short write (the transport must be closed). */
   readonly state:
     | 'created'
     | 'client-handshaking'
@@ -157,28 +169,45 @@ export class Handle {
     | 'failed'
     | 'send-broken'
     | 'aborted';
+  /** WebSocketBeginClientHandshake: the headers to add to the upgrade request. */
   beginClientHandshake(subprotocols?: string[], extensions?: string[], initialHeaders?: HeaderList): HeaderList;
+  /** WebSocketEndClientHandshake: checks the response headers; the indexes of what the server chose. */
   endClientHandshake(responseHeaders: HeaderList): { subprotocol: number; extensions: number[] };
+  /** WebSocketBeginServerHandshake: checks the request; the headers of the 101 response. */
   beginServerHandshake(subprotocol: string | undefined, extensions: string[] | undefined, requestHeaders: HeaderList): HeaderList;
+  /** WebSocketEndServerHandshake (optional: the first session call does the same). */
   endServerHandshake(): void;
-  send(bufferType: number, data: Uint8Array | undefined, context?: number): void;
-  sendText(bufferType: number, text: string, context?: number): void;
+  /** WebSocketSend of data (copied in), a close with `undefined` data, or a ping / unsolicited pong. */
+  send(bufferType: BufferTypeValue, data: Uint8Array | undefined, context?: number): void;
+  /** WebSocketSend of a string as its UTF-8 bytes. */
+  sendText(bufferType: BufferTypeValue, text: string, context?: number): void;
+  /** WebSocketSend of a close with a status and a reason of at most {@link MAX_CLOSE_REASON_LENGTH} bytes. */
   sendClose(status: number, reason: Uint8Array, context?: number): void;
-  sendLastReceived(bufferType: number, context?: number): void;
+  /** WebSocketSend of the piece the last receive indication handed over, from where it lies. */
+  sendLastReceived(bufferType: BufferTypeValue, context?: number): void;
+  /** WebSocketReceive; pieces of at most `maxPiece` bytes (at least 125) when given, else the receive buffer size. */
   receive(context?: number, maxPiece?: number): void;
+  /** Bytes of the stream read before the handle took over (those behind the HTTP head). */
   pushReceived(data: Uint8Array): void;
-  /** Returns an {@link Action} value; the details are in the `action*` members until the next call. */
-  getAction(queue: number): number;
+  /** WebSocketGetAction: the action; its details are in the `action*` members until the next call. */
+  getAction(queue: ActionQueueValue): ActionValue;
   /** `completeAction`, then `receive()` when `thenReceive`, then `getAction(queue)`. */
-  step(token: number, bytesTransferred: number, queue: number, thenReceive?: boolean): number;
+  step(token: number, bytesTransferred: number, queue: ActionQueueValue, thenReceive?: boolean): ActionValue;
   /** `completeAction(token, 0)` when `token` is given, then `send`, then `getAction(queue)`. */
-  sendStep(token: number | undefined, bufferType: number, data: Uint8Array | undefined, queue: number): number;
-  readonly actionBufferType: number;
+  sendStep(token: number | undefined, bufferType: BufferTypeValue, data: Uint8Array | undefined, queue: ActionQueueValue): ActionValue;
+  /** The last action's buffer type (0 for none). */
+  readonly actionBufferType: BufferTypeValue | 0;
+  /** The last action's token, for `completeAction` (0 for NO_ACTION, which completes as a no-op). */
   readonly actionToken: number;
+  /** The context given to the `send` or `receive` the last action belongs to (0 for none). */
   readonly actionContext: number;
+  /** For a close indication, its status (1005 when the frame had no body); else 0. */
   readonly actionCloseStatus: number;
+  /** For an indicate-send-complete, true when every byte was written. */
   readonly actionCompleted: boolean;
+  /** How many byte ranges the last action has (a send-to-network: 1 or 2). */
   readonly actionBufferCount: number;
+  /** The last action's bytes in all. */
   readonly actionByteLength: number;
   /** The address of the out-parameters (ten u32) in the engine's memory. */
   readonly outAddress: number;
@@ -188,9 +217,13 @@ export class Handle {
   actionView(index: number): Uint8Array;
   /** The space a receive-from-network action in flight lent (valid until the next call). */
   readBuffer(token: number): Uint8Array;
+  /** WebSocketCompleteAction: the bytes written or read (0 for indications; 0 on a read is end of stream). */
   completeAction(token: number, bytesTransferred: number): void;
+  /** Completes a receive-from-network action with the bytes read (copied in). */
   completeReceive(token: number, data: Uint8Array): void;
+  /** WebSocketAbortHandle. */
   abort(): void;
+  /** WebSocketDeleteHandle. */
   free(): void;
   [Symbol.dispose](): void;
 }

@@ -7,9 +7,18 @@ export interface StreamPair {
   writable: WritableStream<Uint8Array>;
 }
 
+/** A Node stream (a `net.Socket`, any `Duplex`), as the package uses one: read through its
+ * 'data' events, written with backpressure through 'drain'. Declared by shape, so these types
+ * need no Node types outside Node. */
+export interface NodeByteStream {
+  on(event: 'data', listener: (chunk: Uint8Array) => void): unknown;
+  write(chunk: Uint8Array): boolean;
+  end(): unknown;
+}
+
 /** What the package speaks over: a web {@link StreamPair}, or (in Node) a socket or any
- * Duplex, read through its 'data' events and written with backpressure through 'drain'. */
-export type Transport = StreamPair | import('node:stream').Duplex;
+ * Duplex. */
+export type Transport = StreamPair | NodeByteStream;
 
 /** Handle properties (websocket.dll's WEB_SOCKET_PROPERTY), all optional. */
 export interface HandleProperties {
@@ -113,19 +122,3 @@ export class WebSocket extends EventTarget {
 }
 
 export function setDefaultConnect(connect: ((url: URL) => Transport | Promise<Transport>) | null): void;
-
-// Node only (the "node" export condition):
-/** A Node socket as a {@link StreamPair} (the package itself reads sockets directly). */
-export function fromSocket(socket: import('node:net').Socket): StreamPair;
-/** A TCP (ws:) or TLS (wss:) connection to the URL's host: a socket in Node, a
- * `connect()` socket (a stream pair) in workerd. */
-export function connectTcp(url: URL): Promise<Transport>;
-/** The server side on a raw socket from `net.createServer`: the engine reads and answers the request. */
-export function acceptSocket(socket: import('node:net').Socket, options?: AcceptOptions): Promise<WebSocket>;
-/** The server side for a Node HTTP server's 'upgrade' event: the parsed request is handed to the engine as its bytes. */
-export function acceptUpgrade(
-  req: import('node:http').IncomingMessage,
-  socket: import('node:stream').Duplex,
-  head: Uint8Array,
-  options?: AcceptOptions,
-): Promise<WebSocket>;

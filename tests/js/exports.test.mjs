@@ -1,4 +1,4 @@
-// The hand-written index.d.ts and engine.d.ts agree with the package's two entry points:
+// The hand-written .d.ts files agree with the package's two entry points:
 // every name each declares is exported (in Node, where the node-only names exist too), and
 // nothing exported is undeclared. The default entry exposes no view into the engine's memory.
 
@@ -8,15 +8,18 @@ import { test } from 'node:test';
 import * as facade from 'wsengine';
 import * as pkg from 'wsengine/engine';
 
-/** The names a .d.ts file exports: declarations and re-exports (not types). */
+/** The names a .d.ts file exports: declarations and re-exports (not types), following
+ * `export * from`. */
 function declaredIn(file) {
   const dts = readFileSync(new URL(`../../js/${file}`, import.meta.url), 'utf8');
   const names = [...dts.matchAll(/^export (?:class|function|const) (\w+)/gm)].map((m) => m[1]);
   for (const [, list] of dts.matchAll(/^export \{([^}]*)\} from/gm)) names.push(...list.split(',').map((n) => n.trim()));
+  for (const [, from] of dts.matchAll(/^export \* from '\.\/(\w+)\.js';/gm)) names.push(...declaredIn(`${from}.d.ts`));
   return new Set(names);
 }
 
-for (const [file, entry, module] of [['index.d.ts', 'wsengine', facade], ['engine.d.ts', 'wsengine/engine', pkg]]) {
+// In Node: the "node" types. (index.d.ts alone is the browser's and has no socket helpers.)
+for (const [file, entry, module] of [['node.d.ts', 'wsengine', facade], ['engine.d.ts', 'wsengine/engine', pkg]]) {
   test(`${file} declares exactly what ${entry} exports`, () => {
     const declared = declaredIn(file);
     const exported = new Set(Object.keys(module));

@@ -1,6 +1,6 @@
 // Compiled by ./dev with tsc --strict: code written against index.d.ts type-checks.
-import { WebSocket, WebSocketError } from 'wsengine';
-import { Handle, BufferType } from 'wsengine/engine';
+import { WebSocket, WebSocketError, type Transport } from 'wsengine';
+import { Action, ActionQueue, BufferType, Handle } from 'wsengine/engine';
 const ws = new WebSocket('ws://127.0.0.1:1/', ['chat'], { maxPayload: 1024 });
 ws.binaryType = 'uint8array';
 ws.onmessage = (e) => { const d: unknown = e.data; void d; };
@@ -16,3 +16,15 @@ try {
     void hr, kind, e.closeStatus;
   }
 }
+// Queues, actions and buffer types are typed by their values.
+const a = h.getAction(ActionQueue.ALL);
+if (a === Action.SEND_TO_NETWORK) h.completeAction(h.actionToken, h.actionByteLength);
+// @ts-expect-error 7 is no WEB_SOCKET_ACTION_QUEUE
+h.getAction(7);
+// @ts-expect-error 1 is no WEB_SOCKET_BUFFER_TYPE
+h.send(1, undefined);
+// A Node socket or Duplex is a transport (declared by shape: no Node types outside Node).
+declare const duplex: import('node:stream').Duplex;
+declare const socket: import('node:net').Socket;
+const transports: Transport[] = [duplex, socket];
+void transports;

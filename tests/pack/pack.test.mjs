@@ -83,7 +83,7 @@ ws.onclose = (e) => {
   assert.deepEqual(out, { got: ['hello', [1, 2, 3]], code: 1000, clean: true, refused: 'invalid-argument' });
 });
 
-test('code using both entry points type-checks with tsc --strict against the installed types', () => {
+test('code using both entry points type-checks with tsc --strict against the installed types, in Node and in a browser project', () => {
   writeFileSync(
     join(project, 'use.ts'),
     `import { WebSocket, WebSocketError, acceptSocket } from 'wsengine';
@@ -103,6 +103,20 @@ try { h.completeAction(0, 0); } catch (e) { if (e instanceof WebSocketError) { c
   const tsc = join(root, 'node_modules/.bin/tsc');
   run(tsc, ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext',
     '--lib', 'es2022,dom', '--types', 'node', '--typeRoots', join(root, 'node_modules/@types'), 'use.ts']);
+  // A browser project (bundler resolution, no Node types): the default types, which have no
+  // Node-only helpers and need no Node types.
+  writeFileSync(
+    join(project, 'browser.ts'),
+    `import { WebSocket } from 'wsengine';
+// @ts-expect-error acceptSocket exists in Node only
+import { acceptSocket } from 'wsengine';
+import { Handle } from 'wsengine/engine';
+const ws = new WebSocket('ws://127.0.0.1:1/', [], { transport: new WebTransport('https://x/').createBidirectionalStream() as never });
+void ws, acceptSocket, Handle;
+`,
+  );
+  run(tsc, ['--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler',
+    '--lib', 'es2022,dom', '--types', '', 'browser.ts']);
 });
 
 test('a page bundled by esbuild from the installed package runs in Chromium over WebTransport', async () => {
