@@ -46,6 +46,19 @@ export const CloseStatus: Readonly<{
   SERVER_ERROR: 1011;
   SECURE_HANDSHAKE_ERROR: 1015;
 }>;
+/** The word of each out-parameter `getAction` fills, at `handle.outAddress` (ten u32). */
+export const OutWord: Readonly<{
+  KIND: 0;
+  BUFFER_TYPE: 1;
+  PTR0: 2;
+  LEN0: 3;
+  PTR1: 4;
+  LEN1: 5;
+  TOKEN_LO: 6;
+  TOKEN_HI: 7;
+  CLOSE_STATUS: 8;
+  COMPLETED: 9;
+}>;
 /** WEB_SOCKET_MAX_CLOSE_REASON_LENGTH: the longest close reason, in UTF-8 bytes. */
 export const MAX_CLOSE_REASON_LENGTH: 123;
 
@@ -209,7 +222,7 @@ export class Handle {
   readonly actionBufferCount: number;
   /** The last action's bytes in all. */
   readonly actionByteLength: number;
-  /** The address of the out-parameters (ten u32) in the engine's memory. */
+  /** The address of the out-parameters (ten u32, see {@link OutWord}) in the engine's memory. */
   readonly outAddress: number;
   /** A copy of the last action's bytes. */
   actionData(): Uint8Array;
@@ -217,6 +230,8 @@ export class Handle {
   actionView(index: number): Uint8Array;
   /** The space a receive-from-network action in flight lent (valid until the next call). */
   readBuffer(token: number): Uint8Array;
+  /** The network action in flight that `token` names, again, into the out-parameters as `getAction` sets them. */
+  action(token: number): ActionValue;
   /** WebSocketCompleteAction: the bytes written or read (0 for indications; 0 on a read is end of stream). */
   completeAction(token: number, bytesTransferred: number): void;
   /** Completes a receive-from-network action with the bytes read (copied in). */

@@ -6,7 +6,7 @@
 //
 //   node bench/js/engine.mjs [SIZE=16] [ROUNDS=8]
 
-import { Handle } from 'wsengine/engine';
+import { Handle, OutWord } from 'wsengine/engine';
 import { bytes, words } from '../../js/src/memory.js';
 
 const SEND = 1;
@@ -24,7 +24,7 @@ function side(client) {
   return { h, o: h.outAddress >>> 2, inbox: new Uint8Array(BATCH * (size + 14)), len: 0, read: 0, lent: null, last: undefined };
 }
 
-const token = (w, o) => w[o + 6] + w[o + 7] * 4294967296;
+const token = (w, o) => w[o + OutWord.TOKEN_LO] + w[o + OutWord.TOKEN_HI] * 4294967296;
 
 /** One message from `from` into `to`'s inbox: sendStep, the frame copied out, step. */
 function send(from, payload, to) {
@@ -32,11 +32,11 @@ function send(from, payload, to) {
   const w = words();
   const m = bytes();
   const o = from.o;
-  for (const [p, l] of [[w[o + 2], w[o + 3]], [w[o + 4], w[o + 5]]]) {
+  for (const [p, l] of [[w[o + OutWord.PTR0], w[o + OutWord.LEN0]], [w[o + OutWord.PTR1], w[o + OutWord.LEN1]]]) {
     to.inbox.set(m.subarray(p, p + l), to.len);
     to.len += l;
   }
-  from.h.step(token(w, o), w[o + 3] + w[o + 5], SEND); // indicate-send-complete
+  from.h.step(token(w, o), w[o + OutWord.LEN0] + w[o + OutWord.LEN1], SEND); // indicate-send-complete
   from.last = token(words(), o); // completed by the next sendStep
 }
 
@@ -52,7 +52,7 @@ function receive(x, onMessage) {
     const w = words();
     const o = x.o;
     if (kind === RECEIVE_FROM_NETWORK) {
-      x.lent ??= [w[o + 2], w[o + 3], token(w, o)];
+      x.lent ??= [w[o + OutWord.PTR0], w[o + OutWord.LEN0], token(w, o)];
       if (x.read === x.len) break;
       const [at, room, t] = x.lent;
       x.lent = null;
@@ -61,9 +61,9 @@ function receive(x, onMessage) {
       x.read += n;
       kind = x.h.step(t, n, RECEIVE);
     } else if (kind === INDICATE_RECEIVE_COMPLETE) {
-      const at = w[o + 2];
+      const at = w[o + OutWord.PTR0];
       const t = token(w, o);
-      onMessage(bytes().slice(at, at + w[o + 3]));
+      onMessage(bytes().slice(at, at + w[o + OutWord.LEN0]));
       kind = x.h.step(t, 0, RECEIVE, true);
     } else {
       throw new Error(`unexpected action ${kind}`);

@@ -42,6 +42,20 @@ export const CloseStatus = Object.freeze({
 /** `WEB_SOCKET_MAX_CLOSE_REASON_LENGTH`: the longest close reason, in UTF-8 bytes. */
 export const MAX_CLOSE_REASON_LENGTH = 123;
 
+/** The word of each out-parameter that `getAction` fills, at `handle.outAddress` (ten u32). */
+export const OutWord = Object.freeze({
+  KIND: 0,
+  BUFFER_TYPE: 1,
+  PTR0: 2,
+  LEN0: 3,
+  PTR1: 4,
+  LEN1: 5,
+  TOKEN_LO: 6,
+  TOKEN_HI: 7,
+  CLOSE_STATUS: 8,
+  COMPLETED: 9,
+});
+
 /** True for the types that carry message data. */
 export const isData = (type) => type >= BufferType.UTF8_MESSAGE && type <= BufferType.BINARY_FRAGMENT;
 /** True for the text types. */

@@ -17,7 +17,7 @@ export {
   setKeepaliveInterval,
   supportedVersions,
 } from '../wasm/wsengine.js';
-export { Action, ActionQueue, BufferType, CloseStatus, MAX_CLOSE_REASON_LENGTH } from './constants.js';
+export { Action, ActionQueue, BufferType, CloseStatus, MAX_CLOSE_REASON_LENGTH, OutWord } from './constants.js';
 export { Driver } from './driver.js';
 export { WebSocketError } from './errors.js';
 export { readFrameHeader } from './inspect.js';

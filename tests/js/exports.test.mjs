@@ -71,6 +71,20 @@ test('completing NO_ACTION is a harmless no-op, as in the SDK loop', () => {
   server.free();
 });
 
+test('a network action in flight is handed out again by its token', () => {
+  const { Handle, ActionQueue, BufferType, Action } = pkg;
+  const client = Handle.fromUpgraded(true, undefined);
+  client.send(BufferType.BINARY_MESSAGE, Uint8Array.of(1, 2, 3), undefined);
+  assert.equal(client.getAction(ActionQueue.SEND), Action.SEND_TO_NETWORK);
+  const [token, bytes] = [client.actionToken, client.actionData()];
+  client.getAction(ActionQueue.SEND); // NO_ACTION: the send is in flight
+  assert.equal(client.action(token), Action.SEND_TO_NETWORK);
+  assert.deepEqual(client.actionData(), bytes);
+  client.completeAction(token, bytes.length);
+  assert.throws(() => client.action(token), { name: 'WebSocketError', kind: 'invalid-argument' });
+  client.free();
+});
+
 test('a short write breaks the send side, and state says so', () => {
   const { Handle, ActionQueue, BufferType, Action } = pkg;
   const client = Handle.fromUpgraded(true, undefined);

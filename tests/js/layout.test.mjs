@@ -29,7 +29,7 @@ test('js/src/constants.js and engine.d.ts match the engine\'s constants', async 
   const js = await import('../../js/src/constants.js');
   const dts = readFileSync(new URL('../../js/engine.d.ts', import.meta.url), 'utf8');
   const { MAX_CLOSE_REASON_LENGTH, ...engine } = engineConstants();
-  assert.deepEqual(Object.keys(engine).sort(), ['Action', 'ActionQueue', 'BufferType', 'CloseStatus']);
+  assert.deepEqual(Object.keys(engine).sort(), ['Action', 'ActionQueue', 'BufferType', 'CloseStatus', 'OutWord']);
   assert.equal(js.MAX_CLOSE_REASON_LENGTH, MAX_CLOSE_REASON_LENGTH);
   assert.match(dts, new RegExp(`export const MAX_CLOSE_REASON_LENGTH: ${MAX_CLOSE_REASON_LENGTH};`));
   for (const [group, values] of Object.entries(engine)) {

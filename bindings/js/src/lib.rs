@@ -114,6 +114,23 @@ pub fn engine_constants() -> Object {
         ]),
     );
     set(&o, "MAX_CLOSE_REASON_LENGTH", core::MAX_CLOSE_REASON_LENGTH as u32);
+    let word = |offset: usize| (offset / 4) as u32;
+    set(
+        &o,
+        "OutWord",
+        group(&[
+            ("KIND", word(std::mem::offset_of!(Out, kind))),
+            ("BUFFER_TYPE", word(std::mem::offset_of!(Out, buffer_type))),
+            ("PTR0", word(std::mem::offset_of!(Out, ptr0))),
+            ("LEN0", word(std::mem::offset_of!(Out, len0))),
+            ("PTR1", word(std::mem::offset_of!(Out, ptr1))),
+            ("LEN1", word(std::mem::offset_of!(Out, len1))),
+            ("TOKEN_LO", word(std::mem::offset_of!(Out, token_lo))),
+            ("TOKEN_HI", word(std::mem::offset_of!(Out, token_hi))),
+            ("CLOSE_STATUS", word(std::mem::offset_of!(Out, close_status))),
+            ("COMPLETED", word(std::mem::offset_of!(Out, completed))),
+        ]),
+    );
     o
 }
 
@@ -300,6 +317,55 @@ impl Out {
     }
 }
 
+/// Writes `action` into the out-parameters (and the context, and an owned piece where the
+/// engine gave one back); returns its `WEB_SOCKET_ACTION` value.
+fn show(out: &mut Out, context: &mut f64, owned: &mut Vec<u8>, action: core::Action<'_, Box<[u8]>, f64>) -> u32 {
+    let mut o = Out { kind: action.code(), ..Out::default() };
+    if let Some(c) = action.context() {
+        let raw = c.to_raw();
+        (o.token_lo, o.token_hi) = (raw as u32, (raw >> 32) as u32);
+    }
+    *context = 0.0;
+    match action {
+        core::Action::NoAction => {}
+        core::Action::SendToNetwork { buffer_type, buffers, context: c, .. } => {
+            o.buffer_type = buffer_type as u32;
+            let parts = buffers.as_slices();
+            if let Some(first) = parts.first() {
+                (o.ptr0, o.len0) = range(first);
+            }
+            if let Some(second) = parts.get(1) {
+                (o.ptr1, o.len1) = range(second);
+            }
+            if let Some(c) = c {
+                *context = *c;
+            }
+        }
+        core::Action::IndicateSendComplete { buffer_type, context: c, completed, .. } => {
+            o.buffer_type = buffer_type as u32;
+            o.completed = u32::from(completed);
+            *context = c;
+        }
+        core::Action::ReceiveFromNetwork { buffer, .. } => {
+            (o.ptr0, o.len0) = range(buffer);
+        }
+        core::Action::IndicateReceiveComplete { buffer_type, data, close_status, context: c, .. } => {
+            o.buffer_type = buffer_type.map_or(0, |t| t as u32);
+            o.close_status = close_status.map_or(0, |s| u32::from(s.0));
+            *context = c;
+            (o.ptr0, o.len0) = match data {
+                core::Received::Borrowed(b) => range(b),
+                core::Received::Owned(v) => {
+                    *owned = v;
+                    range(owned)
+                }
+            };
+        }
+    }
+    *out = o;
+    out.kind
+}
+
 /// `WEB_SOCKET_HANDLE`. Free it with `free()` (or `using`).
 #[wasm_bindgen(js_name = Handle)]
 pub struct JsHandle {
@@ -479,51 +545,16 @@ impl JsHandle {
     pub fn get_action(&mut self, queue_: u32) -> Result<u32, JsValue> {
         let q = queue(queue_)?;
         let action = self.inner.get_action(q).map_err(|e| error(&e))?;
-        let mut out = Out { kind: action.code(), ..Out::default() };
-        if let Some(c) = action.context() {
-            let raw = c.to_raw();
-            (out.token_lo, out.token_hi) = (raw as u32, (raw >> 32) as u32);
-        }
-        self.context = 0.0;
-        match action {
-            core::Action::NoAction => {}
-            core::Action::SendToNetwork { buffer_type, buffers, context, .. } => {
-                out.buffer_type = buffer_type as u32;
-                let parts = buffers.as_slices();
-                if let Some(first) = parts.first() {
-                    (out.ptr0, out.len0) = range(first);
-                }
-                if let Some(second) = parts.get(1) {
-                    (out.ptr1, out.len1) = range(second);
-                }
-                if let Some(c) = context {
-                    self.context = *c;
-                }
-            }
-            core::Action::IndicateSendComplete { buffer_type, context, completed, .. } => {
-                out.buffer_type = buffer_type as u32;
-                out.completed = u32::from(completed);
-                self.context = context;
-            }
-            core::Action::ReceiveFromNetwork { buffer, .. } => {
-                (out.ptr0, out.len0) = range(buffer);
-            }
-            core::Action::IndicateReceiveComplete { buffer_type, data, close_status, context, .. } => {
-                out.buffer_type = buffer_type.map_or(0, |t| t as u32);
-                out.close_status = close_status.map_or(0, |s| u32::from(s.0));
-                self.context = context;
-                (out.ptr0, out.len0) = match data {
-                    core::Received::Borrowed(b) => range(b),
-                    core::Received::Owned(v) => {
-                        self.owned = v;
-                        range(&self.owned)
-                    }
-                };
-            }
-        }
-        let kind = out.kind;
-        *self.out = out;
-        Ok(kind)
+        Ok(show(&mut self.out, &mut self.context, &mut self.owned, action))
+    }
+
+    /// The network action in flight that `token` names (send-to-network or
+    /// receive-from-network), again, in the out-parameters and `action*` getters as
+    /// `getAction` sets them: for a host that read or wrote after other calls.
+    pub fn action(&mut self, token: f64) -> Result<u32, JsValue> {
+        let t = Self::token(token)?;
+        let action = self.inner.action(t).map_err(|e| error(&e))?;
+        Ok(show(&mut self.out, &mut self.context, &mut self.owned, action))
     }
 
     /// The address of the out-parameters in the engine's memory (see the crate docs).
