@@ -8,7 +8,9 @@ import type { HandleProperties, HeaderList, Transport, WebSocketError } from './
 export { WebSocketError, keepaliveInterval, setKeepaliveInterval, supportedVersions } from './index.js';
 export type { HandleProperties, HeaderList, StreamPair, Transport } from './index.js';
 
+/** WEB_SOCKET_ACTION_QUEUE: which operations' actions `getAction` looks at. */
 export const ActionQueue: Readonly<{ SEND: 1; RECEIVE: 2; ALL: 3 }>;
+/** WEB_SOCKET_ACTION: what `getAction` asks the host to do. */
 export const Action: Readonly<{
   NO_ACTION: 0;
   SEND_TO_NETWORK: 1;
@@ -16,6 +18,7 @@ export const Action: Readonly<{
   RECEIVE_FROM_NETWORK: 3;
   INDICATE_RECEIVE_COMPLETE: 4;
 }>;
+/** WEB_SOCKET_BUFFER_TYPE: what a send carries or an indication holds. */
 export const BufferType: Readonly<{
   UTF8_MESSAGE: 0x80000000;
   UTF8_FRAGMENT: 0x80000001;
@@ -253,10 +256,15 @@ export class HeadParser {
   free(): void;
 }
 
+/** `GET target HTTP/1.1` and the header fields, as the bytes of an upgrade request head. */
 export function encodeRequestHead(target: string, headers: HeaderList): Uint8Array;
+/** A response head's bytes (`HTTP/1.1 101 Switching Protocols` and the handshake's fields). */
 export function encodeResponseHead(status: number, reason: string, headers: HeaderList): Uint8Array;
+/** A whole HTTP response refusing an upgrade (400-599), with `message` as its body. */
 export function encodeRejection(status: number, message: string): Uint8Array;
+/** The subprotocols a client's upgrade request offers, in its order. */
 export function offeredSubprotocols(requestHeaders: HeaderList): string[];
+/** The Sec-WebSocket-Accept value for a Sec-WebSocket-Key (RFC 6455 §4.2.2). */
 export function acceptKey(key: string): string;
 /** The close that answers a peer's close, or undefined (answer with an empty close) for 1005. */
 export function closeReply(status: number, reason: Uint8Array): { status: number; reason: Uint8Array } | undefined;

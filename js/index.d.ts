@@ -56,6 +56,7 @@ export class WebSocketError extends Error {
   httpStatus?: number;
 }
 
+/** HTTP header fields as `[name, value]` pairs, in order (names compare case-insensitively). */
 export type HeaderList = [name: string, value: string][];
 
 /** The global keep-alive interval in ms (websocket.dll's KEEPALIVE_INTERVAL, 30 s by default). */
@@ -73,6 +74,7 @@ export interface Deadlines {
   openTimeout?: number | null;
 }
 
+/** Options of `new WebSocket(url, protocols, options)`, beyond the DOM's two arguments. */
 export interface WebSocketOptions extends Deadlines {
   /** The transport to speak over, or how to get one for the URL (default: TCP in Node and workerd). */
   transport?: Transport | ((url: URL) => Transport | Promise<Transport>);
@@ -83,6 +85,7 @@ export interface WebSocketOptions extends Deadlines {
   maxPayload?: number;
 }
 
+/** Options of the server side (`WebSocket.accept`, `acceptSocket`, `acceptUpgrade`). */
 export interface AcceptOptions extends Deadlines {
   protocols?: string[] | ((offered: string[]) => string | undefined);
   properties?: HandleProperties;
@@ -121,4 +124,5 @@ export class WebSocket extends EventTarget {
   ping(data?: ArrayBuffer | ArrayBufferView | string): void;
 }
 
+/** What a URL connects to when no `transport` is given (Node and workerd set TCP; browsers have none; `null` removes it). */
 export function setDefaultConnect(connect: ((url: URL) => Transport | Promise<Transport>) | null): void;
