@@ -120,15 +120,23 @@ export class Connection {
   static server(options: ConnectionOptions | undefined, now: number): Connection;
   /** A connection upgraded elsewhere, open at once. */
   static fromUpgraded(client: boolean, options: ConnectionOptions | undefined, now: number): Connection;
+  /** The address of the report (u32 words named by the package's layout) in the engine's memory. */
   readonly reportAddress: number;
+  /** Hands in the first `length` bytes of the inbox, read at `now`, after `taken` bytes of the last output were written and `staged` bytes of sends were staged; returns the number of event records. */
   read(length: number, now: number, taken: number, staged: number): number;
+  /** `taken` and `staged` only (see `read`), then the events. */
   flush(taken: number, staged: number): number;
+  /** `n` bytes of the output were written: `flush(n, 0)`. */
   advance(n: number): number;
+  /** The time is `now` (at or after the report's wake-up): deadlines fire; then as `flush`. */
   handleTimeout(now: number, taken: number, staged: number): number;
+  /** The transport reached its end; then as `flush`. */
   readEof(taken: number, staged: number): number;
   /** Hands staged sends in now, without collecting (throws the first refusal). */
   submit(staged: number): void;
+  /** Makes the inbox at least `n` bytes (the report's inbox address may move). */
   reserveInput(n: number): void;
+  /** Makes the send area at least `n` bytes, keeping what is staged (its address may move). */
   reserveSends(n: number): void;
   /** The error of a call or staged send that failed (the report's ERROR flag), once. */
   takeError(): WebSocketError | undefined;
@@ -136,12 +144,19 @@ export class Connection {
   readonly error: WebSocketError | undefined;
   /** Queue one send each (copied in); they throw the engine's refusal. */
   sendText(text: string, fin?: boolean): void;
+  /** As `sendText`, for bytes. */
   sendBinary(data: Uint8Array, fin?: boolean): void;
+  /** A ping with up to 125 bytes of payload. */
   ping(payload?: Uint8Array): void;
+  /** An unsolicited pong with up to 125 bytes of payload. */
   pong(payload?: Uint8Array): void;
+  /** Starts the closing handshake (no code: an empty close). */
   close(code: number | undefined, reason: string | undefined, now: number): void;
+  /** Ends the connection at once, with no close frame. */
   abort(): void;
+  /** A deferred server accepts the request, with one of the offered subprotocols. */
   accept(subprotocol?: string, headers?: HeaderList): void;
+  /** A deferred server refuses the request with an HTTP status (400-599). */
   reject(status: number, message?: string): void;
   /** A deferred server's request. */
   readonly request: { target: string; headers: HeaderList } | undefined;
@@ -149,10 +164,15 @@ export class Connection {
   readonly headers: HeaderList;
   /** A server's request target (`/chat?room=1`) once open. */
   readonly target: string | undefined;
+  /** The subprotocol in force, once open. */
   readonly subprotocol: string | undefined;
+  /** Bytes accepted for sending and not yet written. */
   readonly bufferedAmount: number;
+  /** The connection's state. */
   readonly state: 'connecting' | 'open' | 'closing' | 'closed';
+  /** True for a client. */
   readonly isClient: boolean;
+  /** Frees the engine's memory for it. */
   free(): void;
   [Symbol.dispose](): void;
 }
@@ -248,11 +268,17 @@ export class Handle {
 
 /** Collects an HTTP head as it arrives (8 KiB and 128 fields at most by default). */
 export class HeadParser {
+  /** A parser with these limits. */
   constructor(maxLen?: number, maxHeaders?: number);
+  /** Adds bytes read (copied); true once the head is complete. */
   push(bytes: Uint8Array): boolean;
+  /** The complete head as a request. */
   request(): { method: string; target: string; headers: HeaderList };
+  /** The complete head as a response. */
   response(): { status: number; reason: string; headers: HeaderList };
+  /** The bytes after the head (the WebSocket stream's first bytes). */
   rest(): Uint8Array;
+  /** Frees the engine's memory for it. */
   free(): void;
 }
 
@@ -308,18 +334,31 @@ export interface DriverHooks {
 /** Runs a {@link Connection} over a {@link Transport}: one call into the engine per read, per
  * batch of sends and per timer; backpressure both ways. */
 export class Driver {
+  /** Runs `connection` over `transport`, `first` being bytes already read from it. */
   constructor(connection: Connection, transport: Transport, hooks: DriverHooks, first?: Uint8Array);
+  /** The connection it runs. */
   readonly connection: Connection;
+  /** Bytes accepted for sending and not yet written to the transport. */
   readonly bufferedAmount: number;
+  /** Starts reading and writing (a client's upgrade request goes out). */
   start(): void;
+  /** Sends text (copied in at once). */
   sendText(text: string, fin?: boolean): void;
+  /** Sends bytes (copied in at once). */
   sendBinary(data: Uint8Array, fin?: boolean): void;
+  /** A ping with up to 125 bytes. */
   ping(data?: Uint8Array): void;
+  /** An unsolicited pong with up to 125 bytes. */
   pong(data?: Uint8Array): void;
+  /** Starts the closing handshake. */
   close(code?: number, reason?: string): void;
+  /** A deferred server accepts the request. */
   accept(protocol?: string, headers?: HeaderList): void;
+  /** A deferred server refuses the request. */
   reject(status: number, message?: string): void;
+  /** Ends at once, with no close frame. */
   abort(): void;
+  /** Drops the transport and the connection at once, indicating nothing more. */
   destroy(): void;
 }
 
