@@ -1,0 +1,634 @@
+//! The handle: the one owner of the action queues.
+
+use rand_chacha::ChaCha12Rng;
+use rand_core::{Rng as _, SeedableRng as _};
+
+use crate::action::{Action, ActionContext, ActionQueue, BufferType, Received, SendBuffer, SendBuffers};
+use crate::close::{self, CloseStatus};
+use crate::error::{Error, Result};
+use crate::frame::{self, FrameHeader, HeaderDecoder, MAX_CONTROL_PAYLOAD, Opcode};
+use crate::handshake::{self, ClientHandshakeOutcome};
+use crate::http::HttpHeader;
+use crate::mask;
+use crate::property::{Config, Property};
+
+/// The received bytes, `rpos..rend` unconsumed: the receive area, or the pushed bytes
+/// while they are parsed where they lie. A macro, not only a method, so that it borrows
+/// just those fields beside a mutable borrow of another.
+macro_rules! rx {
+    ($h:expr) => {
+        if $h.from_spill { &$h.spill[..] } else { &$h.buf[..$h.config.receive_buffer_size] }
+    };
+}
+mod receive;
+mod send;
+
+use crate::state::{Session, State};
+use crate::utf8::Utf8Validator;
+
+/// Which end of the connection a handle is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The end that sent the upgrade request; it masks what it sends.
+    Client,
+    /// The end that answered it; it sends unmasked, zero-copy.
+    Server,
+}
+
+/// The smallest buffer [`Handle::receive`] accepts: a whole control payload fits.
+pub const MIN_CALLER_RECEIVE_BUFFER: usize = MAX_CONTROL_PAYLOAD;
+
+/// A queued send operation.
+#[derive(Debug)]
+struct SendOp<B, C> {
+    ty: BufferType,
+    buffer: Option<SendBuffer<B>>,
+    context: C,
+    /// Payload bytes already framed and written.
+    sent: usize,
+    /// True once a frame of this operation went out.
+    started: bool,
+    /// True when the first frame continues a message opened by an earlier send.
+    continues: bool,
+    /// Over: every byte written, or cancelled.
+    finished: bool,
+    /// True when cancelled (short write or abort).
+    cancelled: bool,
+    /// For [`SendBuffer::LastReceived`]: where the piece lies in the receive area.
+    received: Option<(usize, usize)>,
+    /// The masking key of the operation's frame, drawn with its header: a masked
+    /// payload larger than the send buffer continues over several actions.
+    key: [u8; 4],
+}
+
+impl<B: AsRef<[u8]>, C> SendOp<B, C> {
+    /// The data payload: the caller's bytes, or the received piece in `receive_area`.
+    fn payload<'a>(&'a self, receive_area: &'a [u8]) -> &'a [u8] {
+        match (&self.buffer, self.received) {
+            (Some(SendBuffer::Data(b)), _) => b.as_ref(),
+            (_, Some((start, end))) => &receive_area[start..end],
+            _ => &[],
+        }
+    }
+}
+
+/// The last data piece indicated zero-copy, for [`SendBuffer::LastReceived`].
+#[derive(Clone, Copy, Debug)]
+struct LastPiece {
+    start: usize,
+    end: usize,
+    /// True for text validated on receipt.
+    validated: bool,
+    /// The receive validator's state before the piece; its state after it is
+    /// `Handle::receive_utf8`, unchanged while the piece is the last one.
+    utf8_before: Utf8Validator,
+}
+
+/// A queued receive operation.
+#[derive(Debug)]
+struct ReceiveOp<C> {
+    buffer: Option<Vec<u8>>,
+    context: C,
+}
+
+/// Where the bytes of a SEND_TO_NETWORK action live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Payload {
+    /// Nothing beyond the first buffer.
+    None,
+    /// `start..end` of the send operation's own buffer (zero copy).
+    Caller { start: usize, end: usize },
+}
+
+/// The action a queue has handed out and not seen completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flight {
+    /// A frame: `first` is a range of the handle's buffer (header, or header and a
+    /// masked copy), then `payload`. `advance` payload bytes of the operation are done
+    /// when it completes.
+    Frame { first: (usize, usize), payload: Payload, advance: usize, serial: u32 },
+    /// An automatic pong in the control area.
+    Pong { len: usize, serial: u32 },
+    /// Free space of the receive buffer lent for reading.
+    Read { start: usize, end: usize, serial: u32 },
+    /// An INDICATE_* action; nothing to do at completion but free the queue.
+    Indicate { serial: u32 },
+}
+
+impl Flight {
+    fn serial(self) -> u32 {
+        match self {
+            Self::Frame { serial, .. }
+            | Self::Pong { serial, .. }
+            | Self::Read { serial, .. }
+            | Self::Indicate { serial } => serial,
+        }
+    }
+}
+
+/// The frame being received, once its header is in.
+#[derive(Clone, Copy, Debug)]
+struct InFrame {
+    header: FrameHeader,
+    /// Payload bytes not yet delivered.
+    remaining: u64,
+    /// Payload bytes already delivered (the masking key's position).
+    offset: usize,
+}
+
+/// The handshake's memory, kept until the handshake ends.
+#[derive(Debug, Default)]
+struct HandshakeData {
+    key: String,
+    subprotocols: Vec<String>,
+    extensions: Vec<String>,
+    headers: Vec<HttpHeader<'static>>,
+}
+
+/// A WebSocket session: websocket.dll's `WEB_SOCKET_HANDLE`.
+///
+/// `B` is the type of send payloads (anything that derefs to bytes: `Vec<u8>`,
+/// `Box<[u8]>`, `bytes::Bytes`, `&'static [u8]`...), held by the handle from
+/// [`send`](Self::send) until its [`Action::IndicateSendComplete`] gives it back. `C`
+/// is the application context carried from [`send`](Self::send) and
+/// [`receive`](Self::receive) to their indications.
+///
+/// # The action loop
+///
+/// After any command or completion, call [`get_action`](Self::get_action) until it
+/// answers [`Action::NoAction`]; carry out each action (write the bytes, read into the
+/// buffer, consume the indication) and report it with
+/// [`complete_action`](Self::complete_action):
+///
+/// ```text
+///   send(..) / receive(..)          queue operations (at most one of each)
+///          │
+///          ▼
+///   get_action(queue) ──► SendToNetwork       write buffers   ─┐
+///          ▲          ──► ReceiveFromNetwork  read into buffer ─┤
+///          │          ──► IndicateSendComplete / IndicateReceiveComplete
+///          │                                 take the result  ─┤
+///          └──────────── complete_action(action, bytes) ◄──────┘
+/// ```
+#[derive(Debug)]
+pub struct Handle<B = Vec<u8>, C = ()> {
+    role: Role,
+    config: Config,
+    session: Session,
+    /// receive area | send area | control area.
+    buf: Vec<u8>,
+    /// True when `buf` came from [`Property::AllocatedBuffer`].
+    caller_buffer: bool,
+    rng: Option<ChaCha12Rng>,
+    handshake: Option<HandshakeData>,
+    allowed_rsv: u8,
+    serial: u32,
+
+    send_op: Option<SendOp<B, C>>,
+    send_flight: Option<Flight>,
+    send_utf8: Utf8Validator,
+
+    receive_op: Option<ReceiveOp<C>>,
+    receive_flight: Option<Flight>,
+    /// Unconsumed received bytes are `buf[rpos..rend]`.
+    rpos: usize,
+    rend: usize,
+    /// Bytes handed over by [`Handle::push_received`], not yet in the receive area
+    /// (`spill[spill_pos..]`), or, while `from_spill`, the received bytes themselves.
+    spill: Vec<u8>,
+    spill_pos: usize,
+    /// True while the pushed bytes are parsed where they lie, with `rpos` and `rend`
+    /// counting in `spill`: they reached an empty receive area, so moving them into
+    /// it would be a copy for nothing.
+    from_spill: bool,
+    decoder: HeaderDecoder,
+    frame: Option<InFrame>,
+    /// `Some(text)` while a received message is open.
+    message: Option<bool>,
+    receive_utf8: Utf8Validator,
+    /// An automatic pong built in the control area, waiting to be handed out.
+    pong: Option<usize>,
+    /// The last data piece indicated zero-copy, while it is still in the receive area.
+    last_piece: Option<LastPiece>,
+    /// The payload of the last ping answered automatically, in the receive area, for
+    /// the connection layer to report.
+    last_ping: Option<(usize, usize)>,
+    /// Where the last zero-copy indication's data lies.
+    last_indicated: (usize, usize),
+    /// The connection layer's limits on received messages, checked on frame headers.
+    limits: MessageLimits,
+    /// The open received message's announced length so far and its frame count.
+    message_len: u64,
+    message_frames: u32,
+}
+
+/// Who makes a send, and what it checked already.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Sender {
+    /// websocket.dll's caller: every rule, and a ping or pong carries no payload.
+    Caller,
+    /// The connection layer: a ping or unsolicited pong may carry up to 125 bytes; with
+    /// `utf8_after`, the send's text was checked when it was queued, from the state the
+    /// handle is in now, and this is the state after it.
+    Connection {
+        /// The outgoing UTF-8 state after the send.
+        utf8_after: Option<Utf8Validator>,
+    },
+}
+
+/// Limits on a received message, checked as its frame headers arrive (connection layer;
+/// websocket.dll has none).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MessageLimits {
+    /// The most payload bytes a message may announce.
+    pub(crate) max_size: u64,
+    /// The most frames a message may have.
+    pub(crate) max_frames: u32,
+}
+
+impl MessageLimits {
+    pub(crate) const NONE: Self = Self { max_size: u64::MAX, max_frames: u32::MAX };
+}
+
+impl<B: AsRef<[u8]>, C> Handle<B, C> {
+    /// `WebSocketCreateClientHandle`: a client handle configured by `properties`.
+    pub fn new_client(properties: impl IntoIterator<Item = Property>) -> Result<Self> {
+        Self::create(Role::Client, properties, Session::new())
+    }
+
+    /// `WebSocketCreateServerHandle`: a server handle configured by `properties`.
+    pub fn new_server(properties: impl IntoIterator<Item = Property>) -> Result<Self> {
+        Self::create(Role::Server, properties, Session::new())
+    }
+
+    /// wsengine extension: a handle for a connection whose upgrade was done elsewhere
+    /// (by an HTTP server, a proxy, an HTTP/2 or HTTP/3 extended CONNECT), open for
+    /// data at once. websocket.dll has no such call; .NET fakes a handshake to get
+    /// there. No extension is in force, whatever the upgrade negotiated.
+    pub fn from_upgraded(role: Role, properties: impl IntoIterator<Item = Property>) -> Result<Self> {
+        Self::create(role, properties, Session::open())
+    }
+
+    fn create(role: Role, properties: impl IntoIterator<Item = Property>, session: Session) -> Result<Self> {
+        let mut config = Config::from_properties(role, properties)?;
+        let needs_rng = role == Role::Client;
+        let rng = match (config.seed, needs_rng) {
+            (Some(seed), _) => Some(ChaCha12Rng::from_seed(seed)),
+            (None, true) => Some(ChaCha12Rng::from_seed(os_seed()?)),
+            (None, false) => None,
+        };
+        let len = config.buffer_len();
+        let caller_buffer = config.allocated.is_some();
+        let buf = config.allocated.take().unwrap_or_else(|| vec![0; len]);
+        Ok(Self {
+            role,
+            config,
+            session,
+            buf,
+            caller_buffer,
+            rng,
+            handshake: None,
+            allowed_rsv: 0,
+            serial: 0,
+            send_op: None,
+            send_flight: None,
+            send_utf8: Utf8Validator::new(),
+            receive_op: None,
+            receive_flight: None,
+            rpos: 0,
+            rend: 0,
+            spill: Vec::new(),
+            spill_pos: 0,
+            from_spill: false,
+            decoder: HeaderDecoder::new(),
+            frame: None,
+            message: None,
+            receive_utf8: Utf8Validator::new(),
+            pong: None,
+            last_piece: None,
+            last_ping: None,
+            last_indicated: (0, 0),
+            limits: MessageLimits::NONE,
+            message_len: 0,
+            message_frames: 0,
+        })
+    }
+
+    /// The handle's role.
+    #[must_use]
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The handle's state.
+    #[must_use]
+    pub fn state(&self) -> State {
+        self.session.state()
+    }
+
+    /// The receive buffer size in force.
+    #[must_use]
+    pub fn receive_buffer_size(&self) -> usize {
+        self.config.receive_buffer_size
+    }
+
+    /// The send buffer size in force.
+    #[must_use]
+    pub fn send_buffer_size(&self) -> usize {
+        self.config.send_buffer_size
+    }
+
+    /// `WebSocketDeleteHandle` for a handle created with
+    /// [`Property::AllocatedBuffer`]: drops the handle and gives the buffer back
+    /// (`None` when the handle allocated its own). Dropping a handle is the plain
+    /// `WebSocketDeleteHandle`.
+    #[must_use]
+    pub fn into_allocated_buffer(self) -> Option<Vec<u8>> {
+        self.caller_buffer.then_some(self.buf)
+    }
+
+    // ------------------------------------------------------------------ handshake
+
+    /// `WebSocketBeginClientHandshake`: starts the client side of the opening
+    /// handshake. Returns the headers to add to the upgrade request (Connection,
+    /// Upgrade, Sec-WebSocket-Key, Sec-WebSocket-Version, and Sec-WebSocket-Protocol /
+    /// Sec-WebSocket-Extensions listing the offers), replacing any the application set
+    /// itself. `initial_headers` are the application's own request headers; they are
+    /// only checked to be writable. Subprotocols must be tokens; extensions are offers
+    /// such as `permessage-deflate; client_max_window_bits`, one per entry.
+    ///
+    /// The engine implements no extension: negotiating one is header handling only.
+    pub fn begin_client_handshake(
+        &mut self,
+        subprotocols: &[&str],
+        extensions: &[&str],
+        initial_headers: &[HttpHeader<'_>],
+    ) -> Result<&[HttpHeader<'static>]> {
+        if self.role != Role::Client {
+            return Err(Error::WrongRole { call: "begin_client_handshake", role: self.role });
+        }
+        let Some(rng) = self.rng.as_mut() else { return Err(Error::NoRandomSource) };
+        let mut raw = [0u8; 16];
+        rng.fill_bytes(&mut raw);
+        let key = handshake::new_key(raw);
+        let headers = handshake::client_request_headers(&key, subprotocols, extensions, initial_headers)?;
+        self.session.begin_client()?;
+        let data = self.handshake.insert(HandshakeData {
+            key,
+            subprotocols: subprotocols.iter().map(|s| (*s).to_owned()).collect(),
+            extensions: extensions.iter().map(|s| (*s).to_owned()).collect(),
+            headers,
+        });
+        Ok(&data.headers)
+    }
+
+    /// `WebSocketEndClientHandshake`: checks the server's response headers (the host
+    /// checked the `101` status itself) and opens the session. Returns the indices of
+    /// the subprotocol and extensions the server selected. A bad response leaves the
+    /// handle in [`State::HandshakeFailed`].
+    pub fn end_client_handshake(&mut self, response_headers: &[HttpHeader<'_>]) -> Result<ClientHandshakeOutcome> {
+        self.session.check_end_client()?;
+        let data = self.handshake.take().unwrap_or_default();
+        match handshake::check_client_response(&data.key, &data.subprotocols, &data.extensions, response_headers) {
+            Ok(outcome) => {
+                self.session.handshake_done();
+                Ok(outcome)
+            }
+            Err(e) => {
+                self.session.handshake_failed();
+                Err(e)
+            }
+        }
+    }
+
+    /// `WebSocketBeginServerHandshake`: checks the client's request headers and returns
+    /// the response headers to send after `HTTP/1.1 101 Switching Protocols`
+    /// (Connection, Upgrade, Sec-WebSocket-Accept, and the selections). The
+    /// application chose `subprotocol` and `extensions` from the offers itself; they
+    /// are checked to be well-formed, not to have been offered.
+    ///
+    /// A malformed request leaves the handle in [`State::HandshakeFailed`]; answer it
+    /// with [`encode_rejection`](crate::encode_rejection).
+    pub fn begin_server_handshake(
+        &mut self,
+        subprotocol: Option<&str>,
+        extensions: &[&str],
+        request_headers: &[HttpHeader<'_>],
+    ) -> Result<&[HttpHeader<'static>]> {
+        if self.role != Role::Server {
+            return Err(Error::WrongRole { call: "begin_server_handshake", role: self.role });
+        }
+        if self.state() != State::Created {
+            return Err(Error::InvalidState { call: "begin_server_handshake", state: self.state() });
+        }
+        match handshake::server_response_headers(request_headers, subprotocol, extensions) {
+            Ok(headers) => {
+                self.session.begin_server()?;
+                Ok(&self.handshake.insert(HandshakeData { headers, ..HandshakeData::default() }).headers)
+            }
+            Err(e @ (Error::InvalidToken | Error::InvalidHeader)) => Err(e),
+            Err(e) => {
+                self.session.handshake_failed();
+                Err(e)
+            }
+        }
+    }
+
+    /// `WebSocketEndServerHandshake`: opens the session and frees the response headers
+    /// (copy or write them first). Optional: the first session call does the same.
+    pub fn end_server_handshake(&mut self) -> Result<()> {
+        self.session.end_server()?;
+        self.handshake = None;
+        Ok(())
+    }
+
+    /// A session call passed its checks: end a server handshake in progress.
+    fn enter_session(&mut self) {
+        if self.session.enter_session() {
+            self.handshake = None;
+        }
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    /// `WebSocketAbortHandle`: fails every later send and receive. Queued operations
+    /// drain: `get_action` indicates each as complete (cancelled), an action in flight
+    /// still takes its completion, and no new network action appears. A no-op before
+    /// the handshake.
+    pub fn abort(&mut self) {
+        self.session.abort();
+        if self.session.is_aborted() {
+            self.pong = None;
+        }
+    }
+
+    // ------------------------------------------------------------------ actions
+
+    fn next_serial(&mut self) -> u32 {
+        self.serial = self.serial.wrapping_add(1);
+        self.serial
+    }
+
+    /// `WebSocketGetAction`: the next action of `queue`. Protocol errors in received
+    /// data surface here (`E_INVALID_PROTOCOL_FORMAT` / `_OPERATION`), and again on
+    /// every later call for the receive queue until the handle is aborted; the send
+    /// queue keeps working so the host can send a close.
+    ///
+    /// With [`ActionQueue::All`], a pending automatic pong comes first, then send
+    /// actions, then receive actions.
+    pub fn get_action(&mut self, queue: ActionQueue) -> Result<Action<'_, B, C>> {
+        self.session.check_session("get_action")?;
+        self.enter_session();
+        if queue.has_receive() && self.pong.is_some() {
+            // An automatic pong goes out at a frame boundary only; the receive side
+            // waits with it (it holds the control area and the ping's slot).
+            if self.receive_flight.is_none() && !self.send_writing() {
+                return Ok(self.hand_out_pong());
+            }
+            if !queue.has_send() || !self.send_ready() {
+                return Ok(Action::NoAction);
+            }
+        }
+        if queue.has_send() && self.send_ready() {
+            return Ok(self.next_send_action());
+        }
+        if queue.has_receive() {
+            return self.next_receive_action();
+        }
+        Ok(Action::NoAction)
+    }
+
+    /// `WebSocketCompleteAction`: reports an action carried out. `bytes_transferred`
+    /// counts the bytes written (SEND_TO_NETWORK: fewer than all cancels the send and
+    /// breaks the outgoing stream) or read (RECEIVE_FROM_NETWORK: 0 means end of
+    /// stream and cancels the receive); it is ignored for indications.
+    ///
+    /// Unlike websocket.dll, whose call returns nothing, this one refuses a token that
+    /// names no action in flight, or a count larger than the action's buffers, with
+    /// `E_INVALIDARG` and changes nothing, so the host can complete correctly.
+    /// [`ActionContext::NO_ACTION`] (NO_ACTION's token) completes as a no-op.
+    pub fn complete_action(&mut self, action: ActionContext, bytes_transferred: usize) -> Result<()> {
+        if action == ActionContext::NO_ACTION {
+            return Ok(());
+        }
+        /// What completing the action does, read out of the flight field by field (a
+        /// copy of the whole `Option<Flight>` just after it was written stalls on
+        /// store forwarding, measurably on small messages).
+        enum Effect {
+            Frame { advance: usize },
+            Pong,
+            Read,
+            Indicate,
+        }
+        let slot = match action.queue {
+            ActionQueue::Send => &self.send_flight,
+            ActionQueue::Receive => &self.receive_flight,
+            ActionQueue::All => &None,
+        };
+        let (max, effect) = match *slot {
+            Some(Flight::Frame { first, payload, advance, serial }) if serial == action.serial => {
+                (first.1 - first.0 + payload_len(payload), Effect::Frame { advance })
+            }
+            Some(Flight::Pong { len, serial }) if serial == action.serial => (len, Effect::Pong),
+            Some(Flight::Read { start, end, serial }) if serial == action.serial => (end - start, Effect::Read),
+            Some(Flight::Indicate { serial }) if serial == action.serial => (usize::MAX, Effect::Indicate),
+            _ => return Err(Error::UnknownActionContext),
+        };
+        if bytes_transferred > max {
+            return Err(Error::TooManyBytesTransferred { reported: bytes_transferred, max });
+        }
+        match action.queue {
+            ActionQueue::Send => self.send_flight = None,
+            _ => self.receive_flight = None,
+        }
+        match effect {
+            Effect::Frame { advance } => self.frame_written(bytes_transferred == max, advance),
+            Effect::Pong => {
+                // 0 cancels the pong (nothing written); a part of it corrupts the stream.
+                if bytes_transferred != 0 && bytes_transferred != max {
+                    self.session.send_broke();
+                }
+            }
+            Effect::Read => {
+                if bytes_transferred == 0 {
+                    self.session.receive_failed(Error::ConnectionClosed);
+                } else {
+                    self.rend += bytes_transferred;
+                }
+            }
+            Effect::Indicate => {}
+        }
+        Ok(())
+    }
+
+    /// The network action `action` names, again, while it is in flight: for a host
+    /// that could not finish its I/O while it held the borrow `get_action` returned
+    /// (a non-blocking socket that accepted part of a write, say). Indications are
+    /// not returned again: their data was handed over.
+    pub fn action(&mut self, action: ActionContext) -> Result<Action<'_, B, C>> {
+        let slot = match action.queue {
+            ActionQueue::Send => self.send_flight,
+            ActionQueue::Receive => self.receive_flight,
+            ActionQueue::All => None,
+        };
+        let flight = slot.filter(|f| f.serial() == action.serial).ok_or(Error::UnknownActionContext)?;
+        match flight {
+            Flight::Frame { first, payload, .. } => {
+                let op = self.send_op.as_ref();
+                Ok(Action::SendToNetwork {
+                    buffer_type: op.map_or(BufferType::PingPong, |op| op.ty),
+                    buffers: self.frame_buffers(first, payload),
+                    context: op.map(|op| &op.context),
+                    action,
+                })
+            }
+            Flight::Pong { len, .. } => Ok(Action::SendToNetwork {
+                buffer_type: BufferType::PingPong,
+                buffers: SendBuffers::new(&self.buf[self.control_start()..self.control_start() + len], &[]),
+                context: None,
+                action,
+            }),
+            Flight::Read { start, end, .. } => {
+                Ok(Action::ReceiveFromNetwork { buffer: &mut self.buf[start..end], action })
+            }
+            Flight::Indicate { .. } => Err(Error::UnknownActionContext),
+        }
+    }
+}
+
+/// The received bytes (the receive area, or the pushed bytes parsed where they lie) and
+/// the handle's buffer from `at` on, borrowed together.
+fn rx_and_area<'a>(
+    buf: &'a mut [u8],
+    spill: &'a [u8],
+    from_spill: bool,
+    receive_buffer_size: usize,
+    at: usize,
+) -> (&'a [u8], &'a mut [u8]) {
+    if from_spill {
+        (spill, &mut buf[at..])
+    } else {
+        let (received, area) = buf.split_at_mut(at);
+        (&received[..receive_buffer_size], area)
+    }
+}
+
+fn payload_len(p: Payload) -> usize {
+    match p {
+        Payload::None => 0,
+        Payload::Caller { start, end } => end - start,
+    }
+}
+
+/// A seed from the operating system's random source.
+#[cfg(feature = "os-rng")]
+fn os_seed() -> Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|_| Error::RandomSourceFailed)?;
+    Ok(seed)
+}
+
+#[cfg(not(feature = "os-rng"))]
+fn os_seed() -> Result<[u8; 32]> {
+    Err(Error::NoRandomSource)
+}
