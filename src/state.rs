@@ -10,6 +10,7 @@
 
 use crate::action::BufferType;
 use crate::error::{Error, Result};
+use crate::frame::Opcode;
 
 /// A handle's state (`handle.state()`), after websocket.dll's state machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -64,6 +65,9 @@ pub(crate) struct Session {
     send_broken: bool,
     /// The open outgoing message: `Some(text)` after a `*Fragment` send.
     sending_fragmented: Option<bool>,
+    /// The open incoming message: `Some(text)` from its first frame's header until its
+    /// last piece is indicated.
+    receiving: Option<bool>,
 }
 
 impl Session {
@@ -76,6 +80,7 @@ impl Session {
             receive_error: None,
             send_broken: false,
             sending_fragmented: None,
+            receiving: None,
         }
     }
 
@@ -218,6 +223,31 @@ impl Session {
         }
     }
 
+    /// A frame header arrived: a text or binary frame opens a message (true: its counters
+    /// restart), a continuation continues the open one (RFC 6455 §5.4), a control frame
+    /// changes nothing. The incoming twin of [`Session::check_send`]'s fragment rule.
+    pub(crate) fn frame_started(&mut self, opcode: Opcode) -> Result<bool> {
+        match (opcode, self.receiving) {
+            (Opcode::Text | Opcode::Binary, Some(_)) => Err(Error::ExpectedContinuation),
+            (Opcode::Text | Opcode::Binary, None) => {
+                self.receiving = Some(opcode == Opcode::Text);
+                Ok(true)
+            }
+            (Opcode::Continuation, None) => Err(Error::UnexpectedContinuation),
+            _ => Ok(false),
+        }
+    }
+
+    /// True while the open incoming message is text.
+    pub(crate) fn receiving_text(&self) -> bool {
+        self.receiving == Some(true)
+    }
+
+    /// The open incoming message's last piece was indicated.
+    pub(crate) fn message_received(&mut self) {
+        self.receiving = None;
+    }
+
     /// True once this handle's close was accepted: automatic pongs stop.
     pub(crate) fn close_sent(&self) -> bool {
         self.close_sent
@@ -311,6 +341,20 @@ mod tests {
         );
         assert!(s.send_accepted(BufferType::Utf8Message));
         assert_eq!(s.check_send(BufferType::BinaryMessage), Ok(()));
+    }
+
+    #[test]
+    fn received_frames_open_and_continue_messages_as_rfc_6455_5_4_says() {
+        let mut s = Session::open();
+        assert_eq!(s.frame_started(Opcode::Continuation), Err(Error::UnexpectedContinuation));
+        assert_eq!(s.frame_started(Opcode::Text), Ok(true));
+        assert!(s.receiving_text());
+        assert_eq!(s.frame_started(Opcode::Ping), Ok(false), "a control frame between fragments");
+        assert_eq!(s.frame_started(Opcode::Binary), Err(Error::ExpectedContinuation));
+        assert_eq!(s.frame_started(Opcode::Continuation), Ok(false));
+        s.message_received();
+        assert_eq!(s.frame_started(Opcode::Binary), Ok(true));
+        assert!(!s.receiving_text());
     }
 
     #[test]

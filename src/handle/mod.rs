@@ -203,8 +203,6 @@ pub struct Handle<B = Vec<u8>, C = ()> {
     from_spill: bool,
     decoder: HeaderDecoder,
     frame: Option<InFrame>,
-    /// `Some(text)` while a received message is open.
-    message: Option<bool>,
     receive_utf8: Utf8Validator,
     /// An automatic pong built in the control area, waiting to be handed out.
     pong: Option<usize>,
@@ -302,7 +300,6 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             from_spill: false,
             decoder: HeaderDecoder::new(),
             frame: None,
-            message: None,
             receive_utf8: Utf8Validator::new(),
             pong: None,
             last_piece: None,

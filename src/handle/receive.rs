@@ -271,7 +271,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                 continue;
             }
             let (start, end) = (self.rpos, self.rpos + n);
-            let text = self.message.unwrap_or(false);
+            let text = self.session.receiving_text();
             let check_utf8 = text && self.config.verify_utf8;
             // Unmask in place; for text, learn in the same pass whether it is ASCII, which
             // needs no further validation when no code point is left open before it.
@@ -298,7 +298,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             if frame_done {
                 self.frame = None;
                 if message_done {
-                    self.message = None;
+                    self.session.message_received();
                 }
             } else {
                 self.frame = Some(InFrame { remaining: f.remaining - n as u64, offset: f.offset + n, ..f });
@@ -315,15 +315,9 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// Checks a complete header and makes its frame the current one.
     fn start_frame(&mut self, header: FrameHeader) -> Result<()> {
         frame::check_header(&header, self.allowed_rsv, self.expect_mask())?;
-        match (header.opcode, self.message) {
-            (Opcode::Text | Opcode::Binary, Some(_)) => return Err(Error::ExpectedContinuation),
-            (Opcode::Text | Opcode::Binary, None) => {
-                self.message = Some(header.opcode == Opcode::Text);
-                self.message_len = 0;
-                self.message_frames = 0;
-            }
-            (Opcode::Continuation, None) => return Err(Error::UnexpectedContinuation),
-            _ => {}
+        if self.session.frame_started(header.opcode)? {
+            self.message_len = 0;
+            self.message_frames = 0;
         }
         if !header.opcode.is_control() {
             self.message_len = self.message_len.saturating_add(header.len);
