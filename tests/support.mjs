@@ -1,11 +1,13 @@
-// What the browser tests share: wsengine-wt (the native engine echoing WebSocket on every
-// WebTransport stream) on 127.0.0.1, a static server on 127.0.0.1, headless Chromium, and
-// the check of tests/webtransport/page.js's result.
+// What the Node-driven suites share: a free loopback port and waiting until something
+// listens on it; wsengine-wt (the native engine echoing WebSocket on every WebTransport
+// stream) on 127.0.0.1, a static server on 127.0.0.1, headless Chromium, and the check of
+// tests/webtransport/page.js's result.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
+import net from 'node:net';
 import { extname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +15,32 @@ import { chromium } from 'playwright-core';
 
 export const root = fileURLToPath(new URL('../', import.meta.url));
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+
+/** A port of 127.0.0.1 that nothing listens on now. */
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once something accepts connections on 127.0.0.1:`port` (10 s at most). */
+export async function listening(port) {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.end();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
 
 /** Starts target/debug/wsengine-wt; resolves to { port, certHash, kill }. */
 export async function webTransportEcho() {
