@@ -290,6 +290,8 @@ export function encodeResponseHead(status: number, reason: string, headers: Head
 export function encodeRejection(status: number, message: string): Uint8Array;
 /** The subprotocols a client's upgrade request offers, in its order. */
 export function offeredSubprotocols(requestHeaders: HeaderList): string[];
+/** The first of `protocols` (the server's order of preference) that the request offers. */
+export function chooseSubprotocol(requestHeaders: HeaderList, protocols: string[]): string | undefined;
 /** The Sec-WebSocket-Accept value for a Sec-WebSocket-Key (RFC 6455 §4.2.2). */
 export function acceptKey(key: string): string;
 /** The close that answers a peer's close, or undefined (answer with an empty close) for 1005. */

@@ -691,10 +691,10 @@ impl<B: AsRef<[u8]>> Connection<B> {
             self.pending.push_back(Pending::Request);
             return;
         }
-        let chosen = parser.request().ok().and_then(|r| {
-            let offered = handshake::offered_subprotocols(&r.headers);
-            self.options.subprotocols.iter().find(|p| offered.contains(&p.as_str())).cloned()
-        });
+        let chosen = parser
+            .request()
+            .ok()
+            .and_then(|r| handshake::choose_subprotocol(&r.headers, &self.options.subprotocols).map(str::to_owned));
         self.phase = Phase::AwaitAccept(parser);
         if let Err(e) = self.answer(chosen.as_deref(), &[]) {
             self.refuse(&e);

@@ -234,6 +234,14 @@ pub fn offered_subprotocols<'a>(request: &'a [HttpHeader<'_>]) -> Vec<&'a str> {
         .collect()
 }
 
+/// The subprotocol a server speaks that the client's request offers: the first of
+/// `supported` (the server's order of preference) among [`offered_subprotocols`], or `None`.
+#[must_use]
+pub fn choose_subprotocol<'a, S: AsRef<str>>(request: &[HttpHeader<'_>], supported: &'a [S]) -> Option<&'a str> {
+    let offered = offered_subprotocols(request);
+    supported.iter().map(AsRef::as_ref).find(|p| offered.contains(p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,6 +363,14 @@ mod tests {
         assert_eq!(client_request_headers("k", &["a,b"], &[], &[]), Err(Error::InvalidToken));
         assert_eq!(client_request_headers("k", &[], &["x\r\n"], &[]), Err(Error::InvalidToken));
         assert_eq!(client_request_headers("k", &[], &[], &[h("Bad Name", "v")]), Err(Error::InvalidHeader));
+    }
+
+    #[test]
+    fn the_server_chooses_its_most_preferred_offered_subprotocol() {
+        let req = [HttpHeader::new("Sec-WebSocket-Protocol", "a, b"), HttpHeader::new("Sec-WebSocket-Protocol", "c")];
+        assert_eq!(choose_subprotocol(&req, &["x", "c", "a"]), Some("c"));
+        assert_eq!(choose_subprotocol(&req, &["x"]), None);
+        assert_eq!(choose_subprotocol::<&str>(&[], &["a"]), None);
     }
 
     #[test]

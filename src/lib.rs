@@ -122,7 +122,7 @@ pub use connection::{
 pub use error::{Deadline, Error, ErrorKind, Result};
 pub use frame::{WireFrameHeader, inspect_frame_header};
 pub use handle::{Handle, MIN_CALLER_RECEIVE_BUFFER, Role};
-pub use handshake::{ClientHandshakeOutcome, accept_key, offered_subprotocols};
+pub use handshake::{ClientHandshakeOutcome, accept_key, choose_subprotocol, offered_subprotocols};
 pub use http::{
     DEFAULT_MAX_HEAD_LEN, DEFAULT_MAX_HEADERS, HeadLimits, HeadParser, HttpHeader, RequestHead, ResponseHead,
     encode_rejection, encode_rejection_status, encode_request_head, encode_response_head,

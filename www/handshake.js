@@ -9,6 +9,7 @@ import {
   encodeRejection,
   encodeRequestHead,
   encodeResponseHead,
+  chooseSubprotocol,
   offeredSubprotocols,
 } from '/js/src/engine/browser.js';
 
@@ -135,8 +136,10 @@ export async function serverHandshake(stream, options = {}) {
  * @param {object} [options] `protocols` (list or chooser) and `properties`.
  */
 export async function answerUpgrade(write, request, rest, { protocols = [], properties } = {}) {
-  const offered = offeredSubprotocols(request.headers);
-  const protocol = typeof protocols === 'function' ? protocols(offered) : protocols.find((p) => offered.includes(p));
+  const protocol =
+    typeof protocols === 'function'
+      ? protocols(offeredSubprotocols(request.headers))
+      : chooseSubprotocol(request.headers, protocols);
   const handle = Handle.createServer(properties);
   try {
     let own;

@@ -13,6 +13,7 @@ export {
   encodeRequestHead,
   encodeResponseHead,
   keepaliveInterval,
+  chooseSubprotocol,
   offeredSubprotocols,
   setKeepaliveInterval,
   supportedVersions,

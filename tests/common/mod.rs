@@ -235,7 +235,7 @@ impl Pair {
         let mut server: Handle<Vec<u8>, u32> = Handle::new_server(server_props).unwrap();
         let mut req = vec![HttpHeader::new("Host", "test")];
         req.extend(client.begin_client_handshake(&["chat.v1", "chat.v2"], &[], &[]).unwrap().iter().cloned());
-        let chosen = wsengine::offered_subprotocols(&req).into_iter().find(|p| *p == "chat.v2");
+        let chosen = wsengine::choose_subprotocol(&req, &["chat.v2"]);
         let res = server.begin_server_handshake(chosen, &[], &req).unwrap().to_vec();
         server.end_server_handshake().unwrap();
         let outcome = client.end_client_handshake(&res).unwrap();

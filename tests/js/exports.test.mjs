@@ -35,6 +35,12 @@ test('the default entry is the facade: no handles, actions or memory views', () 
   assert.equal(facade.WebSocketError, pkg.WebSocketError, 'one error class for both entries');
 });
 
+test('a server chooses its most preferred offered subprotocol with the engine\'s rule', () => {
+  const request = [['Sec-WebSocket-Protocol', 'chat.v1, chat.v2']];
+  assert.equal(pkg.chooseSubprotocol(request, ['chat.v3', 'chat.v2', 'chat.v1']), 'chat.v2');
+  assert.equal(pkg.chooseSubprotocol(request, ['other']), undefined);
+});
+
 test('a handle tells the buffer sizes in force', () => {
   const h = pkg.Handle.createClient({ receiveBufferSize: 1024, sendBufferSize: 512 });
   assert.deepEqual([h.receiveBufferSize, h.sendBufferSize], [1024, 512]);

@@ -664,6 +664,10 @@ impl wit::Guest for Component {
         }
     }
 
+    fn choose_subprotocol(request_headers: Vec<wit::HttpHeader>, supported: Vec<String>) -> Option<String> {
+        core::choose_subprotocol(&headers_in(&request_headers), &supported).map(str::to_owned)
+    }
+
     fn offered_subprotocols(request_headers: Vec<wit::HttpHeader>) -> Vec<String> {
         core::offered_subprotocols(&headers_in(&request_headers)).into_iter().map(str::to_owned).collect()
     }

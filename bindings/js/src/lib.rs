@@ -796,6 +796,13 @@ pub fn encode_rejection(status: u16, message: &str) -> Vec<u8> {
 }
 
 /// The subprotocols a request offers, in order.
+/// The first of `protocols` (the server's order of preference) that the request offers.
+#[wasm_bindgen(js_name = chooseSubprotocol)]
+pub fn choose_subprotocol(request_headers: JsValue, protocols: Vec<String>) -> Result<Option<String>, JsValue> {
+    let headers = headers_in(&request_headers)?;
+    Ok(core::choose_subprotocol(&headers, &protocols).map(str::to_owned))
+}
+
 #[wasm_bindgen(js_name = offeredSubprotocols)]
 pub fn offered_subprotocols(request_headers: JsValue) -> Result<Array, JsValue> {
     let headers = headers_in(&request_headers)?;

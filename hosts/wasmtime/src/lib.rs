@@ -418,6 +418,12 @@ impl Session {
         Ok(api.call_close_reply(store, status, reason)?)
     }
 
+    /// `choose-subprotocol`.
+    pub fn choose_subprotocol(&mut self, request: &[HttpHeader], supported: &[String]) -> Result<Option<String>> {
+        let (store, api) = self.parts();
+        Ok(api.call_choose_subprotocol(store, request, supported)?)
+    }
+
     /// `offered-subprotocols`.
     pub fn offered_subprotocols(&mut self, request: &[HttpHeader]) -> Result<Vec<String>> {
         let (store, api) = self.parts();

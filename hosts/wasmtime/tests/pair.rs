@@ -69,6 +69,8 @@ fn client_and_server_in_one_instance() {
     assert!(s.head_rest(parser).unwrap().is_empty());
     s.drop_handle(parser).unwrap();
     assert_eq!(s.offered_subprotocols(&request.headers).unwrap(), offered);
+    let supported = ["chat.v3".to_owned(), "chat.v2".to_owned(), "chat.v1".to_owned()];
+    assert_eq!(s.choose_subprotocol(&request.headers, &supported).unwrap().as_deref(), Some("chat.v2"));
 
     // The response, with the server's first frame right behind the head.
     let response_headers = ok(s.begin_server_handshake(server, Some("chat.v2"), &[], &request.headers));
