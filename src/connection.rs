@@ -67,9 +67,14 @@ pub struct Options {
     /// Client: the subprotocols offered, in preference order. Server: those it speaks,
     /// in preference order; the first one the client offered is selected.
     pub subprotocols: Vec<String>,
-    /// Client: extension offers sent as they are (the engine implements none yet, so a
-    /// server that accepts one fails the handshake). Server: ignored.
+    /// Client: extension offers sent as they are, after the permessage-deflate offer
+    /// of [`Options::deflate`]; the engine implements none but permessage-deflate, so a
+    /// server that accepts another fails the handshake. Server: ignored.
     pub extensions: Vec<String>,
+    /// permessage-deflate (feature `deflate`): a client offers it, a server accepts
+    /// the first offer it can; `None` (the default) neither offers nor accepts it.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::DeflateOptions>,
     /// Extra headers for the client's request or the server's 101 response.
     pub headers: Vec<HttpHeader<'static>>,
     /// Server: indicate [`Event::Request`] and wait for [`Connection::accept`] or
@@ -106,6 +111,8 @@ impl Default for Options {
             properties: Vec::new(),
             subprotocols: Vec::new(),
             extensions: Vec::new(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
             headers: Vec::new(),
             defer_accept: false,
             head_limits: HeadLimits::default(),
@@ -360,6 +367,8 @@ pub struct Connection<B = Vec<u8>> {
     /// The peer's head, kept until `Open` is indicated.
     head: Option<HeadParser>,
     subprotocol: Option<String>,
+    /// The extensions in force, as the server's response lists them.
+    extensions: Option<String>,
     pending: VecDeque<Pending>,
     failure: Option<(Error, Option<CloseStatus>)>,
     /// Sends waiting for the handle's slot, and the send state as of the queue's tail.
@@ -403,7 +412,12 @@ impl<B: AsRef<[u8]>> Connection<B> {
     pub fn client(now: Millis, options: Options, request: &ClientRequest) -> Result<Self> {
         let mut c = Self::create(Role::Client, now, options, false)?;
         let subprotocols: Vec<&str> = c.options.subprotocols.iter().map(String::as_str).collect();
-        let extensions: Vec<&str> = c.options.extensions.iter().map(String::as_str).collect();
+        #[cfg(feature = "deflate")]
+        let offer = c.options.deflate.as_ref().map(crate::DeflateOptions::offer);
+        #[cfg(not(feature = "deflate"))]
+        let offer: Option<String> = None;
+        let extensions: Vec<&str> =
+            offer.iter().chain(c.options.extensions.iter()).map(String::as_str).collect();
         let mut headers = vec![HttpHeader::new("Host", &request.host)];
         headers
             .extend(c.handle.begin_client_handshake(&subprotocols, &extensions, &c.options.headers)?.iter().cloned());
@@ -426,7 +440,17 @@ impl<B: AsRef<[u8]>> Connection<B> {
     }
 
     fn create(role: Role, now: Millis, options: Options, upgraded: bool) -> Result<Self> {
-        let props = options.properties.iter().cloned();
+        #[cfg(feature = "deflate")]
+        let deflate_props = match &options.deflate {
+            Some(d) => {
+                d.check()?;
+                d.properties().to_vec()
+            }
+            None => Vec::new(),
+        };
+        #[cfg(not(feature = "deflate"))]
+        let deflate_props = Vec::new();
+        let props = options.properties.iter().cloned().chain(deflate_props);
         let (mut handle, phase) = match (upgraded, role) {
             (true, _) => (Handle::from_upgraded(role, props)?, Phase::Open),
             (false, Role::Client) => {
@@ -448,6 +472,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
             phase,
             head: None,
             subprotocol: None,
+            extensions: None,
             pending: VecDeque::new(),
             failure: None,
             queue: VecDeque::new(),
@@ -513,6 +538,13 @@ impl<B: AsRef<[u8]>> Connection<B> {
     #[must_use]
     pub fn handle_state(&self) -> State {
         self.handle.state()
+    }
+
+    /// The extensions in force once open, as the server's response lists them (e.g.
+    /// `permessage-deflate; client_max_window_bits=15`), or `None`.
+    #[must_use]
+    pub fn extensions(&self) -> Option<&str> {
+        self.extensions.as_deref()
     }
 
     /// The subprotocol in force, once open.
@@ -667,6 +699,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         match outcome {
             Ok(outcome) => {
                 self.subprotocol = outcome.subprotocol.and_then(|i| self.options.subprotocols.get(i).cloned());
+                self.extensions = parser.response().ok().and_then(|r| listed_extensions(&r.headers));
                 let _ = self.handle.push_received(parser.rest());
                 self.head = Some(parser);
                 self.opened();
@@ -744,7 +777,12 @@ impl<B: AsRef<[u8]>> Connection<B> {
         if extra.iter().any(|h| !h.is_writable()) {
             return Err(Error::InvalidHeader);
         }
-        let mut headers = self.handle.begin_server_handshake(subprotocol, &[], &request.headers)?.to_vec();
+        #[cfg(feature = "deflate")]
+        let selected = self.options.deflate.as_ref().and_then(|d| crate::accept_deflate(&request.headers, d));
+        #[cfg(not(feature = "deflate"))]
+        let selected: Option<String> = None;
+        let extensions: Vec<&str> = selected.iter().map(String::as_str).collect();
+        let mut headers = self.handle.begin_server_handshake(subprotocol, &extensions, &request.headers)?.to_vec();
         headers.extend(self.options.headers.iter().cloned());
         headers.extend(extra.iter().map(|h| h.clone().into_owned()));
         let head = http::encode_response_head(101, "Switching Protocols", &headers)?;
@@ -752,6 +790,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.handle.push_received(parser.rest())?;
         self.staging.extend_from_slice(&head);
         self.subprotocol = subprotocol.map(str::to_owned);
+        self.extensions = selected;
         let Phase::AwaitAccept(parser) = std::mem::replace(&mut self.phase, Phase::Open) else {
             return Err(Error::HeadIncomplete);
         };
@@ -1465,6 +1504,16 @@ enum Show {
     Piece { text: bool, fin: bool },
     Assembled { text: bool },
     Nothing,
+}
+
+/// The `Sec-WebSocket-Extensions` values of a response, joined, if any.
+fn listed_extensions(headers: &[HttpHeader<'_>]) -> Option<String> {
+    let values: Vec<_> = headers
+        .iter()
+        .filter(|h| h.is("Sec-WebSocket-Extensions"))
+        .map(|h| String::from_utf8_lossy(h.value.trim_ascii()).into_owned())
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
 }
 
 /// `buffers` without their first `skip` bytes.

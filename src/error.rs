@@ -132,6 +132,9 @@ pub enum Error {
     /// A new text or binary frame arrived while a fragmented message was still open
     /// (RFC 6455 §5.4).
     ExpectedContinuation,
+    /// A compressed message (permessage-deflate) was not valid DEFLATE data (RFC 7692
+    /// §7.2.2), or went on after a final block.
+    InvalidCompressedData,
     /// The transport reached end of stream, or failed: a RECEIVE_FROM_NETWORK action was
     /// completed with 0 bytes.
     ConnectionClosed,
@@ -164,6 +167,9 @@ pub enum Error {
     SubprotocolNotOffered,
     /// The server accepted an extension the client did not offer.
     ExtensionNotOffered,
+    /// The server's permessage-deflate response is malformed or answers none of the
+    /// offers (RFC 7692 §7.1: the client fails the connection); the text says why.
+    UnacceptableExtensionResponse(&'static str),
     /// The response status was not `101 Switching Protocols`.
     UnexpectedStatus(u16),
     /// An HTTP head was longer than the limit.
@@ -290,6 +296,10 @@ pub enum Error {
     /// A subprotocol or extension name that is not an RFC 7230 token, or an extension
     /// offer that is not well-formed.
     InvalidToken,
+    /// A permessage-deflate offer, selection or option the engine cannot use: an unknown
+    /// or repeated parameter, a bad value, or a server's selection that answers none of
+    /// the request's offers; the text says which.
+    InvalidExtensionParameters(&'static str),
     /// A header name or value that cannot be written in an HTTP/1.1 head (empty name, a
     /// colon, CR, LF or another control byte).
     InvalidHeader,
@@ -334,6 +344,7 @@ impl Error {
             | Self::MaskedFrameFromServer
             | Self::UnmaskedFrameFromClient
             | Self::InvalidUtf8
+            | Self::InvalidCompressedData
             | Self::CloseBodyTooShort
             | Self::InvalidCloseStatus(_)
             | Self::InvalidCloseReason
@@ -363,7 +374,7 @@ impl Error {
             | Self::NoReceivedPiece => K::InvalidProtocolOperation,
             Self::UnsupportedVersion => K::VersionNotSupported,
             Self::SubprotocolNotOffered => K::SubprotocolNotSupported,
-            Self::ExtensionNotOffered => K::ExtensionsNotSupported,
+            Self::ExtensionNotOffered | Self::UnacceptableExtensionResponse(_) => K::ExtensionsNotSupported,
             Self::InvalidState { .. } | Self::WrongRole { .. } | Self::HeadIncomplete => K::InvalidState,
             Self::InvalidBufferType(_)
             | Self::UnknownBufferType(_)
@@ -382,6 +393,7 @@ impl Error {
             | Self::PropertySize { .. }
             | Self::AllocatedBufferTooSmall { .. }
             | Self::InvalidToken
+            | Self::InvalidExtensionParameters(_)
             | Self::InvalidHeader
             | Self::UnknownActionContext
             | Self::TooManyBytesTransferred { .. }
@@ -416,6 +428,7 @@ impl Error {
                     | Self::UnsupportedVersion
                     | Self::SubprotocolNotOffered
                     | Self::ExtensionNotOffered
+                    | Self::UnacceptableExtensionResponse(_)
                     | Self::UnexpectedStatus(_)
                     | Self::HeadTooLarge { .. }
                     | Self::TooManyHeaders { .. }
@@ -425,7 +438,8 @@ impl Error {
 
     /// The close status an RFC-polite host sends before dropping the connection after
     /// this error: 1002 for a protocol error, 1007 for invalid UTF-8 in a text message
-    /// or close reason, 1009 for a message over the limits, 1011 for an unanswered
+    /// or close reason or compressed data that does not inflate, 1009 for a message over
+    /// the limits (counted in inflated bytes when compressed), 1011 for an unanswered
     /// keep-alive ping. `None` for caller errors, handshake errors (there is no
     /// WebSocket connection to close yet) and a transport that already closed.
     ///
@@ -433,7 +447,9 @@ impl Error {
     #[must_use]
     pub fn close_status(&self) -> Option<CloseStatus> {
         match self {
-            Self::InvalidUtf8 | Self::InvalidCloseReason => Some(CloseStatus::INVALID_PAYLOAD),
+            Self::InvalidUtf8 | Self::InvalidCloseReason | Self::InvalidCompressedData => {
+                Some(CloseStatus::INVALID_PAYLOAD)
+            }
             Self::MessageTooBig { .. } | Self::TooManyFragments { .. } => Some(CloseStatus::MESSAGE_TOO_BIG),
             // A keep-alive ping went unanswered: the peer may be alive but stuck.
             Self::TimedOut(Deadline::Pong) => Some(CloseStatus::SERVER_ERROR),
@@ -491,6 +507,7 @@ impl fmt::Display for Error {
                 write!(f, "close frame carries status {code}, which may not appear on the wire")
             }
             Self::InvalidCloseReason => f.write_str("close frame reason is not valid UTF-8"),
+            Self::InvalidCompressedData => f.write_str("compressed message does not inflate (invalid DEFLATE data)"),
             Self::UnexpectedContinuation => f.write_str("continuation frame without a fragmented message to continue"),
             Self::ExpectedContinuation => f.write_str("new data frame while a fragmented message is still open"),
             Self::ConnectionClosed => {
@@ -508,6 +525,9 @@ impl fmt::Display for Error {
             Self::UnsupportedVersion => f.write_str("request asks for a WebSocket version other than 13"),
             Self::SubprotocolNotOffered => f.write_str("server selected a subprotocol that was not offered"),
             Self::ExtensionNotOffered => f.write_str("server accepted an extension that was not offered"),
+            Self::UnacceptableExtensionResponse(why) => {
+                write!(f, "server's permessage-deflate response is not acceptable: {why}")
+            }
             Self::UnexpectedStatus(s) => write!(f, "response status is {s}, not 101 Switching Protocols"),
             Self::HeadTooLarge { limit } => write!(f, "HTTP head is longer than {limit} bytes"),
             Self::TooManyHeaders { limit } => write!(f, "HTTP head has more than {limit} header fields"),
@@ -562,6 +582,7 @@ impl fmt::Display for Error {
                 write!(f, "allocated buffer is {len} bytes; at least {needed} needed")
             }
             Self::InvalidToken => f.write_str("subprotocol or extension is not a valid token"),
+            Self::InvalidExtensionParameters(why) => write!(f, "permessage-deflate parameters: {why}"),
             Self::InvalidHeader => f.write_str("header name or value cannot be written in an HTTP/1.1 head"),
             Self::UnknownActionContext => f.write_str("the action context names no action in flight"),
             Self::TooManyBytesTransferred { reported, max } => {

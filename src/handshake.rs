@@ -8,6 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 
+use crate::deflate::{self, Agreed};
 use crate::error::{Error, Result};
 use crate::http::{HttpHeader, is_token};
 
@@ -99,6 +100,7 @@ pub(crate) fn client_request_headers(
         return Err(Error::InvalidToken);
     }
     extensions.iter().try_for_each(|e| check_extension(e))?;
+    deflate::check_offers(extensions)?;
     if initial.iter().any(|h| !h.is_writable()) {
         return Err(Error::InvalidHeader);
     }
@@ -128,13 +130,14 @@ pub struct ClientHandshakeOutcome {
     pub extensions: Vec<usize>,
 }
 
-/// Checks the server's response headers against what the client sent.
+/// Checks the server's response headers against what the client sent; also returns
+/// what permessage-deflate agreement is in force, if any.
 pub(crate) fn check_client_response(
     key: &str,
     offered_subprotocols: &[String],
     offered_extensions: &[String],
     response: &[HttpHeader<'_>],
-) -> Result<ClientHandshakeOutcome> {
+) -> Result<(ClientHandshakeOutcome, Option<Agreed>)> {
     check_upgrade(response)?;
     let accept = required(response, "Sec-WebSocket-Accept")?;
     if accept.value.trim_ascii() != accept_key(key.as_bytes()).as_bytes() {
@@ -149,20 +152,31 @@ pub(crate) fn check_client_response(
         }
     };
     let mut extensions = Vec::new();
+    let mut agreed = None;
     for h in response.iter().filter(|h| h.is("Sec-WebSocket-Extensions")) {
         for accepted in list_items(&h.value) {
-            let name = extension_name(accepted);
-            let i = offered_extensions
-                .iter()
-                .position(|o| extension_name(o.as_bytes()).eq_ignore_ascii_case(name))
-                .ok_or(Error::ExtensionNotOffered)?;
+            let i = match deflate::client_accepts(offered_extensions, accepted) {
+                Some(_) if agreed.is_some() => return Err(Error::DuplicateHeader("Sec-WebSocket-Extensions")),
+                Some(answer) => {
+                    let (i, a) = answer?;
+                    agreed = Some(a);
+                    i
+                }
+                None => {
+                    let name = extension_name(accepted);
+                    offered_extensions
+                        .iter()
+                        .position(|o| extension_name(o.as_bytes()).eq_ignore_ascii_case(name))
+                        .ok_or(Error::ExtensionNotOffered)?
+                }
+            };
             if extensions.contains(&i) {
                 return Err(Error::DuplicateHeader("Sec-WebSocket-Extensions"));
             }
             extensions.push(i);
         }
     }
-    Ok(ClientHandshakeOutcome { subprotocol, extensions })
+    Ok((ClientHandshakeOutcome { subprotocol, extensions }, agreed))
 }
 
 /// Checks an upgrade request's line (RFC 6455 §4.2.1): the method is GET and the HTTP
@@ -179,12 +193,13 @@ pub(crate) fn check_request_line(method: &str, minor_version: u8) -> Result<()> 
 
 /// Checks a client's upgrade request headers (`WebSocketBeginServerHandshake`) and
 /// returns the response headers: Connection, Upgrade, Sec-WebSocket-Accept, then the
-/// selected subprotocol and extensions.
+/// selected subprotocol and extensions; and the permessage-deflate agreement the
+/// selection makes, if any (checked to answer one of the request's offers).
 pub(crate) fn server_response_headers(
     request: &[HttpHeader<'_>],
     subprotocol: Option<&str>,
     extensions: &[&str],
-) -> Result<Vec<HttpHeader<'static>>> {
+) -> Result<(Vec<HttpHeader<'static>>, Option<Agreed>)> {
     if let Some(p) = subprotocol
         && !p.is_empty()
         && !is_token(p.as_bytes())
@@ -207,6 +222,16 @@ pub(crate) fn server_response_headers(
     if !matches!(BASE64.decode(key), Ok(raw) if raw.len() == 16) {
         return Err(Error::InvalidHeaderValue("Sec-WebSocket-Key"));
     }
+    let mut agreed = None;
+    for e in extensions {
+        match deflate::server_selects(request, e.as_bytes()) {
+            Some(_) if agreed.is_some() => {
+                return Err(Error::InvalidExtensionParameters("permessage-deflate selected twice"));
+            }
+            Some(a) => agreed = Some(a?),
+            None => {}
+        }
+    }
     let mut out = vec![
         HttpHeader::owned("Connection", "Upgrade"),
         HttpHeader::owned("Upgrade", "websocket"),
@@ -218,7 +243,7 @@ pub(crate) fn server_response_headers(
     if !extensions.is_empty() {
         out.push(HttpHeader::owned("Sec-WebSocket-Extensions", join(extensions)));
     }
-    Ok(out)
+    Ok((out, agreed))
 }
 
 /// The subprotocols a client's request offers (`Sec-WebSocket-Protocol`, all
@@ -265,7 +290,7 @@ mod tests {
             h("Sec-WebSocket-Version", "13"),
             h("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA=="),
         ];
-        let out = server_response_headers(&req, None, &[]).unwrap();
+        let (out, _) = server_response_headers(&req, None, &[]).unwrap();
         assert_eq!(out[2], h("Sec-WebSocket-Accept", "ICX+Yqv66kxgM0FcWaLWlFLwTAI="));
         assert_eq!(out.len(), 3);
     }
@@ -279,7 +304,7 @@ mod tests {
             h("sec-websocket-version", "13"),
             h("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
         ];
-        assert!(server_response_headers(&good, Some("chat"), &["permessage-deflate"]).is_ok());
+        assert!(server_response_headers(&good, Some("chat"), &["x-other"]).is_ok());
         for (i, err) in [
             Error::MissingHeader("Host"),
             Error::MissingHeader("Upgrade"),
@@ -292,12 +317,12 @@ mod tests {
         {
             let mut req = good.to_vec();
             req.remove(i);
-            assert_eq!(server_response_headers(&req, None, &[]), Err(err));
+            assert_eq!(server_response_headers(&req, None, &[]).map(|r| r.0), Err(err));
         }
         let with = |i: usize, v: &'static str| {
             let mut req = good.to_vec();
             req[i] = HttpHeader::new(good[i].name.as_ref(), v).into_owned();
-            server_response_headers(&req, None, &[])
+            server_response_headers(&req, None, &[]).map(|r| r.0)
         };
         assert_eq!(with(1, "h2c"), Err(Error::InvalidHeaderValue("Upgrade")));
         assert_eq!(with(2, "keep-alive"), Err(Error::InvalidHeaderValue("Connection")));
@@ -306,8 +331,8 @@ mod tests {
         assert_eq!(with(4, "c2hvcnQ="), Err(Error::InvalidHeaderValue("Sec-WebSocket-Key")));
         let mut twice = good.to_vec();
         twice.push(h("Host", "y"));
-        assert_eq!(server_response_headers(&twice, None, &[]), Err(Error::DuplicateHeader("Host")));
-        assert_eq!(server_response_headers(&good, Some("a b"), &[]), Err(Error::InvalidToken));
+        assert_eq!(server_response_headers(&twice, None, &[]).map(|r| r.0), Err(Error::DuplicateHeader("Host")));
+        assert_eq!(server_response_headers(&good, Some("a b"), &[]).map(|r| r.0), Err(Error::InvalidToken));
     }
 
     #[test]
@@ -320,25 +345,25 @@ mod tests {
             h("Connection", "Upgrade"),
             h("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
         ];
-        assert_eq!(check_client_response(key, &offered_p, &offered_e, &base), Ok(ClientHandshakeOutcome::default()));
+        assert_eq!(check_client_response(key, &offered_p, &offered_e, &base).map(|r| r.0), Ok(ClientHandshakeOutcome::default()));
         let mut r = base.clone();
         r.push(h("Sec-WebSocket-Protocol", "chat.v2"));
         r.push(h("Sec-WebSocket-Extensions", "permessage-deflate; server_no_context_takeover"));
         assert_eq!(
-            check_client_response(key, &offered_p, &offered_e, &r),
+            check_client_response(key, &offered_p, &offered_e, &r).map(|r| r.0),
             Ok(ClientHandshakeOutcome { subprotocol: Some(1), extensions: vec![0] })
         );
         let mut r = base.clone();
         r.push(h("Sec-WebSocket-Protocol", "other"));
-        assert_eq!(check_client_response(key, &offered_p, &offered_e, &r), Err(Error::SubprotocolNotOffered));
+        assert_eq!(check_client_response(key, &offered_p, &offered_e, &r).map(|r| r.0), Err(Error::SubprotocolNotOffered));
         let mut r = base.clone();
         r.push(h("Sec-WebSocket-Extensions", "x-unknown"));
-        assert_eq!(check_client_response(key, &offered_p, &offered_e, &r), Err(Error::ExtensionNotOffered));
+        assert_eq!(check_client_response(key, &offered_p, &offered_e, &r).map(|r| r.0), Err(Error::ExtensionNotOffered));
         let mut r = base.clone();
         r[2] = h("Sec-WebSocket-Accept", "S3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-        assert_eq!(check_client_response(key, &offered_p, &offered_e, &r), Err(Error::AcceptMismatch));
+        assert_eq!(check_client_response(key, &offered_p, &offered_e, &r).map(|r| r.0), Err(Error::AcceptMismatch));
         assert_eq!(
-            check_client_response(key, &offered_p, &offered_e, &base[..2]),
+            check_client_response(key, &offered_p, &offered_e, &base[..2]).map(|r| r.0),
             Err(Error::MissingHeader("Sec-WebSocket-Accept"))
         );
     }

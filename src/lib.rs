@@ -94,6 +94,9 @@
 //!
 //! - `os-rng` (default): seed client handles' ChaCha generator from the operating
 //!   system (`getrandom`). Without it, pass [`Property::RandomSeed`].
+//! - `deflate`: permessage-deflate (RFC 7692), negotiated through the handshake's
+//!   extension arguments (see `DeflateOptions` and `accept_deflate`). Without it,
+//!   extensions are header handling only and a frame with an RSV bit fails.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
@@ -101,6 +104,11 @@
 mod action;
 mod close;
 mod connection;
+#[cfg(feature = "deflate")]
+mod deflate;
+#[cfg(not(feature = "deflate"))]
+#[path = "no_deflate.rs"]
+mod deflate;
 mod error;
 mod frame;
 mod handle;
@@ -119,6 +127,8 @@ pub use connection::{
     DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_OPEN_TIMEOUT_MS, DEFAULT_PONG_TIMEOUT_MS, Event, Millis,
     Options, Output,
 };
+#[cfg(feature = "deflate")]
+pub use deflate::{DeflateOptions, PERMESSAGE_DEFLATE, accept_deflate};
 pub use error::{Deadline, Error, ErrorKind, Result};
 pub use frame::{WireFrameHeader, inspect_frame_header};
 pub use handle::{Handle, MIN_CALLER_RECEIVE_BUFFER, Role};
@@ -128,7 +138,7 @@ pub use http::{
     encode_rejection, encode_rejection_status, encode_request_head, encode_response_head,
 };
 pub use property::{
-    CONTROL_AREA_SIZE, DEFAULT_CLIENT_SEND_BUFFER_SIZE, DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_RECEIVE_BUFFER_SIZE,
+    CONTROL_AREA_SIZE, DEFAULT_CLIENT_SEND_BUFFER_SIZE, DEFAULT_DEFLATE_LEVEL, DEFAULT_DEFLATE_THRESHOLD, DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_RECEIVE_BUFFER_SIZE,
     DEFAULT_SERVER_SEND_BUFFER_SIZE, GlobalProperty, MAX_BUFFER_SIZE, MIN_KEEPALIVE_INTERVAL_MS,
     MIN_RECEIVE_BUFFER_SIZE, MIN_SEND_BUFFER_SIZE, Property, PropertyType, SUPPORTED_VERSIONS, global_property,
     set_keepalive_interval,

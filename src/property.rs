@@ -26,6 +26,12 @@ pub const CONTROL_AREA_SIZE: usize = 144;
 pub const DEFAULT_KEEPALIVE_INTERVAL_MS: u32 = 30_000;
 /// Smallest keep-alive interval; smaller values are raised to it.
 pub const MIN_KEEPALIVE_INTERVAL_MS: u32 = 15_000;
+/// Default permessage-deflate compression level (zlib's default), for
+/// [`Property::DeflateLevel`].
+pub const DEFAULT_DEFLATE_LEVEL: u32 = 6;
+/// Default permessage-deflate threshold, for [`Property::DeflateThreshold`]: shorter
+/// messages go uncompressed (a few bytes gain nothing and cost a compressor call).
+pub const DEFAULT_DEFLATE_THRESHOLD: u32 = 128;
 /// The WebSocket protocol versions this engine speaks.
 pub const SUPPORTED_VERSIONS: &[u32] = &[13];
 
@@ -110,10 +116,19 @@ pub enum Property {
     /// the operating system (`getrandom`). For tests, and for hosts whose random
     /// source is outside this crate's reach (pass fresh random bytes from it).
     RandomSeed([u8; 32]),
+    /// wsengine extension: the permessage-deflate compression level, 0 (stored) to 9
+    /// (best); default 6. Used when a handshake agrees on permessage-deflate (feature
+    /// `deflate`).
+    DeflateLevel(u32),
+    /// wsengine extension: messages shorter than this many bytes go uncompressed when
+    /// permessage-deflate is in force; default 128. A message sent in fragments is
+    /// compressed whatever its first fragment's size.
+    DeflateThreshold(u32),
 }
 
 impl Property {
-    /// The Windows property type, or `None` for [`Property::RandomSeed`].
+    /// The Windows property type, or `None` for the wsengine extensions
+    /// ([`Property::RandomSeed`], [`Property::DeflateLevel`], [`Property::DeflateThreshold`]).
     #[must_use]
     pub fn property_type(&self) -> Option<PropertyType> {
         Some(match self {
@@ -124,7 +139,7 @@ impl Property {
             Self::DisableUtf8Verification(_) => PropertyType::DisableUtf8Verification,
             Self::KeepaliveInterval(_) => PropertyType::KeepaliveInterval,
             Self::SupportedVersions(_) => PropertyType::SupportedVersions,
-            Self::RandomSeed(_) => return None,
+            Self::RandomSeed(_) | Self::DeflateLevel(_) | Self::DeflateThreshold(_) => return None,
         })
     }
 
@@ -162,6 +177,8 @@ pub(crate) struct Config {
     pub(crate) verify_utf8: bool,
     pub(crate) allocated: Option<Vec<u8>>,
     pub(crate) seed: Option<[u8; 32]>,
+    pub(crate) deflate_level: u32,
+    pub(crate) deflate_threshold: usize,
 }
 
 impl Config {
@@ -173,6 +190,8 @@ impl Config {
         let mut utf8 = None;
         let mut allocated = None;
         let mut seed = None;
+        let mut level = None;
+        let mut threshold = None;
         fn once<T>(slot: &mut Option<T>, v: T, name: &'static str) -> Result<()> {
             if slot.replace(v).is_some() { Err(Error::DuplicateProperty(name)) } else { Ok(()) }
         }
@@ -189,7 +208,11 @@ impl Config {
             }
         }
         for p in props {
-            let name = p.property_type().map_or("wsengine RandomSeed", PropertyType::name);
+            let name = match &p {
+                Property::DeflateLevel(_) => "wsengine DeflateLevel",
+                Property::DeflateThreshold(_) => "wsengine DeflateThreshold",
+                p => p.property_type().map_or("wsengine RandomSeed", PropertyType::name),
+            };
             match p {
                 Property::ReceiveBufferSize(v) => once(&mut rbs, range(name, v, MIN_RECEIVE_BUFFER_SIZE)?, name)?,
                 Property::SendBufferSize(v) => once(&mut sbs, range(name, v, MIN_SEND_BUFFER_SIZE)?, name)?,
@@ -197,6 +220,11 @@ impl Config {
                 Property::DisableUtf8Verification(v) => once(&mut utf8, v, name)?,
                 Property::AllocatedBuffer(v) => once(&mut allocated, v, name)?,
                 Property::RandomSeed(v) => once(&mut seed, v, name)?,
+                Property::DeflateLevel(v) if v > 9 => {
+                    return Err(Error::PropertyOutOfRange { property: name, value: v.into(), min: 0, max: 9 });
+                }
+                Property::DeflateLevel(v) => once(&mut level, v, name)?,
+                Property::DeflateThreshold(v) => once(&mut threshold, v, name)?,
                 Property::KeepaliveInterval(_) | Property::SupportedVersions(_) => {
                     return Err(Error::GlobalOnlyProperty(name));
                 }
@@ -213,6 +241,8 @@ impl Config {
             verify_utf8: !utf8.unwrap_or(false),
             allocated,
             seed,
+            deflate_level: level.unwrap_or(DEFAULT_DEFLATE_LEVEL),
+            deflate_threshold: threshold.unwrap_or(DEFAULT_DEFLATE_THRESHOLD) as usize,
         };
         if let Some(buf) = &config.allocated {
             let needed = config.buffer_len();

@@ -206,6 +206,12 @@ impl Session {
         }
     }
 
+    /// True when a data send of this type would continue a message opened by an
+    /// earlier fragment (what [`Session::send_accepted`] will return).
+    pub(crate) fn continues_message(&self, ty: BufferType) -> bool {
+        ty.is_data() && self.sending_fragmented.is_some()
+    }
+
     /// A send was accepted (after [`Session::check_send`]). Returns true when its data
     /// continues a message opened by an earlier fragment.
     pub(crate) fn send_accepted(&mut self, ty: BufferType) -> bool {

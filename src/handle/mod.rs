@@ -5,6 +5,7 @@ use rand_core::{Rng as _, SeedableRng as _};
 
 use crate::action::{Action, ActionContext, ActionQueue, BufferType, Received, SendBuffer, SendBuffers};
 use crate::close::{self, CloseStatus};
+use crate::deflate::{self, Agreed, Streams};
 use crate::error::{Error, Result};
 use crate::frame::{self, FrameHeader, HeaderDecoder, MAX_CONTROL_PAYLOAD, Opcode};
 use crate::handshake::{self, ClientHandshakeOutcome};
@@ -54,19 +55,36 @@ struct SendOp<B, C> {
     finished: bool,
     /// True when cancelled (short write or abort).
     cancelled: bool,
-    /// For [`SendBuffer::LastReceived`]: where the piece lies in the receive area.
-    received: Option<(usize, usize)>,
+    /// Where the payload lies.
+    source: Source,
+    /// The RSV bits of its frame: RSV1 on a compressed message's first frame.
+    rsv: u8,
     /// The masking key of the operation's frame, drawn with its header: a masked
     /// payload larger than the send buffer continues over several actions.
     key: [u8; 4],
 }
 
+/// Where a send's payload lies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// The operation's own buffer (or nothing).
+    Buffer,
+    /// A received piece sent back ([`SendBuffer::LastReceived`]), `start..end` of the
+    /// received bytes.
+    Received { start: usize, end: usize },
+    /// The compression state's staging buffer (compressed, or a copy of an inflated
+    /// piece).
+    Staged,
+}
+
 impl<B: AsRef<[u8]>, C> SendOp<B, C> {
-    /// The data payload: the caller's bytes, or the received piece in `receive_area`.
-    fn payload<'a>(&'a self, receive_area: &'a [u8]) -> &'a [u8] {
-        match (&self.buffer, self.received) {
-            (Some(SendBuffer::Data(b)), _) => b.as_ref(),
-            (_, Some((start, end))) => &receive_area[start..end],
+    /// The payload as it goes on the wire: the caller's bytes, the received piece in
+    /// `received`, or the `staged` bytes.
+    fn payload<'a>(&'a self, received: &'a [u8], staged: &'a [u8]) -> &'a [u8] {
+        match (self.source, &self.buffer) {
+            (Source::Buffer, Some(SendBuffer::Data(b))) => b.as_ref(),
+            (Source::Received { start, end }, _) => &received[start..end],
+            (Source::Staged, _) => staged,
             _ => &[],
         }
     }
@@ -82,6 +100,8 @@ struct LastPiece {
     /// The receive validator's state before the piece; its state after it is
     /// `Handle::receive_utf8`, unchanged while the piece is the last one.
     utf8_before: Utf8Validator,
+    /// True when the piece lies in the inflate area, not in the received bytes.
+    inflated: bool,
 }
 
 /// A queued receive operation.
@@ -134,6 +154,9 @@ struct InFrame {
     remaining: u64,
     /// Payload bytes already delivered (the masking key's position).
     offset: usize,
+    /// Of the bytes at `rpos`, how many are unmasked already (a compressed frame's
+    /// payload the inflater has not taken yet).
+    unmasked: usize,
 }
 
 /// The handshake's memory, kept until the handshake ends.
@@ -218,6 +241,10 @@ pub struct Handle<B = Vec<u8>, C = ()> {
     /// The open received message's announced length so far and its frame count.
     message_len: u64,
     message_frames: u32,
+    /// permessage-deflate's state, once a handshake agreed on it.
+    deflate: Option<Box<Streams>>,
+    /// True when the last indicated piece lies in the inflate area.
+    indicated_inflated: bool,
 }
 
 /// Who makes a send, and what it checked already.
@@ -308,7 +335,21 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             limits: MessageLimits::NONE,
             message_len: 0,
             message_frames: 0,
+            deflate: None,
+            indicated_inflated: false,
         })
+    }
+
+    /// permessage-deflate was agreed: RSV1 is allowed and messages may be compressed.
+    #[cfg_attr(not(feature = "deflate"), allow(unreachable_code))]
+    fn enable_deflate(&mut self, agreed: Agreed) {
+        self.deflate = Some(Box::new(Streams::new(agreed, self.config.deflate_level, self.config.deflate_threshold)));
+        self.allowed_rsv = 0b100;
+    }
+
+    /// The bytes being sent from the staging buffer, if any.
+    pub(super) fn staged(&self) -> &[u8] {
+        self.deflate.as_deref().map_or(&[], Streams::staged)
     }
 
     /// The handle's role.
@@ -383,11 +424,18 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// checked the `101` status itself) and opens the session. Returns the indices of
     /// the subprotocol and extensions the server selected. A bad response leaves the
     /// handle in [`State::HandshakeFailed`].
+    ///
+    /// With the `deflate` feature, a permessage-deflate response is checked against the
+    /// offers (RFC 7692 §7.1: a malformed one, or one that answers none, fails with
+    /// `E_PROTOCOL_EXTENSIONS_NOT_SUPPORTED`) and compression is then in force.
     pub fn end_client_handshake(&mut self, response_headers: &[HttpHeader<'_>]) -> Result<ClientHandshakeOutcome> {
         self.session.check_end_client()?;
         let data = self.handshake.take().unwrap_or_default();
         match handshake::check_client_response(&data.key, &data.subprotocols, &data.extensions, response_headers) {
-            Ok(outcome) => {
+            Ok((outcome, agreed)) => {
+                if let Some(agreed) = agreed {
+                    self.enable_deflate(agreed);
+                }
                 self.session.handshake_done();
                 Ok(outcome)
             }
@@ -402,7 +450,9 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// the response headers to send after `HTTP/1.1 101 Switching Protocols`
     /// (Connection, Upgrade, Sec-WebSocket-Accept, and the selections). The
     /// application chose `subprotocol` and `extensions` from the offers itself; they
-    /// are checked to be well-formed, not to have been offered.
+    /// are checked to be well-formed, not to have been offered, except a
+    /// permessage-deflate selection (feature `deflate`; `accept_deflate` makes one),
+    /// which must answer one of the request's offers and puts compression in force.
     ///
     /// A malformed request leaves the handle in [`State::HandshakeFailed`]; answer it
     /// with [`encode_rejection`](crate::encode_rejection).
@@ -419,11 +469,14 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             return Err(Error::InvalidState { call: "begin_server_handshake", state: self.state() });
         }
         match handshake::server_response_headers(request_headers, subprotocol, extensions) {
-            Ok(headers) => {
+            Ok((headers, agreed)) => {
                 self.session.begin_server()?;
+                if let Some(agreed) = agreed {
+                    self.enable_deflate(agreed);
+                }
                 Ok(&self.handshake.insert(HandshakeData { headers, ..HandshakeData::default() }).headers)
             }
-            Err(e @ (Error::InvalidToken | Error::InvalidHeader)) => Err(e),
+            Err(e @ (Error::InvalidToken | Error::InvalidHeader | Error::InvalidExtensionParameters(_))) => Err(e),
             Err(e) => {
                 self.session.handshake_failed();
                 Err(e)

@@ -4,6 +4,16 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
+/// What [`Handle::inflate_step`] came to.
+enum InflateStep {
+    /// A piece of `len` inflated bytes to indicate.
+    Piece { ty: BufferType, len: usize },
+    /// The frame is done and the message goes on: decode the next header.
+    NextFrame,
+    /// More of the frame's payload is needed.
+    NeedBytes,
+}
+
 impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// `WebSocketReceive`: queues one receive operation. With `None`, data is indicated
     /// in place in the receive buffer (zero copy); with `Some(buffer)`, it is copied
@@ -150,7 +160,15 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// connection layer reads it after the action's borrow has ended).
     pub(crate) fn indicated(&self) -> &[u8] {
         let (start, end) = self.last_indicated;
-        &self.rx()[start..end]
+        self.piece(self.indicated_inflated, start, end)
+    }
+
+    /// `start..end` of the received bytes, or of the inflate area.
+    pub(super) fn piece(&self, inflated: bool, start: usize, end: usize) -> &[u8] {
+        match self.deflate.as_deref() {
+            Some(d) if inflated => &d.inflated()[start..end],
+            _ => &self.rx()[start..end],
+        }
     }
 
     /// Indicates the outstanding receive as over with nothing received.
@@ -183,13 +201,14 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             Some(Error::ConnectionClosed) => return Ok(self.cancel_receive()),
             Some(e) => return Err(e.clone()),
         }
-        if self.send_op.as_ref().is_some_and(|op| op.received.is_some()) {
+        if self.send_op.as_ref().is_some_and(|op| matches!(op.source, Source::Received { .. })) {
             // A send is reading the last piece out of the receive area: wait for it.
             return Ok(Action::NoAction);
         }
         // From here the received bytes may change: the last piece and ping are gone.
         self.last_piece = None;
         self.last_ping = None;
+        self.indicated_inflated = false;
         loop {
             let f = match self.frame {
                 Some(f) => f,
@@ -207,7 +226,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                         self.start_frame(header).map_err(|e| self.fail(e))?;
                         // Built from the header in registers, not read back from
                         // `self.frame` just written (a store-forwarding stall).
-                        InFrame { header, remaining: header.len, offset: 0 }
+                        InFrame { header, remaining: header.len, offset: 0, unmasked: 0 }
                     }
                 },
             };
@@ -248,6 +267,21 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                     }
                 }
                 continue;
+            }
+            if self.deflate.as_deref().is_some_and(Streams::receiving) {
+                match self.inflate_step(f).map_err(|e| self.fail(e))? {
+                    InflateStep::Piece { ty, len } => {
+                        self.indicated_inflated = true;
+                        return Ok(self.indicate(Some(ty), 0, len, None));
+                    }
+                    InflateStep::NextFrame => continue,
+                    InflateStep::NeedBytes => {
+                        if !self.refill() {
+                            return Ok(self.read_action());
+                        }
+                        continue;
+                    }
+                }
             }
             // A data frame: hand over what is here, up to the caller's buffer.
             let cap = match self.receive_op.as_ref().and_then(|op| op.buffer.as_ref()) {
@@ -293,7 +327,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                     return Err(self.fail(Error::InvalidUtf8));
                 }
             }
-            self.last_piece = Some(LastPiece { start, end, validated: check_utf8, utf8_before });
+            self.last_piece = Some(LastPiece { start, end, validated: check_utf8, utf8_before, inflated: false });
             self.rpos = end;
             if frame_done {
                 self.frame = None;
@@ -307,6 +341,72 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
     }
 
+    /// One step through a compressed message's frame `f`: inflates what has arrived of
+    /// its payload (unmasked in place first) into the inflate area, up to the receive
+    /// buffer size or the caller's buffer. The message's size limit counts inflated
+    /// bytes, and text is validated as it comes out.
+    fn inflate_step(&mut self, f: InFrame) -> Result<InflateStep> {
+        let rbs = self.config.receive_buffer_size;
+        let cap = match self.receive_op.as_ref().and_then(|op| op.buffer.as_ref()) {
+            Some(b) => b.capacity().min(rbs),
+            None => rbs,
+        };
+        let avail = (self.rend - self.rpos).min(rbs);
+        let n = usize::try_from(f.remaining).map_or(avail, |r| r.min(avail));
+        let frame_over = n as u64 == f.remaining;
+        let last = frame_over && f.header.fin;
+        if n == 0 && !last {
+            if frame_over {
+                self.frame = None;
+                return Ok(InflateStep::NextFrame);
+            }
+            return Ok(InflateStep::NeedBytes);
+        }
+        if let Some(key) = f.header.mask
+            && key != [0; 4]
+            && n > f.unmasked
+        {
+            let (from, to) = (self.rpos + f.unmasked, self.rpos + n);
+            mask::mask_in_place(&mut self.rx_mut()[from..to], key, f.offset + f.unmasked);
+        }
+        let Some(d) = self.deflate.as_deref_mut() else { return Err(Error::InvalidCompressedData) };
+        let step = d.inflate(&rx!(self)[self.rpos..self.rpos + n], rbs, cap, last)?;
+        if d.message_out() > self.limits.max_size {
+            return Err(Error::MessageTooBig { limit: self.limits.max_size });
+        }
+        if step.produced == 0 && step.consumed < n && !step.message_end {
+            // The inflater made no progress with room to write: never with valid data.
+            return Err(Error::InvalidCompressedData);
+        }
+        self.rpos += step.consumed;
+        let remaining = f.remaining - step.consumed as u64;
+        let unmasked = n.max(f.unmasked) - step.consumed;
+        self.frame = if remaining == 0 && (!f.header.fin || step.message_end) {
+            None
+        } else {
+            Some(InFrame { remaining, offset: f.offset + step.consumed, unmasked, ..f })
+        };
+        if step.produced == 0 && !step.message_end {
+            return Ok(if remaining == 0 { InflateStep::NextFrame } else { InflateStep::NeedBytes });
+        }
+        let text = self.session.receiving_text();
+        let check_utf8 = text && self.config.verify_utf8;
+        let utf8_before = self.receive_utf8;
+        if check_utf8 {
+            let piece = &d.inflated()[..step.produced];
+            let r = if step.message_end { self.receive_utf8.finish(piece) } else { self.receive_utf8.feed(piece) };
+            if r.is_err() {
+                return Err(Error::InvalidUtf8);
+            }
+        }
+        self.last_piece =
+            Some(LastPiece { start: 0, end: step.produced, validated: check_utf8, utf8_before, inflated: true });
+        if step.message_end {
+            self.session.message_received();
+        }
+        Ok(InflateStep::Piece { ty: BufferType::data(text, step.message_end), len: step.produced })
+    }
+
     /// Sets the limits on received messages (connection layer).
     pub(crate) fn set_message_limits(&mut self, limits: MessageLimits) {
         self.limits = limits;
@@ -315,9 +415,18 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// Checks a complete header and makes its frame the current one.
     fn start_frame(&mut self, header: FrameHeader) -> Result<()> {
         frame::check_header(&header, self.allowed_rsv, self.expect_mask())?;
+        // RSV1 (permessage-deflate's "compressed") belongs on a message's first frame
+        // only, never on a continuation or a control frame (RFC 7692 §6).
+        let compressed = header.rsv & 0b100 != 0;
+        if compressed && matches!(header.opcode, Opcode::Continuation | Opcode::Close | Opcode::Ping | Opcode::Pong) {
+            return Err(Error::ReservedBitsSet { rsv: header.rsv });
+        }
         if self.session.frame_started(header.opcode)? {
             self.message_len = 0;
             self.message_frames = 0;
+            if let Some(d) = self.deflate.as_deref_mut() {
+                d.message_started(compressed);
+            }
         }
         if !header.opcode.is_control() {
             self.message_len = self.message_len.saturating_add(header.len);
@@ -329,7 +438,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                 return Err(Error::TooManyFragments { limit: self.limits.max_frames });
             }
         }
-        self.frame = Some(InFrame { header, remaining: header.len, offset: 0 });
+        self.frame = Some(InFrame { header, remaining: header.len, offset: 0, unmasked: 0 });
         Ok(())
     }
 
@@ -347,8 +456,9 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         self.pong = Some(h + len);
     }
 
-    /// Completes the receive operation with `buf[start..end]` (a cancelled one with
-    /// `ty` `None` and an empty range).
+    /// Completes the receive operation with `start..end` of the received bytes, or of
+    /// the inflate area when `indicated_inflated` was just set (a cancelled one with `ty`
+    /// `None` and an empty range).
     fn indicate(
         &mut self,
         ty: Option<BufferType>,
@@ -359,16 +469,17 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         let Some(op) = self.receive_op.take() else { return Action::NoAction };
         let serial = self.next_serial();
         self.receive_flight = Some(Flight::Indicate { serial });
+        let inflated = self.indicated_inflated;
         let data = match op.buffer {
             Some(mut v) => {
                 v.clear();
-                v.extend_from_slice(&self.rx()[start..end]);
+                v.extend_from_slice(self.piece(inflated, start, end));
                 self.last_piece = None;
                 Received::Owned(v)
             }
             None => {
                 self.last_indicated = (start, end);
-                Received::Borrowed(&self.rx()[start..end])
+                Received::Borrowed(self.piece(inflated, start, end))
             }
         };
         Action::IndicateReceiveComplete {

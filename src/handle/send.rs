@@ -41,7 +41,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         context: C,
         sender: Sender,
     ) -> Result<()> {
-        let (continues, received) = self.accept_send(buffer_type, buffer.as_ref(), sender)?;
+        let (continues, source, rsv) = self.accept_send(buffer_type, buffer.as_ref(), sender)?;
         self.send_op = Some(SendOp {
             ty: buffer_type,
             buffer,
@@ -51,7 +51,8 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             continues,
             finished: false,
             cancelled: false,
-            received: received.map(|p| (p.start, p.end)),
+            source,
+            rsv,
             key: [0; 4],
         });
         Ok(())
@@ -65,21 +66,23 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         if !ty.is_data() {
             return Err(Error::InvalidBufferType(ty));
         }
-        let (continues, received) = self.accept_send(ty, buffer.as_ref(), Sender::Connection { utf8_after: None })?;
+        let (continues, source, rsv) =
+            self.accept_send(ty, buffer.as_ref(), Sender::Connection { utf8_after: None })?;
         let opcode = match (continues, ty.is_text()) {
             (true, _) => Opcode::Continuation,
             (false, true) => Opcode::Text,
             (false, false) => Opcode::Binary,
         };
         let key = self.masking_key();
-        let payload: &[u8] = match (&buffer, received) {
-            (Some(SendBuffer::Data(b)), _) => b.as_ref(),
-            (_, Some(p)) => &self.rx()[p.start..p.end],
+        let payload: &[u8] = match (source, &buffer) {
+            (Source::Buffer, Some(SendBuffer::Data(b))) => b.as_ref(),
+            (Source::Received { start, end }, _) => &self.rx()[start..end],
+            (Source::Staged, _) => self.staged(),
             _ => &[],
         };
         let start = out.len();
         out.resize(start + frame::MAX_HEADER_LEN, 0);
-        let h = frame::encode_header(&mut out[start..], !ty.is_fragment(), 0, opcode, key, payload.len() as u64);
+        let h = frame::encode_header(&mut out[start..], !ty.is_fragment(), rsv, opcode, key, payload.len() as u64);
         out.truncate(start + h);
         match key {
             Some(k) if k != [0; 4] => {
@@ -91,17 +94,24 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             }
             _ => out.extend_from_slice(payload),
         }
+        if source == Source::Staged
+            && let Some(d) = self.deflate.as_deref_mut()
+        {
+            d.staged_done();
+        }
         Ok(())
     }
 
     /// Checks a send and, when it passes, moves the state as accepting it does. Returns
-    /// whether its data continues an open message, and the received piece it sends.
+    /// whether its data continues an open message, where its payload lies (compressed
+    /// into the staging buffer when permessage-deflate is in force and the message
+    /// qualifies), and its frame's RSV bits.
     fn accept_send(
         &mut self,
         buffer_type: BufferType,
         buffer: Option<&SendBuffer<B>>,
         sender: Sender,
-    ) -> Result<(bool, Option<LastPiece>)> {
+    ) -> Result<(bool, Source, u8)> {
         let control_payload = matches!(sender, Sender::Connection { .. });
         self.session.check_session("send")?;
         self.session.check_send(buffer_type)?;
@@ -155,7 +165,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                     }
                 }
                 (_, _) => {
-                    let piece = received.map_or(&[][..], |p| &self.rx()[p.start..p.end]);
+                    let piece = received.map_or(&[][..], |p| self.piece(p.inflated, p.start, p.end));
                     if buffer_type.is_fragment() { v.feed(piece) } else { v.finish(piece) }
                 }
             };
@@ -167,9 +177,47 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             }
             self.send_utf8 = v;
         }
+        let (source, rsv) = self.stage(buffer_type, buffer, received)?;
         self.enter_session();
         let continues = self.session.send_accepted(buffer_type);
-        Ok((continues, received))
+        Ok((continues, source, rsv))
+    }
+
+    /// Where an accepted send's payload lies, and its frame's RSV bits: with
+    /// permessage-deflate in force, a data send is compressed into the staging buffer
+    /// (RSV1 on the message's first frame) unless it is a short whole message; an
+    /// inflated piece sent back uncompressed is copied there (the inflate area moves on).
+    fn stage(
+        &mut self,
+        ty: BufferType,
+        buffer: Option<&SendBuffer<B>>,
+        received: Option<LastPiece>,
+    ) -> Result<(Source, u8)> {
+        let plain = match received {
+            Some(p) if !p.inflated => Source::Received { start: p.start, end: p.end },
+            _ => Source::Buffer,
+        };
+        let Some(d) = self.deflate.as_deref_mut() else { return Ok((plain, 0)) };
+        if !ty.is_data() {
+            return Ok((plain, 0));
+        }
+        let piece = match (buffer, received) {
+            (Some(SendBuffer::Data(b)), _) => deflate::Piece::Bytes(b.as_ref()),
+            (_, Some(p)) if p.inflated => deflate::Piece::Inflated(p.start, p.end),
+            (_, Some(p)) => deflate::Piece::Bytes(&rx!(self)[p.start..p.end]),
+            _ => deflate::Piece::Bytes(&[]),
+        };
+        let first = !self.session.continues_message(ty);
+        if d.compress(piece, first, !ty.is_fragment())? {
+            return Ok((Source::Staged, if first { 0b100 } else { 0 }));
+        }
+        match received {
+            Some(p) if p.inflated => {
+                d.stage_inflated(p.start, p.end);
+                Ok((Source::Staged, 0))
+            }
+            _ => Ok((plain, 0)),
+        }
     }
 
     fn send_start(&self) -> usize {
@@ -195,7 +243,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         if op.finished || !op.ty.is_data() || !op.started {
             return false;
         }
-        op.sent < op.payload(self.rx()).len()
+        op.sent < op.payload(self.rx(), self.staged()).len()
     }
 
     /// True when the send queue has an action to hand out now. No frame goes out while
@@ -222,7 +270,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
 
     pub(super) fn frame_buffers(&self, first: (usize, usize), payload: Payload) -> SendBuffers<'_> {
         let second: &[u8] = match (payload, &self.send_op) {
-            (Payload::Caller { start, end }, Some(op)) => &op.payload(self.rx())[start..end],
+            (Payload::Caller { start, end }, Some(op)) => &op.payload(self.rx(), self.staged())[start..end],
             _ => &[],
         };
         SendBuffers::new(&self.buf[first.0..first.1], second)
@@ -294,7 +342,8 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         // disjoint, so the piece can be masked straight into the send area.
         let (received, send_area) =
             rx_and_area(&mut self.buf, &self.spill, self.from_spill, self.config.receive_buffer_size, s);
-        let payload = op.payload(received);
+        let staged = self.deflate.as_deref().map_or(&[][..], Streams::staged);
+        let payload = op.payload(received, staged);
         let remaining = payload.len() - op.sent;
         let opcode = if op.continues {
             Opcode::Continuation
@@ -313,14 +362,14 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
         match key {
             Some(k) if k != [0; 4] => {
-                let h = frame::encode_header(send_area, fin, 0, opcode, key, remaining as u64);
+                let h = frame::encode_header(send_area, fin, op.rsv, opcode, key, remaining as u64);
                 let chunk = remaining.min(sbs - h);
                 mask::mask_copy(&mut send_area[h..h + chunk], &payload[..chunk], k, 0);
                 op.key = k;
                 Flight::Frame { first: (s, s + h + chunk), payload: Payload::None, advance: chunk, serial: 0 }
             }
             _ => {
-                let h = frame::encode_header(send_area, fin, 0, opcode, key, remaining as u64);
+                let h = frame::encode_header(send_area, fin, op.rsv, opcode, key, remaining as u64);
                 let payload = Payload::Caller { start: op.sent, end: payload.len() };
                 Flight::Frame { first: (s, s + h), payload, advance: remaining, serial: 0 }
             }
@@ -366,9 +415,15 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             return;
         }
         op.sent += advance;
-        let len = op.payload(rx!(self)).len();
+        let staged = self.deflate.as_deref().map_or(&[][..], Streams::staged);
+        let len = op.payload(rx!(self), staged).len();
         if op.sent >= len || !op.ty.is_data() {
             op.finished = true;
+            if op.source == Source::Staged
+                && let Some(d) = self.deflate.as_deref_mut()
+            {
+                d.staged_done();
+            }
         }
     }
 
