@@ -416,8 +416,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         let offer = c.options.deflate.as_ref().map(crate::DeflateOptions::offer);
         #[cfg(not(feature = "deflate"))]
         let offer: Option<String> = None;
-        let extensions: Vec<&str> =
-            offer.iter().chain(c.options.extensions.iter()).map(String::as_str).collect();
+        let extensions: Vec<&str> = offer.iter().chain(c.options.extensions.iter()).map(String::as_str).collect();
         let mut headers = vec![HttpHeader::new("Host", &request.host)];
         headers
             .extend(c.handle.begin_client_handshake(&subprotocols, &extensions, &c.options.headers)?.iter().cloned());

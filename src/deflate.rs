@@ -83,7 +83,10 @@ impl DeflateOptions {
     /// The handle properties that carry the level and threshold.
     #[must_use]
     pub fn properties(&self) -> [Property; 2] {
-        [Property::DeflateLevel(self.level), Property::DeflateThreshold(u32::try_from(self.threshold).unwrap_or(u32::MAX))]
+        [
+            Property::DeflateLevel(self.level),
+            Property::DeflateThreshold(u32::try_from(self.threshold).unwrap_or(u32::MAX)),
+        ]
     }
 
     /// The client's offer, one entry of `begin_client_handshake`'s extensions: it always
@@ -216,9 +219,19 @@ impl Agreed {
             .unwrap_or(15);
         let (server_reset, client_reset) = (response.server_no_context_takeover, response.client_no_context_takeover);
         if server {
-            Self { send_window: server_window, send_reset: server_reset, receive_window: client_window, receive_reset: client_reset }
+            Self {
+                send_window: server_window,
+                send_reset: server_reset,
+                receive_window: client_window,
+                receive_reset: client_reset,
+            }
         } else {
-            Self { send_window: client_window, send_reset: client_reset, receive_window: server_window, receive_reset: server_reset }
+            Self {
+                send_window: client_window,
+                send_reset: client_reset,
+                receive_window: server_window,
+                receive_reset: server_reset,
+            }
         }
     }
 }
@@ -306,9 +319,8 @@ pub(crate) fn server_selects(request: &[HttpHeader<'_>], entry: &[u8]) -> Option
         Ok(r) => r,
         Err(why) => return Some(Err(Error::InvalidExtensionParameters(why))),
     };
-    let answered = offered_entries(request)
-        .filter_map(|o| parse(o, true).ok())
-        .any(|offer| answers(&offer, &response).is_ok());
+    let answered =
+        offered_entries(request).filter_map(|o| parse(o, true).ok()).any(|offer| answers(&offer, &response).is_ok());
     Some(if answered {
         Ok(Agreed::from_response(&response, None, true))
     } else {
@@ -452,9 +464,8 @@ impl Streams {
             return Ok(false);
         }
         let (level, window) = (self.level, self.agreed.send_window);
-        let z = self
-            .deflater
-            .get_or_insert_with(|| Compress::new_with_window_bits(Compression::new(level), false, window));
+        let z =
+            self.deflater.get_or_insert_with(|| Compress::new_with_window_bits(Compression::new(level), false, window));
         let staged = &mut self.staged;
         staged.clear();
         staged.reserve(payload.len() / 2 + 64);
@@ -470,9 +481,15 @@ impl Streams {
             }
         }
         if fin {
-            // A sync flush ends with the empty stored block's 00 00 FF FF: stripped.
+            // A sync flush ends with the empty stored block's 00 00 FF FF: stripped, the
+            // receiver appends it (RFC 7692 §7.2.1). When the piece added nothing (an
+            // empty last fragment, the compressor already flushed), zlib writes no block
+            // at all: the piece is then one byte opening an empty stored block, which the
+            // receiver's 00 00 FF FF completes (§7.2.3.6).
             if staged.ends_with(&TAIL) {
                 staged.truncate(staged.len() - TAIL.len());
+            } else if staged.is_empty() {
+                staged.push(0x00);
             }
             if self.agreed.send_reset {
                 z.reset();
@@ -553,7 +570,9 @@ mod tests {
         assert!(answers(&o, &r("permessage-deflate; server_no_context_takeover")).is_err());
         let plain = offer("permessage-deflate");
         assert!(answers(&plain, &r("permessage-deflate; client_max_window_bits=10")).is_err());
-        assert!(answers(&plain, &r("permessage-deflate; server_max_window_bits=9; client_no_context_takeover")).is_ok());
+        assert!(
+            answers(&plain, &r("permessage-deflate; server_max_window_bits=9; client_no_context_takeover")).is_ok()
+        );
     }
 
     #[test]
@@ -566,6 +585,58 @@ mod tests {
         assert_eq!(accept_deflate(&req, &opts).as_deref(), Some("permessage-deflate; client_max_window_bits=12"));
         let none = [HttpHeader::new("Sec-WebSocket-Extensions", "permessage-deflate; server_max_window_bits=8")];
         assert_eq!(accept_deflate(&none, &opts), None, "an offer of 8 is declined, not failed");
+    }
+
+    #[test]
+    fn incompressible_messages_round_trip_in_pieces() {
+        let agreed = Agreed { send_window: 15, send_reset: false, receive_window: 15, receive_reset: false };
+        let (mut a, mut b) = (Streams::new(agreed, 6, 0), Streams::new(agreed, 6, 0));
+        let mut x = 1u64;
+        let msg: Vec<u8> = (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        for (i, piece) in msg.chunks(65536).enumerate() {
+            let fin = (i + 1) * 65536 >= msg.len();
+            assert!(a.compress(Piece::Bytes(piece), i == 0, fin).unwrap());
+            if i == 0 {
+                b.message_started(true);
+            }
+            let (mut got, mut at) = (Vec::new(), 0);
+            loop {
+                let step = b.inflate(&a.staged[at..], 65536, 65536, fin).unwrap();
+                at += step.consumed;
+                got.extend_from_slice(&b.inflated()[..step.produced]);
+                if step.message_end || (!fin && at == a.staged.len() && step.produced == 0) {
+                    break;
+                }
+            }
+            assert_eq!(got, piece, "piece {i}");
+        }
+    }
+
+    #[test]
+    fn a_message_ending_in_an_empty_fragment_still_inflates() {
+        let agreed = Agreed { send_window: 15, send_reset: false, receive_window: 15, receive_reset: false };
+        let mut a = Streams::new(agreed, 6, 0);
+        let text: Vec<u8> = (0..70_000u64).map(|i| b"abcdefghij{}:,0123"[(i * i / 7 % 18) as usize]).collect();
+        let mut wire = Vec::new();
+        for m in 0..3 {
+            a.compress(Piece::Bytes(&text[m * 997..m * 997 + 65536]), true, false).unwrap();
+            wire.extend_from_slice(&a.staged);
+            a.compress(Piece::Bytes(&[]), false, true).unwrap();
+            assert_eq!(a.staged, [0]);
+            wire.extend_from_slice(&a.staged);
+            wire.extend_from_slice(&TAIL);
+        }
+        let mut z = Decompress::new_with_window_bits(false, 15);
+        let mut out = vec![0; 300_000];
+        z.decompress(&wire, &mut out, FlushDecompress::Sync).unwrap();
+        assert_eq!(z.total_out(), 3 * 65536);
     }
 
     #[test]

@@ -345,7 +345,10 @@ mod tests {
             h("Connection", "Upgrade"),
             h("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
         ];
-        assert_eq!(check_client_response(key, &offered_p, &offered_e, &base).map(|r| r.0), Ok(ClientHandshakeOutcome::default()));
+        assert_eq!(
+            check_client_response(key, &offered_p, &offered_e, &base).map(|r| r.0),
+            Ok(ClientHandshakeOutcome::default())
+        );
         let mut r = base.clone();
         r.push(h("Sec-WebSocket-Protocol", "chat.v2"));
         r.push(h("Sec-WebSocket-Extensions", "permessage-deflate; server_no_context_takeover"));
@@ -355,10 +358,16 @@ mod tests {
         );
         let mut r = base.clone();
         r.push(h("Sec-WebSocket-Protocol", "other"));
-        assert_eq!(check_client_response(key, &offered_p, &offered_e, &r).map(|r| r.0), Err(Error::SubprotocolNotOffered));
+        assert_eq!(
+            check_client_response(key, &offered_p, &offered_e, &r).map(|r| r.0),
+            Err(Error::SubprotocolNotOffered)
+        );
         let mut r = base.clone();
         r.push(h("Sec-WebSocket-Extensions", "x-unknown"));
-        assert_eq!(check_client_response(key, &offered_p, &offered_e, &r).map(|r| r.0), Err(Error::ExtensionNotOffered));
+        assert_eq!(
+            check_client_response(key, &offered_p, &offered_e, &r).map(|r| r.0),
+            Err(Error::ExtensionNotOffered)
+        );
         let mut r = base.clone();
         r[2] = h("Sec-WebSocket-Accept", "S3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
         assert_eq!(check_client_response(key, &offered_p, &offered_e, &r).map(|r| r.0), Err(Error::AcceptMismatch));

@@ -896,3 +896,140 @@ fn a_host_that_answers_after_draining_still_answers_before_the_close_reply() {
     s.output().copy_to(&mut out);
     assert_eq!(out, b"\x81\x02hi\x88\x02\x03\xe8", "the echo, then the close reply");
 }
+
+/// permessage-deflate through the connection layer (feature `deflate`).
+#[cfg(feature = "deflate")]
+mod deflate {
+    use wsengine::DeflateOptions;
+
+    use super::*;
+
+    fn with(d: DeflateOptions) -> Options {
+        Options { deflate: Some(d), ..no_timers() }
+    }
+
+    /// The frames on a wire after the handshake's head: (first byte, payload length).
+    fn frames(wire: &[u8], masked: bool) -> Vec<(u8, u64)> {
+        let start = wire.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let mut at = start;
+        let mut out = Vec::new();
+        while at < wire.len() {
+            let h = wsengine::inspect_frame_header(&wire[at..]).unwrap().unwrap();
+            assert_eq!(h.mask.is_some(), masked);
+            out.push((wire[at], h.payload_len));
+            at += h.header_len + h.payload_len as usize;
+        }
+        out
+    }
+
+    #[test]
+    fn messages_cross_compressed_both_ways_with_random_splits() {
+        for seed in 1..4 {
+            for bits in [9u8, 12, 15] {
+                for takeover in [true, false] {
+                    let d = DeflateOptions {
+                        server_max_window_bits: bits,
+                        client_max_window_bits: bits,
+                        server_no_context_takeover: !takeover,
+                        client_no_context_takeover: !takeover,
+                        threshold: 0,
+                        ..DeflateOptions::default()
+                    };
+                    let mut p = Pair::open(with(d.clone()), with(d.clone()), seed);
+                    assert!(p.server.conn.extensions().unwrap().starts_with("permessage-deflate"));
+                    assert_eq!(p.server.conn.extensions(), p.client.conn.extensions());
+                    let lens = [0usize, 1, 125, 4095, 4096, 4097, 65536, 70_000, 300_000];
+                    for (i, &len) in lens.iter().enumerate() {
+                        let data: Vec<u8> = (0..len).map(|j| ((j / 3) * 7 + i) as u8).collect();
+                        p.client.conn.send_binary(data.clone(), true).unwrap();
+                        p.server.conn.send_text(vec![b'a' + (i as u8 % 26); len], true).unwrap();
+                    }
+                    p.run();
+                    let at_server = messages(&p.server.events);
+                    let at_client = messages(&p.client.events);
+                    assert_eq!(at_server.len(), lens.len(), "{:?}", p.server.events.last());
+                    for (i, &len) in lens.iter().enumerate() {
+                        assert_eq!(at_server[i], (false, (0..len).map(|j| ((j / 3) * 7 + i) as u8).collect()));
+                        assert_eq!(at_client[i], (true, vec![b'a' + (i as u8 % 26); len]));
+                    }
+                    // Every data frame went compressed (RSV1) and smaller than its message.
+                    let sent = frames(&p.server.wire, false);
+                    assert!(sent.iter().all(|&(b0, _)| b0 & 0x40 != 0), "{sent:?}");
+                    assert!(sent[6].1 < 1000, "64 KiB of one letter compresses: {:?}", sent[6]);
+                }
+            }
+        }
+    }
+
+    /// An echo that sends each piece back as it is indicated: a 64 KiB message fills the
+    /// inflate area exactly, so its last piece is empty, and so is the echo's last
+    /// fragment (which must still complete the compressed message).
+    #[test]
+    fn pieces_echoed_as_they_arrive_come_back_whole() {
+        let d = DeflateOptions { threshold: 0, ..DeflateOptions::default() };
+        let o = || Options {
+            deflate: Some(d.clone()),
+            properties: vec![Property::ReceiveBufferSize(65536), Property::SendBufferSize(65536)],
+            ..no_timers()
+        };
+        let mut p = Pair::open(o(), o(), 3);
+        let mut text = String::new();
+        let mut k = 0u64;
+        while text.len() < 400_000 {
+            text.push_str(&format!(
+                "{{\"id\":{k},\"name\":\"item{}\",\"tags\":[\"a\",\"b{}\"]}},",
+                k * 7919 % 1000,
+                k % 13
+            ));
+            k += 1;
+        }
+        let msgs: Vec<Vec<u8>> = (0..3).map(|i| text.as_bytes()[i * 997..i * 997 + 65536].to_vec()).collect();
+        for m in &msgs {
+            p.client.conn.send_text(m.clone(), true).unwrap();
+        }
+        // The server echoes every piece as it comes.
+        let mut rng = Rng(5);
+        for _ in 0..10000 {
+            let mut moved = false;
+            while p.client.conn.wants_write() {
+                let mut bytes = Vec::new();
+                p.client.conn.output().copy_to(&mut bytes);
+                let n = 1 + rng.below(bytes.len());
+                p.client.conn.advance(n).unwrap();
+                p.server.conn.feed(&bytes[..n], 0).unwrap();
+                while let Some(e) = p.server.conn.poll_event() {
+                    if let Event::Message { .. } = e {
+                        p.server.conn.send_received().unwrap();
+                    }
+                }
+                moved = true;
+            }
+            while let Some(e) = p.server.conn.poll_event() {
+                if let Event::Message { .. } = e {
+                    p.server.conn.send_received().unwrap();
+                }
+            }
+            while p.server.conn.wants_write() {
+                let mut bytes = Vec::new();
+                p.server.conn.output().copy_to(&mut bytes);
+                p.server.conn.advance(bytes.len()).unwrap();
+                p.client.conn.feed(&bytes, 0).unwrap();
+                p.client.drain();
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
+        }
+        let back = messages(&p.client.events);
+        assert_eq!(
+            back.len(),
+            3,
+            "{:?}",
+            p.client.events.iter().filter(|e| !matches!(e, Ev::Message { .. })).collect::<Vec<_>>()
+        );
+        for (i, m) in msgs.iter().enumerate() {
+            assert_eq!(&back[i].1, m, "{i}");
+        }
+    }
+}

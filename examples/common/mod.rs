@@ -13,10 +13,14 @@ use std::time::{Duration, Instant};
 use wsengine::{ClientRequest, CloseStatus, Connection, Event, Millis, Options, Property};
 
 /// Options for the examples: the largest buffers the engine allows, for throughput, and
-/// room for Autobahn's 16 MiB messages.
+/// room for Autobahn's 16 MiB messages. Built with the `deflate` feature, they offer and
+/// accept permessage-deflate and compress every message (threshold 0), so that the
+/// peers' tests see compression on every message.
 pub fn options() -> Options {
     Options {
         properties: vec![Property::ReceiveBufferSize(65536), Property::SendBufferSize(65536)],
+        #[cfg(feature = "deflate")]
+        deflate: Some(wsengine::DeflateOptions { threshold: 0, ..wsengine::DeflateOptions::default() }),
         ..Options::default()
     }
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the Autobahn TestSuite (cases 1.* to 10.*: the 301 core cases) against wsengine,
+# Runs the Autobahn TestSuite against wsengine: cases 1.* to 10.* (the 301 core cases),
+# and 12.* and 13.* (the 216 permessage-deflate cases) where the build has deflate,
 # as a server (wstest -m fuzzingclient against an echo server) and as a client
 # (wstest -m fuzzingserver against an Autobahn client loop), and fails unless every
 # case is OK (INFORMATIONAL only where the suite marks it so).
@@ -26,7 +27,10 @@ FUZZ_PORT=${FUZZ_PORT:-9001}
 ECHO_ADDR=127.0.0.1:$ECHO_PORT
 FUZZ_URL=ws://127.0.0.1:$FUZZ_PORT
 AGENT=wsengine-$mode
-CASES='["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*"]'
+CORE='"1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*"'
+# SECTIONS=core runs the 301 core cases only, SECTIONS=deflate the 216 compression cases
+# only (for running the two at once), anything else both where the build has deflate.
+sections=${SECTIONS:-all}
 
 wstest=${WSTEST:-$HOME/.local/bin/wstest}
 py2() {
@@ -45,7 +49,8 @@ fi
 
 case "$mode" in
   native)
-    cargo build --release --quiet --example echo_server --example autobahn_client
+    deflate=1
+    cargo build --release --quiet --features deflate --example echo_server --example autobahn_client
     server_cmd=(target/release/examples/echo_server "$ECHO_ADDR")
     client_cmd=(target/release/examples/autobahn_client "$FUZZ_URL" "$AGENT")
     ;;
@@ -68,6 +73,13 @@ case "$mode" in
     ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
+case "$sections:${deflate:-0}" in
+  core:*|*:0) CASES="[$CORE]"; EXPECT=301 ;;
+  deflate:1) CASES='["12.*", "13.*"]'; EXPECT=216 ;;
+  *) CASES="[$CORE, \"12.*\", \"13.*\"]"; EXPECT=517 ;;
+esac
+out=$out/$sections
+mkdir -p "$out"
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -95,7 +107,7 @@ JSON
   pids+=($!)
   wait_port "$ECHO_PORT"
   (cd "$out" && "$wstest" -m fuzzingclient -s fuzzingclient.json > wstest-fuzzingclient.log 2>&1) || true
-  python3 $here/check.py "$out/servers/index.json" "$AGENT" "server ($mode)" 301 || status=1
+  python3 $here/check.py "$out/servers/index.json" "$AGENT" "server ($mode)" $EXPECT || status=1
 fi
 
 if [ "$sides" = client ] || [ "$sides" = both ]; then
@@ -109,6 +121,6 @@ JSON
   pids+=($!)
   wait_port "$FUZZ_PORT"
   "${client_cmd[@]}" > "$out/client.log" 2>&1 || echo "client exited with $?" >&2
-  python3 $here/check.py "$out/clients/index.json" "$AGENT" "client ($mode)" 301 || status=1
+  python3 $here/check.py "$out/clients/index.json" "$AGENT" "client ($mode)" $EXPECT || status=1
 fi
 exit $status
