@@ -412,4 +412,76 @@ mod tests {
         let req = [h("Sec-WebSocket-Protocol", "a, b"), h("sec-websocket-protocol", "c")];
         assert_eq!(offered_subprotocols(&req), ["a", "b", "c"]);
     }
+
+    #[cfg(feature = "deflate")]
+    #[test]
+    fn permessage_deflate_is_negotiated_through_the_extension_arguments() {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let offers = vec![
+            "x-other".to_string(),
+            "permessage-deflate; server_max_window_bits=10".to_string(),
+            "permessage-deflate; client_max_window_bits; server_no_context_takeover".to_string(),
+        ];
+        let base = vec![
+            h("Upgrade", "websocket"),
+            h("Connection", "Upgrade"),
+            h("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        ];
+        let answer = |ext: &'static str| {
+            let mut r = base.clone();
+            r.push(h("Sec-WebSocket-Extensions", ext));
+            check_client_response(key, &[], &offers, &r).map(|(o, a)| (o.extensions, a.is_some()))
+        };
+        // The first offer the response answers is the one selected.
+        assert_eq!(answer("permessage-deflate; server_max_window_bits=9"), Ok((vec![1], true)));
+        assert_eq!(
+            answer("permessage-deflate; client_max_window_bits=12; server_no_context_takeover"),
+            Ok((vec![2], true))
+        );
+        assert_eq!(answer("x-other, permessage-deflate; server_max_window_bits=10"), Ok((vec![0, 1], true)));
+        // Malformed, or answering no offer: E_PROTOCOL_EXTENSIONS_NOT_SUPPORTED.
+        for bad in [
+            "permessage-deflate; server_max_window_bits=16",
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate; mystery",
+            "permessage-deflate; server_max_window_bits=11",
+        ] {
+            let e = answer(bad).unwrap_err();
+            assert!(matches!(e, Error::UnacceptableExtensionResponse(_)), "{bad}: {e:?}");
+            assert_eq!(e.hresult(), 0x8376_0003);
+            assert!(e.is_peer_error());
+        }
+        assert_eq!(
+            answer("permessage-deflate; server_max_window_bits=9, permessage-deflate; server_max_window_bits=9"),
+            Err(Error::DuplicateHeader("Sec-WebSocket-Extensions"))
+        );
+        let none = check_client_response(
+            key,
+            &[],
+            &[],
+            &[base.clone(), vec![h("Sec-WebSocket-Extensions", "permessage-deflate")]].concat(),
+        );
+        assert_eq!(none.map(|r| r.0), Err(Error::ExtensionNotOffered));
+        // The client's own offers are checked when it begins.
+        assert!(matches!(
+            client_request_headers("k", &[], &["permessage-deflate; server_max_window_bits"], &[]),
+            Err(Error::InvalidExtensionParameters(_))
+        ));
+        // A server's selection must be a response to one of the request's offers.
+        let request = [
+            h("host", "x"),
+            h("upgrade", "websocket"),
+            h("connection", "Upgrade"),
+            h("sec-websocket-version", "13"),
+            h("sec-websocket-key", key),
+            h("sec-websocket-extensions", "permessage-deflate; server_no_context_takeover"),
+        ];
+        let select = |ext: &'static str| server_response_headers(&request, None, &[ext]).map(|(_, a)| a.is_some());
+        assert_eq!(select("permessage-deflate; server_no_context_takeover"), Ok(true));
+        for bad in ["permessage-deflate", "permessage-deflate; server_no_context_takeover; client_max_window_bits=9"] {
+            let e = select(bad).unwrap_err();
+            assert!(matches!(e, Error::InvalidExtensionParameters(_)), "{bad}: {e:?}");
+            assert_eq!(e.hresult(), 0x8007_0057);
+        }
+    }
 }

@@ -42,7 +42,7 @@ pub(crate) fn server_selects(_: &[HttpHeader<'_>], _: &[u8]) -> Option<Result<Ag
 }
 
 impl Streams {
-    pub(crate) fn new(agreed: Agreed, _: u32, _: usize) -> Self {
+    pub(crate) fn new(agreed: Agreed, _: u32, _: u32, _: usize) -> Self {
         match agreed {}
     }
     pub(crate) fn message_started(&mut self, _: bool) {

@@ -29,6 +29,10 @@ pub const MIN_KEEPALIVE_INTERVAL_MS: u32 = 15_000;
 /// Default permessage-deflate compression level (zlib's default), for
 /// [`Property::DeflateLevel`].
 pub const DEFAULT_DEFLATE_LEVEL: u32 = 6;
+/// Default zlib memory level for permessage-deflate's compressor, for
+/// [`Property::DeflateMemLevel`]: its symbol and output buffers take 7 * 2^(level + 6)
+/// bytes, 28 KiB at 5 against 112 KiB at zlib's default of 8.
+pub const DEFAULT_DEFLATE_MEM_LEVEL: u32 = 5;
 /// Default permessage-deflate threshold, for [`Property::DeflateThreshold`]: shorter
 /// messages go uncompressed (a few bytes gain nothing and cost a compressor call).
 pub const DEFAULT_DEFLATE_THRESHOLD: u32 = 128;
@@ -120,6 +124,9 @@ pub enum Property {
     /// (best); default 6. Used when a handshake agrees on permessage-deflate (feature
     /// `deflate`).
     DeflateLevel(u32),
+    /// wsengine extension: zlib's memory level for permessage-deflate's compressor, 1
+    /// to 9 (see [`DEFAULT_DEFLATE_MEM_LEVEL`]).
+    DeflateMemLevel(u32),
     /// wsengine extension: messages shorter than this many bytes go uncompressed when
     /// permessage-deflate is in force; default 128. A message sent in fragments is
     /// compressed whatever its first fragment's size.
@@ -139,7 +146,9 @@ impl Property {
             Self::DisableUtf8Verification(_) => PropertyType::DisableUtf8Verification,
             Self::KeepaliveInterval(_) => PropertyType::KeepaliveInterval,
             Self::SupportedVersions(_) => PropertyType::SupportedVersions,
-            Self::RandomSeed(_) | Self::DeflateLevel(_) | Self::DeflateThreshold(_) => return None,
+            Self::RandomSeed(_) | Self::DeflateLevel(_) | Self::DeflateMemLevel(_) | Self::DeflateThreshold(_) => {
+                return None;
+            }
         })
     }
 
@@ -178,6 +187,7 @@ pub(crate) struct Config {
     pub(crate) allocated: Option<Vec<u8>>,
     pub(crate) seed: Option<[u8; 32]>,
     pub(crate) deflate_level: u32,
+    pub(crate) deflate_mem_level: u32,
     pub(crate) deflate_threshold: usize,
 }
 
@@ -191,6 +201,7 @@ impl Config {
         let mut allocated = None;
         let mut seed = None;
         let mut level = None;
+        let mut mem_level = None;
         let mut threshold = None;
         fn once<T>(slot: &mut Option<T>, v: T, name: &'static str) -> Result<()> {
             if slot.replace(v).is_some() { Err(Error::DuplicateProperty(name)) } else { Ok(()) }
@@ -210,6 +221,7 @@ impl Config {
         for p in props {
             let name = match &p {
                 Property::DeflateLevel(_) => "wsengine DeflateLevel",
+                Property::DeflateMemLevel(_) => "wsengine DeflateMemLevel",
                 Property::DeflateThreshold(_) => "wsengine DeflateThreshold",
                 p => p.property_type().map_or("wsengine RandomSeed", PropertyType::name),
             };
@@ -224,6 +236,10 @@ impl Config {
                     return Err(Error::PropertyOutOfRange { property: name, value: v.into(), min: 0, max: 9 });
                 }
                 Property::DeflateLevel(v) => once(&mut level, v, name)?,
+                Property::DeflateMemLevel(v) if !(1..=9).contains(&v) => {
+                    return Err(Error::PropertyOutOfRange { property: name, value: v.into(), min: 1, max: 9 });
+                }
+                Property::DeflateMemLevel(v) => once(&mut mem_level, v, name)?,
                 Property::DeflateThreshold(v) => once(&mut threshold, v, name)?,
                 Property::KeepaliveInterval(_) | Property::SupportedVersions(_) => {
                     return Err(Error::GlobalOnlyProperty(name));
@@ -242,6 +258,7 @@ impl Config {
             allocated,
             seed,
             deflate_level: level.unwrap_or(DEFAULT_DEFLATE_LEVEL),
+            deflate_mem_level: mem_level.unwrap_or(DEFAULT_DEFLATE_MEM_LEVEL),
             deflate_threshold: threshold.unwrap_or(DEFAULT_DEFLATE_THRESHOLD) as usize,
         };
         if let Some(buf) = &config.allocated {

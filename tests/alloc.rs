@@ -11,30 +11,57 @@ struct Counting;
 thread_local! {
     /// Allocations made by this thread (tests run in parallel threads).
     static ALLOCS: Cell<usize> = const { Cell::new(0) };
+    /// Bytes this thread holds allocated, and the most it held since `reset_peak`.
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
 }
 
 fn allocs() -> usize {
     ALLOCS.with(Cell::get)
 }
 
-fn count() {
-    // `try_with`: the allocator may be called while thread-locals are torn down.
-    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+#[allow(dead_code)]
+fn live() -> isize {
+    LIVE.with(Cell::get)
 }
 
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
+/// Starts watching the most bytes held: returns what is held now.
+#[allow(dead_code)]
+fn watch_peak() -> isize {
+    let now = live();
+    PEAK.with(|p| p.set(now));
+    now
+}
+
+/// The most bytes held since `watch_peak` returned `start`, above `start`.
+#[allow(dead_code)]
+fn peak_above(start: isize) -> isize {
+    PEAK.with(Cell::get) - start
+}
+
+fn count(grow: isize) {
+    // `try_with`: the allocator may be called while thread-locals are torn down.
+    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+    let _ = LIVE.try_with(|l| {
+        l.set(l.get() + grow);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(l.get())));
+    });
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts calls and bytes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
+        count(layout.size() as isize);
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let _ = LIVE.try_with(|l| l.set(l.get() - layout.size() as isize));
         // SAFETY: same contract as the caller's.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
+        count(new_size as isize - layout.size() as isize);
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -229,4 +256,183 @@ fn a_client_connection_sends_without_allocating() {
     run(&mut client);
     assert_eq!(allocs() - before, 0);
     assert!(sent > 2 * 100 * 4_900);
+}
+
+/// permessage-deflate (feature `deflate`): memory and allocations.
+#[cfg(feature = "deflate")]
+mod deflate {
+    use wsengine::{ClientRequest, DeflateOptions};
+
+    use super::*;
+
+    fn options(d: DeflateOptions, rbs: u32) -> Options {
+        Options {
+            properties: vec![Property::ReceiveBufferSize(rbs), Property::RandomSeed([3; 32])],
+            deflate: Some(d),
+            ping_interval: None,
+            ..Options::default()
+        }
+    }
+
+    /// Moves every byte of `from`'s output into `to`, draining `to`'s events.
+    fn pass(from: &mut Connection, to: &mut Connection) -> usize {
+        let mut n = 0;
+        while from.wants_write() {
+            let mut bytes = Vec::new();
+            from.take_output(&mut bytes);
+            n += bytes.len();
+            to.feed(&bytes, 0).unwrap();
+            while to.poll_event().is_some() {}
+        }
+        n
+    }
+
+    /// A client and a server connection with permessage-deflate agreed, in memory.
+    fn pair(client: DeflateOptions, server: DeflateOptions, rbs: u32) -> (Connection, Connection) {
+        let request = ClientRequest::from_url("ws://example.com/").unwrap();
+        let mut c = Connection::client(0, options(client, rbs), &request).unwrap();
+        let mut s = Connection::server(0, options(server, rbs)).unwrap();
+        pass(&mut c, &mut s);
+        pass(&mut s, &mut c);
+        assert!(c.extensions().is_some_and(|e| e.starts_with("permessage-deflate")), "{:?}", c.extensions());
+        (c, s)
+    }
+
+    /// Text that compresses about as JSON does.
+    fn text(len: usize, seed: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len + 64);
+        let mut k = seed;
+        while out.len() < len {
+            out.extend_from_slice(
+                format!("{{\"id\":{k},\"name\":\"item{}\",\"ok\":true}},", k * 7919 % 1000).as_bytes(),
+            );
+            k += 1;
+        }
+        out.truncate(len);
+        out
+    }
+
+    #[test]
+    fn a_compressed_echo_allocates_nothing_in_steady_state() {
+        for len in [200, 1000, 20_000] {
+            // The client's messages are independent (no context takeover), so the same
+            // wire can be fed twice: once to warm up (zlib's state, the inflate area, the
+            // staging buffer), once counted. The server compresses its echo with context.
+            let client = DeflateOptions { client_no_context_takeover: true, threshold: 0, ..DeflateOptions::default() };
+            let (mut c, mut s) = pair(client, DeflateOptions { threshold: 0, ..DeflateOptions::default() }, 4096);
+            for i in 0..200 {
+                c.send_text(text(len, i), true).unwrap();
+            }
+            let mut input = Vec::new();
+            c.take_output(&mut input);
+            assert!(input.len() < 200 * len / 2, "the client compressed: {} bytes", input.len());
+            let mut sink = 0;
+            connection_echo(&mut s, &input, 16 * 1024, &mut sink);
+            let before = allocs();
+            let pieces = connection_echo(&mut s, &input, 16 * 1024, &mut sink);
+            let allocs = allocs() - before;
+            assert!(pieces >= 200, "{pieces}");
+            assert_eq!(allocs, 0, "{allocs} allocations for {pieces} pieces of {len}-byte compressed messages");
+        }
+    }
+
+    /// The heap a server connection holds after a 16 KiB text message each way: the
+    /// figures of the README's memory table (`-- --nocapture` prints them).
+    #[test]
+    fn heap_per_connection_with_and_without_deflate() {
+        let held = |d: Option<DeflateOptions>| -> isize {
+            let (mut c, mut s) = match &d {
+                Some(d) => pair(d.clone(), d.clone(), 4096),
+                None => {
+                    let request = ClientRequest::from_url("ws://example.com/").unwrap();
+                    let o = || Options {
+                        properties: vec![Property::RandomSeed([3; 32])],
+                        ping_interval: None,
+                        ..Options::default()
+                    };
+                    let mut c = Connection::client(0, o(), &request).unwrap();
+                    let mut s = Connection::server(0, o()).unwrap();
+                    pass(&mut c, &mut s);
+                    pass(&mut s, &mut c);
+                    (c, s)
+                }
+            };
+            let msg = text(16 * 1024, 1);
+            c.send_text(msg.clone(), true).unwrap();
+            pass(&mut c, &mut s);
+            s.send_text(msg, true).unwrap();
+            pass(&mut s, &mut c);
+            let before = live();
+            drop(s);
+            before - live()
+        };
+        let plain = held(None);
+        println!("server connection, no compression: {plain} B");
+        let mut rows = Vec::new();
+        for bits in [15u8, 12, 10, 9] {
+            for mem_level in [8, 5, 1] {
+                let d = DeflateOptions {
+                    server_max_window_bits: bits,
+                    client_max_window_bits: bits,
+                    mem_level,
+                    ..DeflateOptions::default()
+                };
+                let bytes = held(Some(d.clone()));
+                let off = held(Some(DeflateOptions {
+                    server_no_context_takeover: true,
+                    client_no_context_takeover: true,
+                    ..d
+                }));
+                println!(
+                    "window bits {bits}, memory level {mem_level}: {} KiB more, {} KiB without context takeover",
+                    (bytes - plain) / 1024,
+                    (off - plain) / 1024
+                );
+                rows.push((bits, bytes));
+            }
+        }
+        // A 2^15 window costs more than a 2^9 one, and nothing costs over 512 KiB.
+        assert!(rows[0].1 > rows[9].1, "{rows:?}");
+        assert!(rows.iter().all(|r| r.1 < 512 * 1024), "{rows:?}");
+    }
+
+    /// A decompression bomb: megabytes of zeros compress about 1000 to 1. The server
+    /// (reassembling, the worst case for memory) fails with 1009 once the inflated bytes
+    /// pass its limit, holding no more than the limit and its fixed buffers meanwhile.
+    #[test]
+    fn a_decompression_bomb_fails_with_1009_in_bounded_memory() {
+        let limit = 1u64 << 20;
+        let request = ClientRequest::from_url("ws://example.com/").unwrap();
+        let d = DeflateOptions { threshold: 0, ..DeflateOptions::default() };
+        let server = Options { max_message_size: limit, reassemble: true, ..options(d.clone(), 65536) };
+        let mut c = Connection::client(0, options(d, 65536), &request).unwrap();
+        let mut s = Connection::server(0, server).unwrap();
+        pass(&mut c, &mut s);
+        pass(&mut s, &mut c);
+        c.send_binary(vec![0; 64 << 20], true).unwrap();
+        let mut bomb = Vec::new();
+        c.take_output(&mut bomb);
+        assert!(bomb.len() < 128 * 1024, "64 MiB of zeros compress to {} bytes", bomb.len());
+        let start = watch_peak();
+        let mut failed = None;
+        for chunk in bomb.chunks(16 * 1024) {
+            if s.feed(chunk, 0).is_err() {
+                break;
+            }
+            while let Some(e) = s.poll_event() {
+                if let Event::Failed { error, status_sent } = e {
+                    failed = Some((error, status_sent));
+                }
+            }
+            if failed.is_some() {
+                break;
+            }
+        }
+        let peak = peak_above(start);
+        let (error, status) = failed.expect("the bomb fails the connection");
+        assert_eq!(error, wsengine::Error::MessageTooBig { limit });
+        assert_eq!(status.map(|s| s.0), Some(1009));
+        assert!(peak < (limit as isize) * 2 + 512 * 1024, "peak {peak} B above what the server held before");
+        println!("bomb of {} B: failed with 1009, peak {} KiB", bomb.len(), peak / 1024);
+    }
 }

@@ -923,13 +923,13 @@ mod deflate {
     }
 
     #[test]
-    fn messages_cross_compressed_both_ways_with_random_splits() {
-        for seed in 1..4 {
-            for bits in [9u8, 12, 15] {
+    fn messages_cross_compressed_both_ways_at_every_window_with_random_splits() {
+        for seed in 1..3 {
+            for bits in 9u8..=15 {
                 for takeover in [true, false] {
                     let d = DeflateOptions {
                         server_max_window_bits: bits,
-                        client_max_window_bits: bits,
+                        client_max_window_bits: 24 - bits,
                         server_no_context_takeover: !takeover,
                         client_no_context_takeover: !takeover,
                         threshold: 0,
@@ -1031,5 +1031,123 @@ mod deflate {
         for (i, m) in msgs.iter().enumerate() {
             assert_eq!(&back[i].1, m, "{i}");
         }
+    }
+
+    /// A server connection with permessage-deflate agreed (client window 15), fed raw
+    /// frames from there on: masked with the zero key, so payloads are as written.
+    fn server_fed(frames: &[&[u8]]) -> Vec<Ev> {
+        let d = DeflateOptions::default();
+        let mut p = Pair::open(with(d.clone()), with(d), 1);
+        for f in frames {
+            p.server.conn.feed(f, 0).unwrap();
+            p.server.drain();
+        }
+        // A failure right behind a message waits for the host's next call.
+        p.server.conn.handle_timeout(0);
+        p.server.drain();
+        p.server.events
+    }
+
+    /// A masked (zero key) frame: first byte `b0`, payload `payload` (< 126 bytes).
+    fn raw(b0: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![b0, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+        f.extend_from_slice(payload);
+        f
+    }
+
+    fn failure(events: &[Ev]) -> Option<(Error, Option<u16>)> {
+        events.iter().find_map(|e| match e {
+            Ev::Failed(error, status) => Some((error.clone(), *status)),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn rsv1_belongs_on_a_message_s_first_frame_only() {
+        // "Hello" compressed (RFC 7692 §7.2.3.1's example), then the same split.
+        let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let ok = server_fed(&[&raw(0xC1, &hello)]);
+        assert!(ok.contains(&Ev::Message { text: true, data: b"Hello".to_vec(), fin: true }), "{ok:?}");
+        let split = server_fed(&[&raw(0x41, &hello[..3]), &raw(0x80, &hello[3..])]);
+        assert_eq!(messages(&split), vec![(true, b"Hello".to_vec())]);
+        // RSV1 on a continuation, and on a ping: 1002.
+        let cont = server_fed(&[&raw(0x41, &hello[..3]), &raw(0xC0, &hello[3..])]);
+        assert_eq!(failure(&cont), Some((Error::ReservedBitsSet { rsv: 0b100 }, Some(1002))), "{cont:?}");
+        let ping = server_fed(&[&raw(0xC9, b"")]);
+        assert_eq!(failure(&ping), Some((Error::ReservedBitsSet { rsv: 0b100 }, Some(1002))));
+        // RSV2 is still no extension's.
+        let rsv2 = server_fed(&[&raw(0xA1, b"x")]);
+        assert_eq!(failure(&rsv2), Some((Error::ReservedBitsSet { rsv: 0b010 }, Some(1002))));
+    }
+
+    #[test]
+    fn data_that_does_not_inflate_fails_with_1007() {
+        // A block type of 3 is reserved in DEFLATE.
+        let bad = server_fed(&[&raw(0xC2, &[0xff, 0xff, 0xff])]);
+        assert_eq!(failure(&bad), Some((Error::InvalidCompressedData, Some(1007))));
+        assert_eq!(Error::InvalidCompressedData.hresult(), 0x8376_0002);
+        // A compressed text message that inflates to bytes that are not UTF-8: a stored
+        // block of C3 28, then the byte that opens the empty block the tail completes.
+        let stored = [0x00, 0x02, 0x00, 0xfd, 0xff, 0xc3, 0x28, 0x00];
+        let utf8 = server_fed(&[&raw(0xC1, &stored)]);
+        assert_eq!(failure(&utf8), Some((Error::InvalidUtf8, Some(1007))));
+    }
+
+    #[test]
+    fn a_message_that_inflates_to_exactly_the_limit_passes_and_one_byte_more_fails_with_1009() {
+        for reassemble in [false, true] {
+            for (len, ok) in [(100_000usize, true), (100_001, false)] {
+                let d = DeflateOptions { threshold: 0, ..DeflateOptions::default() };
+                let server = Options { max_message_size: 100_000, reassemble, ..with(d.clone()) };
+                let mut p = Pair::open(with(d), server, 3);
+                p.client.conn.send_text(vec![b'z'; len], true).unwrap();
+                p.run();
+                let got = messages(&p.server.events);
+                if ok {
+                    assert_eq!(got, vec![(true, vec![b'z'; len])]);
+                } else {
+                    assert!(got.is_empty());
+                    assert_eq!(
+                        failure(&p.server.events),
+                        Some((Error::MessageTooBig { limit: 100_000 }, Some(1009))),
+                        "{reassemble}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn windows_of_2_to_the_8_never_fail_a_handshake() {
+        // A server asked to compress with 2^8 declines that offer and takes the next.
+        let raw_offer =
+            |offers: &[&str]| Options { extensions: offers.iter().map(|s| (*s).to_owned()).collect(), ..no_timers() };
+        let server = with(DeflateOptions::default());
+        let mut p = Pair::open(
+            raw_offer(&["permessage-deflate; server_max_window_bits=8", "permessage-deflate; client_max_window_bits"]),
+            server.clone(),
+            1,
+        );
+        assert_eq!(
+            p.server.conn.extensions(),
+            Some("permessage-deflate; server_max_window_bits=12; client_max_window_bits=12")
+        );
+        p.client.conn.send_text(b"after".to_vec(), true).unwrap();
+        p.run();
+        assert_eq!(messages(&p.server.events), vec![(true, b"after".to_vec())]);
+        // Only that offer: no compression, and the connection opens.
+        let p = Pair::open(raw_offer(&["permessage-deflate; server_max_window_bits=8"]), server.clone(), 1);
+        assert_eq!(p.server.conn.extensions(), None);
+        // A client held to 2^8 (its own offer's hint) sends uncompressed and still
+        // inflates what the server compresses.
+        let d = DeflateOptions { threshold: 0, ..DeflateOptions::default() };
+        let mut p = Pair::open(raw_offer(&["permessage-deflate; client_max_window_bits=8"]), with(d), 1);
+        p.client.conn.send_text(vec![b'a'; 300], true).unwrap();
+        p.server.conn.send_text(vec![b'b'; 300], true).unwrap();
+        p.run();
+        assert_eq!(messages(&p.server.events), vec![(true, vec![b'a'; 300])]);
+        assert_eq!(messages(&p.client.events), vec![(true, vec![b'b'; 300])]);
+        let sent = frames(&p.client.wire, true);
+        assert_eq!(sent[0], (0x81, 300), "uncompressed: no RSV1");
     }
 }

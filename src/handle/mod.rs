@@ -343,7 +343,12 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// permessage-deflate was agreed: RSV1 is allowed and messages may be compressed.
     #[cfg_attr(not(feature = "deflate"), allow(unreachable_code))]
     fn enable_deflate(&mut self, agreed: Agreed) {
-        self.deflate = Some(Box::new(Streams::new(agreed, self.config.deflate_level, self.config.deflate_threshold)));
+        self.deflate = Some(Box::new(Streams::new(
+            agreed,
+            self.config.deflate_level,
+            self.config.deflate_mem_level,
+            self.config.deflate_threshold,
+        )));
         self.allowed_rsv = 0b100;
     }
 
