@@ -413,7 +413,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         let mut c = Self::create(Role::Client, now, options, false)?;
         let subprotocols: Vec<&str> = c.options.subprotocols.iter().map(String::as_str).collect();
         #[cfg(feature = "deflate")]
-        let offer = c.options.deflate.as_ref().map(crate::DeflateOptions::offer);
+        let offer = c.options.deflate.as_ref().map(crate::DeflateOptions::offer).transpose()?;
         #[cfg(not(feature = "deflate"))]
         let offer: Option<String> = None;
         let extensions: Vec<&str> = offer.iter().chain(c.options.extensions.iter()).map(String::as_str).collect();
@@ -777,7 +777,10 @@ impl<B: AsRef<[u8]>> Connection<B> {
             return Err(Error::InvalidHeader);
         }
         #[cfg(feature = "deflate")]
-        let selected = self.options.deflate.as_ref().and_then(|d| crate::accept_deflate(&request.headers, d));
+        let selected = match &self.options.deflate {
+            Some(d) => crate::accept_deflate(&request.headers, d)?,
+            None => None,
+        };
         #[cfg(not(feature = "deflate"))]
         let selected: Option<String> = None;
         let extensions: Vec<&str> = selected.iter().map(String::as_str).collect();

@@ -98,9 +98,10 @@ impl DeflateOptions {
     }
 
     /// The client's offer, one entry of `begin_client_handshake`'s extensions: it always
-    /// lets the server limit the client's window (`client_max_window_bits`).
-    #[must_use]
-    pub fn offer(&self) -> String {
+    /// lets the server limit the client's window (`client_max_window_bits`). Fails with
+    /// `E_INVALIDARG` on options out of range ([`DeflateOptions::check`]).
+    pub fn offer(&self) -> Result<String> {
+        self.check()?;
         let mut s = String::from(PERMESSAGE_DEFLATE);
         if self.client_max_window_bits < 15 {
             s.push_str(&format!("; client_max_window_bits={}", self.client_max_window_bits));
@@ -116,7 +117,7 @@ impl DeflateOptions {
         if self.client_no_context_takeover {
             s.push_str("; client_no_context_takeover");
         }
-        s
+        Ok(s)
     }
 }
 
@@ -247,13 +248,14 @@ impl Agreed {
 /// The response a server makes to the first of the client's permessage-deflate offers
 /// it can accept with `options`, for `begin_server_handshake`'s extensions; `None` when
 /// the request offers none it can accept (then the connection goes on uncompressed).
+/// Fails with `E_INVALIDARG` on options out of range ([`DeflateOptions::check`]).
 ///
 /// An offer with an unknown, repeated or malformed parameter is declined, as RFC 7692
 /// §7.1 says. So is one that asks for a server window of 2^8 bytes (zlib cannot compress
 /// with it); the next offer may still be taken.
-#[must_use]
-pub fn accept_deflate(request: &[HttpHeader<'_>], options: &DeflateOptions) -> Option<String> {
-    offered_entries(request).find_map(|entry| respond(&parse(entry, true).ok()?, options))
+pub fn accept_deflate(request: &[HttpHeader<'_>], options: &DeflateOptions) -> Result<Option<String>> {
+    options.check()?;
+    Ok(offered_entries(request).find_map(|entry| respond(&parse(entry, true).ok()?, options)))
 }
 
 /// The response to one well-formed offer, if `options` can accept it.
@@ -607,9 +609,12 @@ mod tests {
             "permessage-deflate; server_max_window_bits=8, permessage-deflate; bogus, permessage-deflate; client_max_window_bits",
         )];
         let opts = DeflateOptions { server_max_window_bits: 15, ..DeflateOptions::default() };
-        assert_eq!(accept_deflate(&req, &opts).as_deref(), Some("permessage-deflate; client_max_window_bits=12"));
+        assert_eq!(
+            accept_deflate(&req, &opts).unwrap().as_deref(),
+            Some("permessage-deflate; client_max_window_bits=12")
+        );
         let none = [HttpHeader::new("Sec-WebSocket-Extensions", "permessage-deflate; server_max_window_bits=8")];
-        assert_eq!(accept_deflate(&none, &opts), None, "an offer of 8 is declined, not failed");
+        assert_eq!(accept_deflate(&none, &opts), Ok(None), "an offer of 8 is declined, not failed");
     }
 
     #[test]

@@ -59,6 +59,7 @@ case "$mode" in
       echo "target/component/wsengine.wasm is missing: build the component first (./dev)" >&2
       exit 2
     fi
+    deflate=1
     cargo build --quiet -p wsengine-host
     server_cmd=(target/debug/wsengine-host serve "$ECHO_ADDR")
     client_cmd=(target/debug/wsengine-host autobahn-client "$FUZZ_URL" "$AGENT")

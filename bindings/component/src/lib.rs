@@ -132,7 +132,34 @@ fn property(p: wit::Property) -> Result<core::Property, core::Error> {
                 expected: 32,
             })?)
         }
+        wit::Property::DeflateLevel(v) => core::Property::DeflateLevel(v),
+        wit::Property::DeflateMemLevel(v) => core::Property::DeflateMemLevel(v),
+        wit::Property::DeflateThreshold(v) => core::Property::DeflateThreshold(v),
     })
+}
+
+fn deflate_in(d: wit::DeflateOptions) -> core::DeflateOptions {
+    core::DeflateOptions {
+        server_max_window_bits: d.server_max_window_bits,
+        client_max_window_bits: d.client_max_window_bits,
+        server_no_context_takeover: d.server_no_context_takeover,
+        client_no_context_takeover: d.client_no_context_takeover,
+        level: d.level,
+        mem_level: d.mem_level,
+        threshold: d.threshold as usize,
+    }
+}
+
+fn deflate_out(d: &core::DeflateOptions) -> wit::DeflateOptions {
+    wit::DeflateOptions {
+        server_max_window_bits: d.server_max_window_bits,
+        client_max_window_bits: d.client_max_window_bits,
+        server_no_context_takeover: d.server_no_context_takeover,
+        client_no_context_takeover: d.client_no_context_takeover,
+        level: d.level,
+        mem_level: d.mem_level,
+        threshold: u32::try_from(d.threshold).unwrap_or(u32::MAX),
+    }
 }
 
 fn headers_in(headers: &[wit::HttpHeader]) -> Vec<core::HttpHeader<'_>> {
@@ -414,6 +441,7 @@ fn options_in(o: wit::Options) -> Result<core::Options, core::Error> {
         properties: o.properties.into_iter().map(property).collect::<Result<_, _>>()?,
         subprotocols: o.subprotocols,
         extensions: o.extensions,
+        deflate: o.deflate.map(deflate_in),
         headers: o
             .headers
             .into_iter()
@@ -611,6 +639,10 @@ impl wit::GuestConnection for Connection {
     fn subprotocol(&self) -> Option<String> {
         self.inner.borrow().subprotocol().map(str::to_owned)
     }
+
+    fn extensions(&self) -> Option<String> {
+        self.inner.borrow().extensions().map(str::to_owned)
+    }
 }
 
 fn default_options() -> wit::Options {
@@ -620,6 +652,7 @@ fn default_options() -> wit::Options {
         properties: Vec::new(),
         subprotocols: d.subprotocols,
         extensions: d.extensions,
+        deflate: d.deflate.as_ref().map(deflate_out),
         headers: headers_out(&d.headers),
         defer_accept: d.defer_accept,
         max_head_len: u32::try_from(d.head_limits.max_len).unwrap_or(u32::MAX),
@@ -674,6 +707,21 @@ impl wit::Guest for Component {
 
     fn accept_key(key: String) -> String {
         core::accept_key(key.as_bytes())
+    }
+
+    fn default_deflate_options() -> wit::DeflateOptions {
+        deflate_out(&core::DeflateOptions::default())
+    }
+
+    fn deflate_offer(options: wit::DeflateOptions) -> Result<String, wit::Error> {
+        deflate_in(options).offer().map_err(|e| error(&e))
+    }
+
+    fn accept_deflate(
+        request_headers: Vec<wit::HttpHeader>,
+        options: wit::DeflateOptions,
+    ) -> Result<Option<String>, wit::Error> {
+        core::accept_deflate(&headers_in(&request_headers), &deflate_in(options)).map_err(|e| error(&e))
     }
 
     fn keepalive_interval() -> u32 {

@@ -28,9 +28,9 @@ pub mod bindings {
 /// The types of the `engine` interface.
 pub use bindings::exports::wsengine::websocket::engine as wit;
 pub use wit::{
-    Action, ActionQueue, BufferType, ClientHandshakeOutcome, CloseFrame, Completion, ConnectionState, ErrorDetail,
-    Event, Head, HttpHeader, Operation, Options, Outgoing, Piece, Progress, Property, ReceiveOperation, Received, Role,
-    SendBuffer, SendError, SendOperation, State, StepError, Transferred,
+    Action, ActionQueue, BufferType, ClientHandshakeOutcome, CloseFrame, Completion, ConnectionState, DeflateOptions,
+    ErrorDetail, Event, Head, HttpHeader, Operation, Options, Outgoing, Piece, Progress, Property, ReceiveOperation,
+    Received, Role, SendBuffer, SendError, SendOperation, State, StepError, Transferred,
 };
 
 /// A call's result: the outer error is a trap or a host failure (the instance is then
@@ -358,10 +358,34 @@ impl Session {
         Ok(api.connection().call_subprotocol(store, c)?)
     }
 
+    /// `connection.extensions`.
+    pub fn connection_extensions(&mut self, c: ResourceAny) -> Result<Option<String>> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_extensions(store, c)?)
+    }
+
     /// `default-options`.
     pub fn default_options(&mut self) -> Result<Options> {
         let (store, api) = self.parts();
         Ok(api.call_default_options(store)?)
+    }
+
+    /// `default-deflate-options`.
+    pub fn default_deflate_options(&mut self) -> Result<DeflateOptions> {
+        let (store, api) = self.parts();
+        Ok(api.call_default_deflate_options(store)?)
+    }
+
+    /// `deflate-offer`.
+    pub fn deflate_offer(&mut self, options: DeflateOptions) -> Outcome<String> {
+        let (store, api) = self.parts();
+        Ok(api.call_deflate_offer(store, options)?)
+    }
+
+    /// `accept-deflate`.
+    pub fn accept_deflate(&mut self, request: &[HttpHeader], options: DeflateOptions) -> Outcome<Option<String>> {
+        let (store, api) = self.parts();
+        Ok(api.call_accept_deflate(store, request, options)?)
     }
 
     /// A `head-parser` with these limits.

@@ -12,17 +12,20 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use wasmtime::component::ResourceAny;
 
-use crate::{Event, Options, Outgoing, Progress, Property, Session, engine, os_seed, wit};
+use crate::{DeflateOptions, Event, Options, Outgoing, Progress, Property, Session, engine, os_seed, wit};
 
 /// The most bytes one read takes (and hands to the component in one call).
 const READ_SIZE: usize = 64 * 1024;
 
 /// The connection options of the host's commands: the component's defaults with the
-/// largest buffers the engine allows (for throughput) and these subprotocols.
+/// largest buffers the engine allows (for throughput), these subprotocols, and
+/// permessage-deflate offered and accepted, every message compressed (threshold 0) so
+/// that peers see compression on every message.
 pub fn options(session: &mut Session, subprotocols: &[&str]) -> Result<Options> {
     let mut o = session.default_options()?;
     o.properties = vec![Property::ReceiveBufferSize(65536), Property::SendBufferSize(65536)];
     o.subprotocols = subprotocols.iter().map(|s| (*s).to_owned()).collect();
+    o.deflate = Some(DeflateOptions { threshold: 0, ..session.default_deflate_options()? });
     Ok(o)
 }
 

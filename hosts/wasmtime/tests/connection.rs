@@ -2,7 +2,8 @@
 //! instance, the host carrying each call's output to the other side's `read` in cuts of
 //! varying size, and its end of stream as `read-eof`. The opening handshake, messages of
 //! 0 B to 1 MiB both ways, ping and pong payloads, the close handshake from either side,
-//! a limit failing with 1009, deadlines, and misuse answered with errors, never a trap.
+//! a limit failing with 1009, deadlines, permessage-deflate negotiated and in force, and
+//! misuse answered with errors, never a trap.
 
 mod common;
 
@@ -467,4 +468,47 @@ fn misuse_is_answered_with_errors_and_the_instance_lives_on() {
     assert_eq!(aborted.events.last(), Some(&closed(false, 1006, "")));
     p.s.drop_handle(v).unwrap();
     assert!(p.s.connection_state(v).is_err(), "a dropped connection is a trap, not a state");
+}
+
+#[test]
+fn permessage_deflate_is_negotiated_and_messages_cross_compressed() {
+    let lens = [0usize, 1, 200, 4096, 65536, 300_000];
+    for (bits, takeover) in [(9u8, true), (12, false), (15, true)] {
+        let mut s = session();
+        let mut d = s.default_deflate_options().unwrap();
+        (d.server_max_window_bits, d.client_max_window_bits) = (bits, 24 - bits);
+        (d.server_no_context_takeover, d.client_no_context_takeover) = (!takeover, !takeover);
+        d.threshold = 0;
+        let o = Options { deflate: Some(d), ..no_timers(&mut s) };
+        let mut p = Pair::open(o.clone(), o, bits as u64);
+        let agreed = p.s.connection_extensions(p.server.c).unwrap();
+        assert!(agreed.as_deref().is_some_and(|e| e.starts_with("permessage-deflate")), "{agreed:?}");
+        assert_eq!(p.s.connection_extensions(p.client.c).unwrap(), agreed);
+        let payload = |i: usize, len: usize| -> Vec<u8> { (0..len).map(|j| b'a' + ((i + j / 7) % 26) as u8).collect() };
+        let batch: Vec<Outgoing> = lens.iter().enumerate().map(|(i, &len)| text(&payload(i, len), true)).collect();
+        p.send(true, &batch);
+        p.send(false, &batch);
+        p.run();
+        let expected: Vec<(bool, Vec<u8>)> = lens.iter().enumerate().map(|(i, &len)| (true, payload(i, len))).collect();
+        assert_eq!(messages(&p.server.events), expected);
+        assert_eq!(messages(&p.client.events), expected);
+        // The server's frames after its 101 carry RSV1 and are smaller than their payload.
+        let body = &p.server.wire[p.server.wire.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+        assert_eq!(body[0] & 0x40, 0x40, "RSV1 on the first message");
+        assert!(body.len() < lens.iter().sum::<usize>() / 4, "{} bytes on the wire", body.len());
+    }
+    // Options out of range are refused, not trapped on.
+    let mut s = session();
+    let mut d = s.default_deflate_options().unwrap();
+    d.server_max_window_bits = 8;
+    assert!(matches!(s.deflate_offer(d.clone()).unwrap(), Err(wit::Error::InvalidArgument(_))));
+    assert!(matches!(s.accept_deflate(&[], d.clone()).unwrap(), Err(wit::Error::InvalidArgument(_))));
+    let o = Options { deflate: Some(d), ..no_timers(&mut s) };
+    assert!(matches!(s.connection_server(0, &o).unwrap(), Err(wit::Error::InvalidArgument(_))));
+    let defaults = s.default_deflate_options().unwrap();
+    let offer = s.deflate_offer(defaults.clone()).unwrap().unwrap();
+    assert_eq!(offer, "permessage-deflate; client_max_window_bits=12; server_max_window_bits=12");
+    let request = [header("Sec-WebSocket-Extensions", &offer)];
+    let chosen = s.accept_deflate(&request, defaults).unwrap().unwrap();
+    assert_eq!(chosen.as_deref(), Some("permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"));
 }
