@@ -501,12 +501,12 @@ fn permessage_deflate_is_negotiated_and_messages_cross_compressed() {
     let mut s = session();
     let mut d = s.default_deflate_options().unwrap();
     d.server_max_window_bits = 8;
-    assert!(matches!(s.deflate_offer(d.clone()).unwrap(), Err(wit::Error::InvalidArgument(_))));
-    assert!(matches!(s.accept_deflate(&[], d.clone()).unwrap(), Err(wit::Error::InvalidArgument(_))));
+    assert!(matches!(s.deflate_offer(d).unwrap(), Err(wit::Error::InvalidArgument(_))));
+    assert!(matches!(s.accept_deflate(&[], d).unwrap(), Err(wit::Error::InvalidArgument(_))));
     let o = Options { deflate: Some(d), ..no_timers(&mut s) };
     assert!(matches!(s.connection_server(0, &o).unwrap(), Err(wit::Error::InvalidArgument(_))));
     let defaults = s.default_deflate_options().unwrap();
-    let offer = s.deflate_offer(defaults.clone()).unwrap().unwrap();
+    let offer = s.deflate_offer(defaults).unwrap().unwrap();
     assert_eq!(offer, "permessage-deflate; client_max_window_bits=12; server_max_window_bits=12");
     let request = [header("Sec-WebSocket-Extensions", &offer)];
     let chosen = s.accept_deflate(&request, defaults).unwrap().unwrap();
