@@ -50,6 +50,8 @@ pub struct Session {
     pub closed: bool,
     /// Whether it said so after a clean closing handshake.
     pub clean: bool,
+    /// Bytes read from the transport so far.
+    pub read_bytes: u64,
 }
 
 /// What the application does after an event.
@@ -65,7 +67,7 @@ impl Session {
     pub fn accept(stream: TcpStream, options: Options) -> io::Result<Self> {
         let clock = Clock::new();
         let conn = Connection::server(clock.now(), options).map_err(io_err)?;
-        Ok(Self { conn, stream, clock, closed: false, clean: false })
+        Ok(Self { conn, stream, clock, closed: false, clean: false, read_bytes: 0 })
     }
 
     /// A client session to `url` (`ws://` only: TLS is not these examples' business).
@@ -78,7 +80,7 @@ impl Session {
         let _ = stream.set_nodelay(true); // not every platform has it (wasi:sockets 0.2 does not)
         let clock = Clock::new();
         let conn = Connection::client(clock.now(), options, &request).map_err(io_err)?;
-        Ok(Self { conn, stream, clock, closed: false, clean: false })
+        Ok(Self { conn, stream, clock, closed: false, clean: false, read_bytes: 0 })
     }
 
     /// Polls every event into `on_event`, carrying out its replies, then writes what
@@ -130,6 +132,9 @@ impl Session {
             None => self.stream.read(&mut chunk).map(|n| (n, false)),
         };
         let now = self.clock.now();
+        if let Ok((n, _)) = result {
+            self.read_bytes += n as u64;
+        }
         match result {
             Ok((0, _)) => self.conn.read_eof(),
             Ok((n, true)) => self.conn.commit(n, now),
