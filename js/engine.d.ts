@@ -3,7 +3,7 @@
 
 /// <reference lib="esnext.disposable" />
 
-import type { HandleProperties, HeaderList, Transport, WebSocketError } from './index.js';
+import type { DeflateOptions, HandleProperties, HeaderList, Transport, WebSocketError } from './index.js';
 
 export { WebSocketError, keepaliveInterval, setKeepaliveInterval, supportedVersions } from './index.js';
 export type { HandleProperties, HeaderList, StreamPair, Transport } from './index.js';
@@ -71,8 +71,11 @@ export interface ConnectionOptions {
   /** Client: the subprotocols offered, in order of preference. Server: those it speaks, in
    * order of preference (the first the client offered is chosen). */
   protocols?: string[];
-  /** Client: extension offers, sent as they are (none is implemented yet). */
+  /** Client: extension offers, sent as they are, after the permessage-deflate offer. */
   extensions?: string[];
+  /** permessage-deflate (only with the wasm of `wsengine/deflate`): a client offers it, a
+   * server accepts the first offer it can. */
+  deflate?: boolean | DeflateOptions;
   /** Extra headers for the client's request or the server's 101 response. */
   headers?: HeaderList;
   /** Server: indicate the request (`request`) and wait for `accept` or `reject`. */
@@ -166,6 +169,8 @@ export class Connection {
   readonly target: string | undefined;
   /** The subprotocol in force, once open. */
   readonly subprotocol: string | undefined;
+  /** The extensions in force once open, as the server's response lists them. */
+  readonly extensions: string | undefined;
   /** Bytes accepted for sending and not yet written. */
   readonly bufferedAmount: number;
   /** The connection's state. */

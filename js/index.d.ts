@@ -74,6 +74,27 @@ export interface Deadlines {
   openTimeout?: number | null;
 }
 
+/**
+ * permessage-deflate's parameters (RFC 7692), each optional: the defaults are windows of
+ * 2^12 both ways, memory level 5, context takeover on, level 6, threshold 128 bytes.
+ */
+export interface DeflateOptions {
+  /** The largest window (9 to 15, a power of two) the server compresses with. */
+  serverMaxWindowBits?: number;
+  /** The largest window (9 to 15) the client compresses with. */
+  clientMaxWindowBits?: number;
+  /** The server empties its window after every message. */
+  serverNoContextTakeover?: boolean;
+  /** The client empties its window after every message. */
+  clientNoContextTakeover?: boolean;
+  /** Compression level, 0 to 9. */
+  level?: number;
+  /** zlib's memory level for the compressor, 1 to 9. */
+  memLevel?: number;
+  /** Messages shorter than this many bytes go uncompressed. */
+  threshold?: number;
+}
+
 /** Options of `new WebSocket(url, protocols, options)`, beyond the DOM's two arguments. */
 export interface WebSocketOptions extends Deadlines {
   /** The transport to speak over, or how to get one for the URL (default: TCP in Node and workerd). */
@@ -83,6 +104,9 @@ export interface WebSocketOptions extends Deadlines {
   properties?: HandleProperties;
   /** The largest message accepted (default 100 MiB); a larger one fails the connection with 1009. */
   maxPayload?: number;
+  /** permessage-deflate: offered by default with `wsengine/deflate`; the wasm without it
+   * refuses anything but `false`. */
+  deflate?: boolean | DeflateOptions;
 }
 
 /** Options of the server side (`WebSocket.accept`, `acceptSocket`, `acceptUpgrade`). */
@@ -90,6 +114,9 @@ export interface AcceptOptions extends Deadlines {
   protocols?: string[] | ((offered: string[]) => string | undefined);
   properties?: HandleProperties;
   maxPayload?: number;
+  /** permessage-deflate: accepted by default with `wsengine/deflate` (the first offer these
+   * parameters allow); the wasm without it refuses anything but `false`. */
+  deflate?: boolean | DeflateOptions;
 }
 
 /** The WHATWG WebSocket interface over the engine, on any {@link StreamPair}. */

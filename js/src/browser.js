@@ -1,9 +1,10 @@
 // Browser (and default) entry point: fetches and compiles the wasm (see below).
 
 import init from '../wasm/wsengine.js';
-import { engineLoaded } from './memory.js';
+import { engineLoaded, engineVariant } from './memory.js';
 
-// The wasm next to the bindings' module (js/wasm/), or, once bundled, next to the bundle.
-engineLoaded(await init());
+// The wasm next to the bindings' module (js/wasm/), or, once bundled, next to the bundle;
+// unless wsengine/deflate loaded its own first.
+if (!engineVariant()) engineLoaded(await init(), 'default');
 
 export * from './api.js';

@@ -491,7 +491,7 @@ export class Driver {
           this.#flush = true;
           this.#pump();
         }, 0);
-        h.open?.(c.subprotocol ?? '', c.headers, c.target);
+        h.open?.(c.subprotocol ?? '', c.headers, c.target, c.extensions ?? '');
         break;
       case EventKind.PING:
         h.ping?.(bytes().subarray(ptr, ptr + len));

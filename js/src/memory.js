@@ -9,15 +9,37 @@ import { WebSocketError } from './errors.js';
 let memory = null;
 let u8 = new Uint8Array(0);
 let u32 = new Uint32Array(0);
+/** Which wasm is loaded: null, 'default' or 'deflate' (permessage-deflate). */
+let loaded = null;
 
 /**
  * The wasm is loaded (the entry point calls this once, with `init`'s result): its memory,
  * and the class its errors are made with.
  * @param {{ memory: WebAssembly.Memory }} engine
+ * @param {'default' | 'deflate'} variant
  */
-export function engineLoaded(engine) {
+export function engineLoaded(engine, variant) {
   memory = engine.memory;
+  loaded = variant;
   setErrorClass(WebSocketError);
+}
+
+/**
+ * Which wasm this program loaded, if any. One program loads one: the first entry point
+ * evaluated decides (wsengine/deflate must come before any other import of the package).
+ * @returns {null | 'default' | 'deflate'}
+ */
+export function engineVariant() {
+  return loaded;
+}
+
+/** Fails when the wasm without permessage-deflate is loaded already (deflate entry points). */
+export function expectNoEngineYet() {
+  if (loaded === 'default') {
+    throw new Error(
+      'wsengine/deflate was imported after wsengine had loaded its wasm without permessage-deflate: import wsengine/deflate first',
+    );
+  }
 }
 
 function refresh() {

@@ -8,10 +8,13 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { initSync } from '../wasm/wsengine.js';
-import { engineLoaded } from './memory.js';
+import { engineLoaded, engineVariant } from './memory.js';
 import { WebSocket, setDefaultConnect } from './websocket.js';
 
-engineLoaded(initSync({ module: readFileSync(new URL('../wasm/wsengine_bg.wasm', import.meta.url)) }));
+// Unless wsengine/deflate loaded its own first.
+if (!engineVariant()) {
+  engineLoaded(initSync({ module: readFileSync(new URL('../wasm/wsengine_bg.wasm', import.meta.url)) }), 'default');
+}
 
 /**
  * A socket as a web stream pair (for code that wants one; the package itself reads sockets

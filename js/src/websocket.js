@@ -5,7 +5,7 @@
 
 import { Connection, offeredSubprotocols } from '../wasm/wsengine.js';
 import { Driver } from './driver.js';
-import { bytes } from './memory.js';
+import { bytes, engineVariant } from './memory.js';
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -58,11 +58,15 @@ export function setDefaultConnect(connect) {
   defaultConnect = connect;
 }
 
-/** The Connection options the facade's options map to (everything else is the engine's default). */
+/**
+ * The Connection options the facade's options map to (everything else is the engine's
+ * default). permessage-deflate is on by default with the wasm that has it (wsengine/deflate).
+ */
 function connectionOptions(options, extra) {
   const o = {
     reassemble: true,
     maxMessageSize: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+    deflate: options.deflate ?? engineVariant() === 'deflate',
     ...extra,
   };
   for (const key of ['properties', 'headers', 'pingInterval', 'pongTimeout', 'closeTimeout', 'openTimeout']) {
@@ -82,7 +86,9 @@ function connectionOptions(options, extra) {
  * Beyond the standard: `options.maxPayload` (bytes, default 100 MiB; a larger message
  * fails the connection with 1009), `options.properties` (handle properties), the
  * engine's deadlines (`pingInterval`, `pongTimeout`, `closeTimeout`, `openTimeout`, in ms,
- * `null` for none), `ping(data)`, `ping` and `pong` events (a `MessageEvent` whose `data` is
+ * `null` for none), `options.deflate` (permessage-deflate: `true`, `false`, or its
+ * parameters; on by default with wsengine/deflate, refused by the wasm without it),
+ * `ping(data)`, `ping` and `pong` events (a `MessageEvent` whose `data` is
  * the payload as a Uint8Array; the engine answers pings itself), and `binaryType`
  * 'uint8array' besides 'blob' and 'arraybuffer'.
  */
@@ -100,6 +106,7 @@ export class WebSocket extends EventTarget {
   #origin;
   #readyState = CONNECTING;
   #protocol = '';
+  #extensions = '';
   #binaryType = 'blob';
   #driver = null;
   /** The failure to report with the close event, once. */
@@ -229,9 +236,10 @@ export class WebSocket extends EventTarget {
         this.#driver.accept(undefined, undefined);
       }
     },
-    open: (protocol, headers, target) => {
+    open: (protocol, headers, target, extensions) => {
       if (target !== undefined) this.#serverUrl(headers, target);
       this.#protocol = protocol;
+      this.#extensions = extensions;
       this.#readyState = OPEN;
       if (this.#accepting) {
         const { resolve } = this.#accepting;
@@ -311,9 +319,9 @@ export class WebSocket extends EventTarget {
   get protocol() {
     return this.#protocol;
   }
-  /** Extensions in force: none (the engine implements none yet). */
+  /** The extensions in force, as the server's response listed them ('' for none). */
   get extensions() {
-    return '';
+    return this.#extensions;
   }
   /** Bytes queued by `send` and not yet written to the transport. */
   get bufferedAmount() {

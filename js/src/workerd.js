@@ -4,10 +4,11 @@
 import { connect } from 'cloudflare:sockets';
 import module from '../wasm/wsengine_bg.wasm';
 import { initSync } from '../wasm/wsengine.js';
-import { engineLoaded } from './memory.js';
+import { engineLoaded, engineVariant } from './memory.js';
 import { setDefaultConnect } from './websocket.js';
 
-engineLoaded(initSync({ module }));
+// Unless wsengine/deflate loaded its own first.
+if (!engineVariant()) engineLoaded(initSync({ module }), 'default');
 
 /**
  * A TCP connection made with workerd's `connect()`, as a byte stream pair.

@@ -4,14 +4,14 @@
 //
 //   node tests/autobahn/npm_client.mjs ws://127.0.0.1:9001 wsengine-npm
 
-import { WebSocket } from 'wsengine';
+import { WebSocket } from 'wsengine/deflate';
 
 const [base = 'ws://127.0.0.1:9001', agent = 'wsengine-npm'] = process.argv.slice(2);
 
 /** Opens `path`, runs it to its close; `onMessage(ws, data)` answers messages. */
 function session(path, onMessage = () => {}) {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`${base.replace(/\/$/, '')}${path}`);
+    const ws = new WebSocket(`${base.replace(/\/$/, '')}${path}`, [], { deflate: { threshold: 0 } });
     ws.binaryType = 'uint8array';
     ws.onmessage = (e) => onMessage(ws, e.data);
     ws.onclose = (e) => resolve(e);

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Runs the Autobahn TestSuite against wsengine: cases 1.* to 10.* (the 301 core cases),
-# and 12.* and 13.* (the 216 permessage-deflate cases) where the build has deflate,
+# Runs the Autobahn TestSuite against wsengine: cases 1.* to 10.* (the 301 core cases) and
+# 12.* and 13.* (the 216 permessage-deflate cases, every build has it): 517 in all,
 # as a server (wstest -m fuzzingclient against an echo server) and as a client
 # (wstest -m fuzzingserver against an Autobahn client loop), and fails unless every
 # case is OK (INFORMATIONAL only where the suite marks it so).
 #
-# usage: tests/autobahn/run.sh [MODE] [server|client|both]
-#   MODE native (default): examples echo_server and autobahn_client, built --release.
+# usage: [SECTIONS=core|deflate] tests/autobahn/run.sh [MODE] [server|client|both]
+#   (both: the two roles at once, a wstest each, one per core)
+#   MODE native (default): examples echo_server and autobahn_client, built --release with
+#     the deflate feature.
 #   MODE component: the engine as a WebAssembly component (target/component/wsengine.wasm,
 #     built by ./dev) on Wasmtime: wsengine-host serve / autobahn-client, debug profile.
-#   MODE npm: the npm package (js/, its wasm built by ./dev) in Node: the WebSocket facade
-#     as the client over TCP, acceptSocket as the server.
+#   MODE npm: the npm package (js/, its wasm built by ./dev) in Node, from wsengine/deflate:
+#     the WebSocket facade as the client over TCP, acceptSocket as the server.
 #
 # Each mode names a server command (listening on $ECHO_ADDR) and a client command
 # (taking the fuzzingserver URL and an agent name); later builds add their modes here.
@@ -29,7 +31,7 @@ FUZZ_URL=ws://127.0.0.1:$FUZZ_PORT
 AGENT=wsengine-$mode
 CORE='"1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*"'
 # SECTIONS=core runs the 301 core cases only, SECTIONS=deflate the 216 compression cases
-# only (for running the two at once), anything else both where the build has deflate.
+# only, anything else all 517.
 sections=${SECTIONS:-all}
 
 wstest=${WSTEST:-$HOME/.local/bin/wstest}
@@ -49,7 +51,6 @@ fi
 
 case "$mode" in
   native)
-    deflate=1
     cargo build --release --quiet --features deflate --example echo_server --example autobahn_client
     server_cmd=(target/release/examples/echo_server "$ECHO_ADDR")
     client_cmd=(target/release/examples/autobahn_client "$FUZZ_URL" "$AGENT")
@@ -59,7 +60,6 @@ case "$mode" in
       echo "target/component/wsengine.wasm is missing: build the component first (./dev)" >&2
       exit 2
     fi
-    deflate=1
     cargo build --quiet -p wsengine-host
     server_cmd=(target/debug/wsengine-host serve "$ECHO_ADDR")
     client_cmd=(target/debug/wsengine-host autobahn-client "$FUZZ_URL" "$AGENT")
@@ -74,17 +74,13 @@ case "$mode" in
     ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
-case "$sections:${deflate:-0}" in
-  core:*|*:0) CASES="[$CORE]"; EXPECT=301 ;;
-  deflate:1) CASES='["12.*", "13.*"]'; EXPECT=216 ;;
+case "$sections" in
+  core) CASES="[$CORE]"; EXPECT=301 ;;
+  deflate) CASES='["12.*", "13.*"]'; EXPECT=216 ;;
   *) CASES="[$CORE, \"12.*\", \"13.*\"]"; EXPECT=517 ;;
 esac
 out=$out/$sections
 mkdir -p "$out"
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
 
 wait_port() {
   for _ in $(seq 1 200); do
@@ -95,8 +91,11 @@ wait_port() {
   return 1
 }
 
-status=0
-if [ "$sides" = server ] || [ "$sides" = both ]; then
+# One role each, in a subshell of its own (its processes stopped when it ends): with
+# `both` the two run at once, one wstest per core.
+server_side() {
+  pids=()
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
   echo "== autobahn fuzzingclient -> wsengine server ($mode)"
   rm -rf "$out/servers"
   cat > "$out/fuzzingclient.json" <<JSON
@@ -108,10 +107,12 @@ JSON
   pids+=($!)
   wait_port "$ECHO_PORT"
   (cd "$out" && "$wstest" -m fuzzingclient -s fuzzingclient.json > wstest-fuzzingclient.log 2>&1) || true
-  python3 $here/check.py "$out/servers/index.json" "$AGENT" "server ($mode)" $EXPECT || status=1
-fi
+  python3 $here/check.py "$out/servers/index.json" "$AGENT" "server ($mode)" $EXPECT
+}
 
-if [ "$sides" = client ] || [ "$sides" = both ]; then
+client_side() {
+  pids=()
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
   echo "== autobahn fuzzingserver -> wsengine client ($mode)"
   rm -rf "$out/clients"
   cat > "$out/fuzzingserver.json" <<JSON
@@ -122,6 +123,23 @@ JSON
   pids+=($!)
   wait_port "$FUZZ_PORT"
   "${client_cmd[@]}" > "$out/client.log" 2>&1 || echo "client exited with $?" >&2
-  python3 $here/check.py "$out/clients/index.json" "$AGENT" "client ($mode)" $EXPECT || status=1
-fi
+  python3 $here/check.py "$out/clients/index.json" "$AGENT" "client ($mode)" $EXPECT
+}
+
+status=0
+case "$sides" in
+  server) (server_side) || status=1 ;;
+  client) (client_side) || status=1 ;;
+  both)
+    (server_side) > "$out/server-side.txt" 2>&1 &
+    server_pid=$!
+    (client_side) > "$out/client-side.txt" 2>&1 &
+    client_pid=$!
+    trap 'kill "$server_pid" "$client_pid" 2>/dev/null || true' EXIT
+    wait "$server_pid" || status=1
+    wait "$client_pid" || status=1
+    cat "$out/server-side.txt" "$out/client-side.txt"
+    ;;
+  *) echo "unknown side $sides" >&2; exit 2 ;;
+esac
 exit $status

@@ -134,10 +134,11 @@ fn whole(o: &Object, key: &str) -> Result<Option<f64>, JsValue> {
     }
 }
 
-const OPTION_KEYS: [&str; 15] = [
+const OPTION_KEYS: [&str; 16] = [
     "properties",
     "protocols",
     "extensions",
+    "deflate",
     "headers",
     "deferAccept",
     "maxMessageSize",
@@ -170,6 +171,7 @@ fn options(o: &JsValue, client: bool) -> Result<core::Options, JsValue> {
     out.properties = properties(&get("properties")?, client)?;
     out.subprotocols = strings(&get("protocols")?)?;
     out.extensions = strings(&get("extensions")?)?;
+    deflate(&get("deflate")?, &mut out)?;
     let headers = get("headers")?;
     if !headers.is_undefined() && !headers.is_null() {
         out.headers = headers_in(&headers)?;
@@ -199,6 +201,47 @@ fn options(o: &JsValue, client: bool) -> Result<core::Options, JsValue> {
     out.close_timeout = duration(obj, "closeTimeout", out.close_timeout)?;
     out.open_timeout = duration(obj, "openTimeout", out.open_timeout)?;
     Ok(out)
+}
+
+/// The `deflate` option: `true` for the defaults, an object of `DeflateOptions`' fields
+/// (camelCase, each optional), or `false`/`undefined` for none.
+#[cfg(feature = "deflate")]
+fn deflate(v: &JsValue, out: &mut core::Options) -> Result<(), JsValue> {
+    if v.is_undefined() || v.is_null() || v.as_bool() == Some(false) {
+        return Ok(());
+    }
+    let mut d = core::DeflateOptions::default();
+    if v.as_bool() != Some(true) {
+        let o: &Object = v.dyn_ref().ok_or_else(|| invalid_argument("deflate must be true, false or an object"))?;
+        for key in Object::keys(o).iter() {
+            let name = key.as_string().unwrap_or_default();
+            let n = || whole(o, &name).map(|n| n.map(|n| n.min(f64::from(u32::MAX)) as u32));
+            let flag = || js_sys::Reflect::get(o, &JsValue::from_str(&name)).map(|v| v.is_truthy());
+            let bits = |n: u32| u8::try_from(n).unwrap_or(u8::MAX);
+            match name.as_str() {
+                "serverMaxWindowBits" => d.server_max_window_bits = n()?.map_or(d.server_max_window_bits, bits),
+                "clientMaxWindowBits" => d.client_max_window_bits = n()?.map_or(d.client_max_window_bits, bits),
+                "serverNoContextTakeover" => d.server_no_context_takeover = flag()?,
+                "clientNoContextTakeover" => d.client_no_context_takeover = flag()?,
+                "level" => d.level = n()?.unwrap_or(d.level),
+                "memLevel" => d.mem_level = n()?.unwrap_or(d.mem_level),
+                "threshold" => d.threshold = n()?.map_or(d.threshold, |n| n as usize),
+                _ => return Err(invalid_argument(&format!("unknown deflate option {name}"))),
+            }
+        }
+    }
+    d.check().map_err(|e| error(&e))?;
+    out.deflate = Some(d);
+    Ok(())
+}
+
+/// The `deflate` option in a build without permessage-deflate: refused unless off.
+#[cfg(not(feature = "deflate"))]
+fn deflate(v: &JsValue, _: &mut core::Options) -> Result<(), JsValue> {
+    if v.is_undefined() || v.is_null() || v.as_bool() == Some(false) {
+        return Ok(());
+    }
+    Err(invalid_argument("this wasm has no permessage-deflate: import wsengine/deflate for the one that has"))
 }
 
 /// Appends a record.
@@ -687,6 +730,13 @@ impl JsConnection {
     #[wasm_bindgen(getter)]
     pub fn subprotocol(&self) -> Option<String> {
         self.inner.subprotocol().map(str::to_owned)
+    }
+
+    /// The extensions in force once open, as the server's response lists them, or
+    /// undefined.
+    #[wasm_bindgen(getter)]
+    pub fn extensions(&self) -> Option<String> {
+        self.inner.extensions().map(str::to_owned)
     }
 
     /// Bytes accepted for sending and not yet taken from the output.
