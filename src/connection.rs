@@ -377,8 +377,10 @@ pub struct Connection<B = Vec<u8>> {
     tail_utf8: Utf8Validator,
     /// Payload bytes accepted and not yet framed.
     queued_bytes: usize,
-    /// The handle's send operation is data counted in `queued_bytes`.
-    op_counted: bool,
+    /// Of `queued_bytes`, the bytes of the handle's send operation not yet framed. They
+    /// leave the count as its frames are handed out; whatever is left (a compressed send
+    /// frames fewer bytes than it took) leaves when the send completes.
+    op_counted: usize,
     /// Frames copied out of the handle, `staging[written..]` unwritten.
     staging: Vec<u8>,
     written: usize,
@@ -478,7 +480,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
             tail: Session::open(),
             tail_utf8: Utf8Validator::new(),
             queued_bytes: 0,
-            op_counted: false,
+            op_counted: 0,
             staging: Vec::new(),
             written: 0,
             flight: None,
@@ -905,7 +907,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
             let len = self.handle.indicated().len();
             self.handle.send_from_connection(ty, Some(SendBuffer::LastReceived), (), None)?;
             self.queued_bytes += len;
-            self.op_counted = true;
+            self.op_counted = len;
             self.tail.send_accepted(ty);
             self.shown = None;
             self.pump_send();
@@ -995,6 +997,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.handle.abort();
         self.queue.clear();
         self.queued_bytes = 0;
+        self.op_counted = 0;
         self.staging.clear();
         self.written = 0;
         self.flight = None;
@@ -1105,9 +1108,9 @@ impl<B: AsRef<[u8]>> Connection<B> {
                     }
                     // The payload this frame carries leaves the queued count: from here
                     // on it is counted as output.
-                    if self.op_counted {
-                        self.queued_bytes = self.queued_bytes.saturating_sub(self.handle.send_flight_advance());
-                    }
+                    let framed = self.handle.send_flight_advance().min(self.op_counted);
+                    self.op_counted -= framed;
+                    self.queued_bytes = self.queued_bytes.saturating_sub(framed);
                     if large {
                         // Written from where it lies. The token from the handle's fields
                         // (see poll_event).
@@ -1117,6 +1120,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
                     let _ = self.handle.complete_action(action, len);
                 }
                 Ok(Action::IndicateSendComplete { buffer, action, .. }) => {
+                    self.queued_bytes = self.queued_bytes.saturating_sub(std::mem::take(&mut self.op_counted));
                     match buffer {
                         Some(SendBuffer::Data(data)) => {
                             if let Outgoing::Copied(v) = data
@@ -1139,11 +1143,15 @@ impl<B: AsRef<[u8]>> Connection<B> {
                     }
                     let Some(next) = self.queue.pop_front() else { return };
                     let ty = next.ty;
-                    self.op_counted = ty.is_data();
+                    self.op_counted = match &next.buffer {
+                        Some(SendBuffer::Data(d)) if ty.is_data() => d.as_ref().len(),
+                        _ => 0,
+                    };
                     if let Err(e) = self.handle.send_from_connection(ty, next.buffer, (), next.utf8_after) {
                         // The handle refused what the tail accepted: the send side broke.
                         self.queue.clear();
                         self.queued_bytes = 0;
+                        self.op_counted = 0;
                         self.fail(e, None);
                         return;
                     }

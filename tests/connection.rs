@@ -1150,4 +1150,18 @@ mod deflate {
         let sent = frames(&p.client.wire, true);
         assert_eq!(sent[0], (0x81, 300), "uncompressed: no RSV1");
     }
+
+    #[test]
+    fn buffered_amount_goes_back_to_0_once_compressed_sends_are_written() {
+        let d = DeflateOptions { threshold: 0, ..DeflateOptions::default() };
+        let mut p = Pair::open(with(d.clone()), with(d), 2);
+        for len in [10usize, 3000, 70_000, 300_000] {
+            p.client.conn.send_text(vec![b'q'; len], true).unwrap();
+            p.client.conn.send_binary(vec![7; len], true).unwrap();
+            assert!(p.client.conn.buffered_amount() > 0, "{len}");
+        }
+        p.run();
+        assert_eq!(p.client.conn.buffered_amount(), 0);
+        assert_eq!(messages(&p.server.events).len(), 8);
+    }
 }
