@@ -238,7 +238,10 @@ fn verify(inst: &mut Inst, row: &Row, payload: &[u8], frames: usize) -> Result<(
         }
     }
     if let Some(out) = out {
-        let msgs = wire::decode_text_messages(&out, row.work == Work::W2)?;
+        let msgs = match inst.runner.decode_output(&out) {
+            Some(decoded) => decoded?,
+            None => wire::decode_text_messages(&out, row.work == Work::W2)?,
+        };
         if msgs.len() != n {
             return Err(format!("sent {} messages, expected {n}", msgs.len()));
         }
@@ -250,7 +253,11 @@ fn verify(inst: &mut Inst, row: &Row, payload: &[u8], frames: usize) -> Result<(
             ));
         }
         let len = out.len() as u64;
-        if row.work == Work::W2 && len.is_multiple_of(n as u64) {
+        if inst.peer == Peer::WsengineDeflate {
+            // Compressed with context: no length to expect per message.
+            inst.out_per_msg = 0;
+            inst.exact_out = false;
+        } else if row.work == Work::W2 && len.is_multiple_of(n as u64) {
             inst.out_per_msg = len / n as u64;
             inst.exact_out = true;
         } else {
@@ -1087,15 +1094,21 @@ mod peers {
         /// fastwebsockets W2 with `Payload::BorrowedMut`: masks the caller's buffer in
         /// place and never refills it. A lower bound, not an API a caller can use as is.
         FastwebsocketsInPlace,
+        /// wsengine's connection layer with permessage-deflate: the client compresses
+        /// every message (no context takeover, so its wire can be replayed), the server
+        /// compresses its echo (context takeover on). What compression costs against the
+        /// uncompressed column; not compared with the peers, which have no compression.
+        WsengineDeflate,
     }
 
     impl Peer {
-        pub const ALL: [Peer; 5] = [
+        pub const ALL: [Peer; 6] = [
             Self::Wsengine,
             Self::WsengineConnection,
             Self::Tungstenite,
             Self::Fastwebsockets,
             Self::FastwebsocketsInPlace,
+            Self::WsengineDeflate,
         ];
 
         pub fn name(self) -> &'static str {
@@ -1105,11 +1118,17 @@ mod peers {
                 Self::Tungstenite => "tungstenite",
                 Self::Fastwebsockets => "fastwebsockets",
                 Self::FastwebsocketsInPlace => "fastwebsockets (in-place)",
+                Self::WsengineDeflate => "wsengine (deflate)",
             }
         }
 
         pub fn supports(self, w: Work) -> bool {
-            self != Self::FastwebsocketsInPlace || w == Work::W2
+            match self {
+                Self::FastwebsocketsInPlace => w == Work::W2,
+                // Compressed frames have no fixed length to read one at a time.
+                Self::WsengineDeflate => w != Work::W1r,
+                _ => true,
+            }
         }
 
         /// Counted as a peer for "wsengine / best peer".
@@ -1175,6 +1194,12 @@ mod peers {
         /// received, sending-only runners 0. With `cap`, received messages are recorded
         /// (and a runner whose timed mode is a lower bound does the real work).
         fn run(&mut self, n: usize, cap: Option<&mut Capture>) -> u64;
+
+        /// The messages in what this runner wrote, for a runner whose frames the plain
+        /// decoder cannot read (compressed); `None` for the others.
+        fn decode_output(&mut self, _out: &[u8]) -> Option<Result<Vec<Vec<u8>>, String>> {
+            None
+        }
     }
 
     /// What a runner is built from.
@@ -1207,6 +1232,7 @@ mod peers {
             (Peer::Fastwebsockets, Work::W2) => Box::new(fws::Send::new(stream, leak_shifted(s.payload, s.shift))),
             (Peer::Fastwebsockets, Work::W3) => Box::new(fws::Echo::new(stream)),
             (Peer::FastwebsocketsInPlace, Work::W2) => Box::new(fws::SendInPlace::new(stream, s.payload, s.shift)),
+            (Peer::WsengineDeflate, w) => wsd::runner(w, s.payload, s.shift, Rc::clone(&stream.io)),
             (p, w) => panic!("{} does not run {w:?}", p.name()),
         };
         (runner, io)
@@ -1509,6 +1535,174 @@ mod peers {
                     }
                 }
                 0
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------- wsengine, deflate
+
+    mod wsd {
+        use super::*;
+        use wsengine::{ClientRequest, Connection, DeflateOptions, Event, Options, Property};
+
+        fn options(d: DeflateOptions) -> Options {
+            Options {
+                properties: vec![
+                    Property::ReceiveBufferSize(65536),
+                    Property::SendBufferSize(65536),
+                    Property::RandomSeed(*b"wsengine-bench fixed seed 32 B!!"),
+                ],
+                deflate: Some(d),
+                ping_interval: None,
+                ..Options::default()
+            }
+        }
+
+        /// Moves every byte of `from`'s output into `to`.
+        fn carry<B: AsRef<[u8]>, C: AsRef<[u8]>>(from: &mut Connection<B>, to: &mut Connection<C>) {
+            let mut bytes = Vec::new();
+            from.take_output(&mut bytes);
+            to.feed(&bytes, 0).expect("feed");
+        }
+
+        /// A client and a server with permessage-deflate agreed: the defaults, every message
+        /// compressed, the client's without context takeover.
+        fn pair<B: AsRef<[u8]>>() -> (Connection<B>, Connection) {
+            let d = DeflateOptions { client_no_context_takeover: true, threshold: 0, ..DeflateOptions::default() };
+            let request = ClientRequest::from_url("ws://bench/").expect("url");
+            let mut c = Connection::client(0, options(d.clone()), &request).expect("client");
+            let mut s = Connection::server(0, options(d)).expect("server");
+            carry(&mut c, &mut s);
+            assert!(matches!(s.poll_event(), Some(Event::Open { .. })));
+            carry(&mut s, &mut c);
+            assert!(matches!(c.poll_event(), Some(Event::Open { .. })));
+            assert!(c.extensions().is_some_and(|e| e.contains("client_no_context_takeover")));
+            (c, s)
+        }
+
+        /// The runner of a row: W1 and W3 run the server of a pair, fed the client's
+        /// compressed frames of the payload (each message compresses alike: the wire
+        /// replays); W2 runs the client, compressing the payload (context takeover off).
+        pub fn runner(work: Work, payload: &[u8], shift: usize, io: Rc<Io>) -> Box<dyn super::Runner> {
+            if work == Work::W2 {
+                let (client, server) = pair::<&'static [u8]>();
+                let mut s = MockStream::new(&[], shift, 0);
+                s.io = io;
+                return Box::new(Send { c: client, other: server, s, p: leak_shifted(payload, shift) });
+            }
+            let (mut client, server) = pair::<Vec<u8>>();
+            let frames = (crate::WIRE_PAYLOAD / payload.len().max(1)).clamp(2, 4096);
+            let mut wire = Vec::new();
+            for _ in 0..frames {
+                client.send_text(payload.to_vec(), true).expect("send");
+                client.take_output(&mut wire);
+            }
+            let mut s = MockStream::new(&wire, shift, 0);
+            s.io = io;
+            Box::new(Runner { work, c: server, other: client, s })
+        }
+
+        pub struct Runner {
+            work: Work,
+            /// The end that runs; the other decodes what it wrote.
+            c: Connection,
+            other: Connection,
+            s: MockStream,
+        }
+
+        pub struct Send {
+            c: Connection<&'static [u8]>,
+            other: Connection,
+            s: MockStream,
+            p: &'static [u8],
+        }
+
+        impl super::Runner for Send {
+            fn run(&mut self, n: usize, _cap: Option<&mut Capture>) -> u64 {
+                for _ in 0..n {
+                    self.c.send_text(self.p, true).expect("send");
+                    while self.c.wants_write() {
+                        let k = self.s.write_slices(&self.c.output().as_array());
+                        self.c.advance(k).expect("advance");
+                    }
+                }
+                0
+            }
+
+            fn decode_output(&mut self, out: &[u8]) -> Option<Result<Vec<Vec<u8>>, String>> {
+                Some(decode(&mut self.other, out))
+            }
+        }
+
+        /// The messages in `out`, as `other` (the peer with the same agreement) reads them.
+        fn decode(other: &mut Connection, out: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+            let mut msgs = Vec::new();
+            let mut cur = Vec::new();
+            for chunk in out.chunks(64 * 1024) {
+                other.feed(chunk, 0).map_err(|e| e.to_string())?;
+                while let Some(e) = other.poll_event() {
+                    match e {
+                        Event::Message { data, fin, .. } => {
+                            cur.extend_from_slice(data);
+                            if fin {
+                                msgs.push(std::mem::take(&mut cur));
+                            }
+                        }
+                        Event::Ping(_) | Event::Pong(_) => {}
+                        other => return Err(format!("{other:?}")),
+                    }
+                }
+            }
+            Ok(msgs)
+        }
+
+        impl Runner {
+
+            fn pump(&mut self, n: usize, echo: bool, mut cap: Option<&mut Capture>) -> u64 {
+                let mut acc = Acc::default();
+                let mut msgs = 0;
+                while msgs < n {
+                    let ended;
+                    if let Some(Event::Message { data, fin, .. }) = self.c.poll_event() {
+                        black_box(data);
+                        acc.piece(data);
+                        if let Some(cap) = cap.as_deref_mut() {
+                            cap.piece(data, fin);
+                        }
+                        ended = fin;
+                        if echo {
+                            self.c.send_received().expect("echo");
+                        }
+                    } else if self.c.wants_write() {
+                        let k = self.s.write_slices(&self.c.output().as_array());
+                        self.c.advance(k).expect("advance");
+                        continue;
+                    } else {
+                        let buffer = self.c.read_buffer().expect("the connection reads");
+                        let k = self.s.read_into(buffer);
+                        self.c.commit(k, 0);
+                        continue;
+                    }
+                    if ended {
+                        acc.end();
+                        msgs += 1;
+                    }
+                }
+                while self.c.wants_write() {
+                    let k = self.s.write_slices(&self.c.output().as_array());
+                    self.c.advance(k).expect("advance");
+                }
+                acc.sum
+            }
+        }
+
+        impl super::Runner for Runner {
+            fn run(&mut self, n: usize, cap: Option<&mut Capture>) -> u64 {
+                self.pump(n, self.work == Work::W3, cap)
+            }
+
+            fn decode_output(&mut self, out: &[u8]) -> Option<Result<Vec<Vec<u8>>, String>> {
+                Some(decode(&mut self.other, out))
             }
         }
     }
