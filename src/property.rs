@@ -31,7 +31,7 @@ pub const MIN_KEEPALIVE_INTERVAL_MS: u32 = 15_000;
 pub const DEFAULT_DEFLATE_LEVEL: u32 = 6;
 /// Default zlib memory level for permessage-deflate's compressor, for
 /// [`Property::DeflateMemLevel`]: its symbol and output buffers take 7 * 2^(level + 6)
-/// bytes, 28 KiB at 5 against 112 KiB at zlib's default of 8.
+/// bytes, 14 KiB at 5 against 112 KiB at zlib's default of 8.
 pub const DEFAULT_DEFLATE_MEM_LEVEL: u32 = 5;
 /// Default permessage-deflate threshold, for [`Property::DeflateThreshold`]: shorter
 /// messages go uncompressed (a few bytes gain nothing and cost a compressor call).

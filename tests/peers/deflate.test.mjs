@@ -12,22 +12,26 @@ import { after, before, test } from 'node:test';
 import { WebSocket as WsClient } from 'ws';
 import { freePort, launchChromium, listening, root, staticServer } from '../support.mjs';
 
-let echo;
-let echoPort;
+// Two echo servers: one with context takeover, one that asks for none both ways.
+const echoes = {};
 
 before(async () => {
-  echoPort = await freePort();
-  echo = spawn(`${root}target/release/examples/echo_server`, [`127.0.0.1:${echoPort}`], { stdio: 'ignore' });
-  await listening(echoPort);
+  for (const takeover of [true, false]) {
+    const port = await freePort();
+    const args = [`127.0.0.1:${port}`, ...(takeover ? [] : ['no-context-takeover'])];
+    const child = spawn(`${root}target/release/examples/echo_server`, args, { stdio: 'ignore' });
+    await listening(port);
+    echoes[takeover] = { port, child };
+  }
 });
 
-after(() => echo?.kill());
+after(() => Object.values(echoes).forEach((e) => e.child.kill()));
 
 /**
  * A TCP proxy to the echo server that parses the frames going each way (after the HTTP
  * heads): { port, frames: { up: [], down: [] }, close }. A frame is { rsv1, opcode, len }.
  */
-async function frameProxy() {
+async function frameProxy(echoPort) {
   const frames = { up: [], down: [] };
   const watch = (list) => {
     let buf = Buffer.alloc(0);
@@ -94,7 +98,7 @@ const firsts = (list) => list.filter((f) => f.opcode === 1 || f.opcode === 2);
 
 for (const takeover of [true, false]) {
   test(`ws (perMessageDeflate, context takeover ${takeover ? 'on' : 'off'}) and the native server compress both ways`, async () => {
-    const proxy = await frameProxy();
+    const proxy = await frameProxy(echoes[true].port);
     const ws = new WsClient(`ws://127.0.0.1:${proxy.port}/`, {
       perMessageDeflate: { threshold: 0, serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover },
     });
@@ -134,32 +138,36 @@ for (const takeover of [true, false]) {
   });
 }
 
-test("headless Chromium's WebSocket offers permessage-deflate and the native server compresses", async () => {
-  const proxy = await frameProxy();
-  const page = await staticServer((path) => (path === '/' ? `${root}tests/peers/deflate.html` : null));
-  const browser = await launchChromium();
-  try {
-    const tab = await browser.newPage();
-    await tab.goto(`http://127.0.0.1:${page.address().port}/?port=${proxy.port}`);
-    await tab.waitForFunction(() => window.result !== undefined, null, { timeout: 20000 });
-    const result = await tab.evaluate(() => window.result);
-    assert.equal(result.error, undefined, result.error);
-    assert.match(result.extensions, /^permessage-deflate/);
-    assert.deepEqual(result.echoed, result.sizes);
-    const total = result.sizes.reduce((a, b) => a + b, 0);
-    for (const way of ['up', 'down']) {
-      const starts = firsts(proxy.frames[way]);
-      assert.equal(starts.length, result.sizes.length, `${way}: every message`);
-      // Chromium decides itself what it compresses (and cuts large messages into
-      // frames); the server compresses everything.
-      if (way === 'down') assert.ok(starts.every((f) => f.rsv1), 'every echo compressed (RSV1)');
-      else assert.ok(starts.some((f) => f.rsv1), 'Chromium compressed its messages');
-      const wire = data(proxy.frames[way]).reduce((n, f) => n + f.len, 0);
-      assert.ok(wire * 5 < total, `${way}: ${wire} bytes on the wire for ${total} bytes of messages`);
+for (const takeover of [true, false]) {
+  test(`headless Chromium's WebSocket offers permessage-deflate and the native server compresses (context takeover ${takeover ? 'on' : 'off'})`, async () => {
+    const proxy = await frameProxy(echoes[takeover].port);
+    const page = await staticServer((path) => (path === '/' ? `${root}tests/peers/deflate.html` : null));
+    const browser = await launchChromium();
+    try {
+      const tab = await browser.newPage();
+      await tab.goto(`http://127.0.0.1:${page.address().port}/?port=${proxy.port}`);
+      await tab.waitForFunction(() => window.result !== undefined, null, { timeout: 20000 });
+      const result = await tab.evaluate(() => window.result);
+      assert.equal(result.error, undefined, result.error);
+      assert.match(result.extensions, /^permessage-deflate/);
+      assert.equal(result.extensions.includes('server_no_context_takeover'), !takeover, result.extensions);
+      assert.equal(result.extensions.includes('client_no_context_takeover'), !takeover, result.extensions);
+      assert.deepEqual(result.echoed, result.sizes);
+      const total = result.sizes.reduce((a, b) => a + b, 0);
+      for (const way of ['up', 'down']) {
+        const starts = firsts(proxy.frames[way]);
+        assert.equal(starts.length, result.sizes.length, `${way}: every message`);
+        // Chromium decides itself what it compresses (and cuts large messages into
+        // frames); the server compresses everything.
+        if (way === 'down') assert.ok(starts.every((f) => f.rsv1), 'every echo compressed (RSV1)');
+        else assert.ok(starts.some((f) => f.rsv1), 'Chromium compressed its messages');
+        const wire = data(proxy.frames[way]).reduce((n, f) => n + f.len, 0);
+        assert.ok(wire * 5 < total, `${way}: ${wire} bytes on the wire for ${total} bytes of messages`);
+      }
+    } finally {
+      await browser.close();
+      page.close();
+      proxy.close();
     }
-  } finally {
-    await browser.close();
-    page.close();
-    proxy.close();
-  }
-});
+  });
+}
