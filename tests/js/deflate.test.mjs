@@ -9,6 +9,8 @@ import net from 'node:net';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { WebSocket as WsClient, WebSocketServer } from 'ws';
+import * as compressed from 'wsengine/deflate';
+import * as plain from 'wsengine';
 import { WebSocket, acceptSocket } from 'wsengine/deflate';
 
 const run = promisify(execFile);
@@ -20,6 +22,11 @@ function json(len) {
 }
 
 const sizes = [0, 1, 200, 4096, 65536, 300000, 1 << 20];
+
+test('wsengine/deflate exports what wsengine exports, and they are the same objects', () => {
+  assert.deepEqual(Object.keys(compressed).sort(), Object.keys(plain).sort());
+  assert.equal(compressed.WebSocket, plain.WebSocket);
+});
 
 for (const takeover of [true, false]) {
   describe(`context takeover ${takeover ? 'on' : 'off'}`, () => {

@@ -1,7 +1,15 @@
 // Compiled by ./dev with tsc --strict: code written against index.d.ts type-checks.
 import { WebSocket, WebSocketError, type Transport } from 'wsengine';
 import { Action, ActionQueue, BufferType, Handle } from 'wsengine/engine';
-const ws = new WebSocket('ws://127.0.0.1:1/', ['chat'], { maxPayload: 1024 });
+const ws = new WebSocket('ws://127.0.0.1:1/', ['chat'], { maxPayload: 1024, deflate: { serverMaxWindowBits: 12 } });
+const extensions: string = ws.extensions;
+void extensions;
+// wsengine/deflate has the same API.
+import { WebSocket as CompressedWebSocket, acceptSocket } from 'wsengine/deflate';
+void new CompressedWebSocket('ws://127.0.0.1:1/', [], { deflate: false });
+void acceptSocket;
+// @ts-expect-error deflate is true, false or its parameters
+void new WebSocket('ws://127.0.0.1:1/', [], { deflate: 'yes' });
 ws.binaryType = 'uint8array';
 ws.onmessage = (e) => { const d: unknown = e.data; void d; };
 ws.send(new Uint8Array([1]));

@@ -59,6 +59,21 @@ ws.onclose = (e) => {
   assert.deepEqual(out, { got: ['hello', [1, 2, 3]], code: 1000, clean: true, refused: 'invalid-argument' });
 });
 
+test('the installed wsengine/deflate compresses against echo_server (which accepts permessage-deflate)', () => {
+  writeFileSync(
+    join(project, 'deflate.mjs'),
+    `import { WebSocket } from 'wsengine/deflate';
+const ws = new WebSocket('ws://127.0.0.1:${echoPort}/', [], { pingInterval: null, deflate: { threshold: 0 } });
+const text = 'compress me '.repeat(5000);
+ws.onopen = () => ws.send(text);
+ws.onmessage = (e) => { console.log(JSON.stringify({ same: e.data === text, extensions: ws.extensions })); ws.close(1000); };
+`,
+  );
+  const out = JSON.parse(run(process.execPath, ['deflate.mjs']).trim());
+  assert.equal(out.same, true);
+  assert.match(out.extensions, /^permessage-deflate/);
+});
+
 test('code using both entry points type-checks with tsc --strict against the installed types, in Node and in a browser project', () => {
   writeFileSync(
     join(project, 'use.ts'),
