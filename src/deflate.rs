@@ -33,7 +33,7 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 ///
 /// The default keeps the memory a connection holds modest: windows of 2^12 bytes both
 /// ways, memory level 5 and context takeover on, about 210 KiB per connection against
-/// 420 KiB at zlib's defaults (15 bits, level 8); the README's table has every setting.
+/// 420 KiB at zlib's defaults (15 bits, level 8); bench/README.md has every setting.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeflateOptions {
     /// The largest window (9 to 15, as a power of two) the server compresses with. A
@@ -72,7 +72,7 @@ impl Default for DeflateOptions {
 }
 
 impl DeflateOptions {
-    /// Checks the ranges: window bits 9 to 15, level 0 to 9.
+    /// Checks the ranges: window bits 9 to 15, level 0 to 9, memory level 1 to 9.
     pub fn check(&self) -> Result<()> {
         let bits_ok = |b: u8| (9..=15).contains(&b);
         if !bits_ok(self.server_max_window_bits) || !bits_ok(self.client_max_window_bits) {
@@ -87,7 +87,7 @@ impl DeflateOptions {
         Ok(())
     }
 
-    /// The handle properties that carry the level and threshold.
+    /// The handle properties that carry the level, memory level and threshold.
     #[must_use]
     pub fn properties(&self) -> [Property; 3] {
         [
@@ -226,7 +226,10 @@ impl Agreed {
             .flatten()
             .or_else(|| offer.and_then(|o| o.client_max_window_bits.flatten()))
             .unwrap_or(15);
-        let (server_reset, client_reset) = (response.server_no_context_takeover, response.client_no_context_takeover);
+        let server_reset = response.server_no_context_takeover;
+        // Offering client_no_context_takeover is a promise too (RFC 7692 §7.1.1.2), kept
+        // whether or not the server repeats it.
+        let client_reset = response.client_no_context_takeover || offer.is_some_and(|o| o.client_no_context_takeover);
         if server {
             Self {
                 send_window: server_window,
@@ -667,6 +670,15 @@ mod tests {
         let mut out = vec![0; 300_000];
         z.decompress(&wire, &mut out, InflateFlush::SyncFlush).unwrap();
         assert_eq!(z.total_out(), 3 * 65536);
+    }
+
+    #[test]
+    fn a_client_keeps_what_its_offer_promised() {
+        let offer = offer("permessage-deflate; client_max_window_bits=10; client_no_context_takeover");
+        let silent = parse(b"permessage-deflate", false).unwrap();
+        let agreed = Agreed::from_response(&silent, Some(&offer), false);
+        assert_eq!((agreed.send_window, agreed.send_reset), (10, true));
+        assert_eq!((agreed.receive_window, agreed.receive_reset), (15, false));
     }
 
     #[test]

@@ -1657,7 +1657,6 @@ mod peers {
         }
 
         impl Runner {
-
             fn pump(&mut self, n: usize, echo: bool, mut cap: Option<&mut Capture>) -> u64 {
                 let mut acc = Acc::default();
                 let mut msgs = 0;
