@@ -68,7 +68,7 @@ pub struct Options {
     /// in preference order; the first one the client offered is selected.
     pub subprotocols: Vec<String>,
     /// Client: extension offers sent as they are, after the permessage-deflate offer
-    /// of [`Options::deflate`]; the engine implements none but permessage-deflate, so a
+    /// of `deflate` (feature `deflate`); the engine implements none but permessage-deflate, so a
     /// server that accepts another fails the handshake. Server: ignored.
     pub extensions: Vec<String>,
     /// permessage-deflate (feature `deflate`): a client offers it, a server accepts
