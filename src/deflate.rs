@@ -195,11 +195,14 @@ pub(crate) fn answers(offer: &Params, response: &Params) -> core::result::Result
         (Some(o), Some(r)) if r > o => return Err("server_max_window_bits above the offer's"),
         _ => {}
     }
-    match (offer.client_max_window_bits, response.client_max_window_bits) {
-        (None, Some(_)) => Err("client_max_window_bits that the offer did not allow"),
-        (Some(Some(o)), Some(Some(r))) if r > o => Err("client_max_window_bits above the offer's"),
-        _ => Ok(()),
+    // A client_max_window_bits above the offer's breaks RFC 7692 §7.1.2.2 but harms
+    // nothing: it only allows the client a larger window than it offered to use, and the
+    // client keeps to its own (`Agreed::from_response`). Autobahn's server (cases 13.4
+    // and 13.6) answers 15 whatever the offer said.
+    if offer.client_max_window_bits.is_none() && response.client_max_window_bits.is_some() {
+        return Err("client_max_window_bits that the offer did not allow");
     }
+    Ok(())
 }
 
 /// What is in force for one end once a response was agreed.
@@ -220,12 +223,10 @@ impl Agreed {
     /// What a response means for a client that offered `offer`, or for a server.
     pub(crate) fn from_response(response: &Params, offer: Option<&Params>, server: bool) -> Self {
         let server_window = response.server_max_window_bits.unwrap_or(15);
-        // A client's offered value is a promise it keeps even when the server is silent.
-        let client_window = response
-            .client_max_window_bits
-            .flatten()
-            .or_else(|| offer.and_then(|o| o.client_max_window_bits.flatten()))
-            .unwrap_or(15);
+        // A client's offered value is a promise it keeps, whether the server is silent
+        // or allows more.
+        let offered = offer.and_then(|o| o.client_max_window_bits.flatten()).unwrap_or(15);
+        let client_window = response.client_max_window_bits.flatten().map_or(offered, |r| r.min(offered));
         let server_reset = response.server_no_context_takeover;
         // Offering client_no_context_takeover is a promise too (RFC 7692 §7.1.1.2), kept
         // whether or not the server repeats it.
@@ -679,6 +680,12 @@ mod tests {
         let agreed = Agreed::from_response(&silent, Some(&offer), false);
         assert_eq!((agreed.send_window, agreed.send_reset), (10, true));
         assert_eq!((agreed.receive_window, agreed.receive_reset), (15, false));
+        // A server that allows more than the offer (Autobahn 13.4, 13.6) gets the offer's.
+        let generous = parse(b"permessage-deflate; client_max_window_bits=15", false).unwrap();
+        assert_eq!(answers(&offer, &generous), Ok(()));
+        assert_eq!(Agreed::from_response(&generous, Some(&offer), false).send_window, 10);
+        let smaller = parse(b"permessage-deflate; client_max_window_bits=9", false).unwrap();
+        assert_eq!(Agreed::from_response(&smaller, Some(&offer), false).send_window, 9);
     }
 
     #[test]
