@@ -7,7 +7,10 @@
 //! simd128); only the few bytes around a piece boundary are checked one code point at
 //! a time.
 
-use simdutf8::compat::from_utf8;
+// The few bytes around a piece boundary go through core's validator, whose error says
+// whether more bytes could finish the sequence; simdutf8's `compat` flavour says as
+// much but is a second copy of its SIMD code (4 KB of wasm) for at most four bytes.
+use core::str::from_utf8;
 
 /// Returns true when `bytes` is complete, valid UTF-8.
 pub(crate) fn is_valid(bytes: &[u8]) -> bool {
