@@ -33,7 +33,7 @@ CORE='"1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*"'
 # SECTIONS=core runs the 301 core cases only, SECTIONS=deflate the 216 compression cases
 # only, SECTIONS=quick the core cases and 108 of the compression cases (every
 # negotiation variant and payload kind of 12.* and 13.*, messages up to 16 KiB whole and
-# 8 and 16 KiB in 256-byte fragments: a tenth of their time), anything else all 517.
+# 8 and 16 KiB in 256-byte fragments: an eighth of their time), anything else all 517.
 sections=${SECTIONS:-all}
 QUICK=$(for s in 12.1 12.2 12.3 12.4 12.5 13.1 13.2 13.3 13.4 13.5 13.6 13.7; do
   for c in 1 2 3 4 5 6 7 11 12; do printf ', "%s.%s"' "$s" "$c"; done
