@@ -195,14 +195,25 @@ pub(crate) fn answers(offer: &Params, response: &Params) -> core::result::Result
         (Some(o), Some(r)) if r > o => return Err("server_max_window_bits above the offer's"),
         _ => {}
     }
-    // A client_max_window_bits above the offer's breaks RFC 7692 §7.1.2.2 but harms
-    // nothing: it only allows the client a larger window than it offered to use, and the
-    // client keeps to its own (`Agreed::from_response`). Autobahn's server (cases 13.4
-    // and 13.6) answers 15 whatever the offer said.
-    if offer.client_max_window_bits.is_none() && response.client_max_window_bits.is_some() {
-        return Err("client_max_window_bits that the offer did not allow");
+    match (offer.client_max_window_bits, response.client_max_window_bits) {
+        (None, Some(_)) => Err("client_max_window_bits that the offer did not allow"),
+        (Some(Some(o)), Some(Some(r))) if r > o => Err("client_max_window_bits above the offer's"),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// A server's response as a client that offered `offer` takes it: a
+/// client_max_window_bits above the offer's breaks RFC 7692 §7.1.2.2 but harms nothing
+/// (it allows the client a larger window than it said it would use), so the client
+/// reads it as the offer's value and keeps to that. Autobahn's server (cases 13.4 and
+/// 13.6) answers 15 whatever the offer said.
+fn as_client_reads(offer: &Params, mut response: Params) -> Params {
+    if let (Some(Some(o)), Some(Some(r))) = (offer.client_max_window_bits, response.client_max_window_bits)
+        && r > o
+    {
+        response.client_max_window_bits = Some(Some(o));
+    }
+    response
 }
 
 /// What is in force for one end once a response was agreed.
@@ -223,10 +234,12 @@ impl Agreed {
     /// What a response means for a client that offered `offer`, or for a server.
     pub(crate) fn from_response(response: &Params, offer: Option<&Params>, server: bool) -> Self {
         let server_window = response.server_max_window_bits.unwrap_or(15);
-        // A client's offered value is a promise it keeps, whether the server is silent
-        // or allows more.
-        let offered = offer.and_then(|o| o.client_max_window_bits.flatten()).unwrap_or(15);
-        let client_window = response.client_max_window_bits.flatten().map_or(offered, |r| r.min(offered));
+        // A client's offered value is a promise it keeps even when the server is silent.
+        let client_window = response
+            .client_max_window_bits
+            .flatten()
+            .or_else(|| offer.and_then(|o| o.client_max_window_bits.flatten()))
+            .unwrap_or(15);
         let server_reset = response.server_no_context_takeover;
         // Offering client_no_context_takeover is a promise too (RFC 7692 §7.1.1.2), kept
         // whether or not the server repeats it.
@@ -314,6 +327,7 @@ pub(crate) fn client_accepts(offers: &[String], entry: &[u8]) -> Option<Result<(
     let mut why = None;
     for (i, o) in offers.iter().enumerate().filter(|(_, o)| is_deflate(o.as_bytes())) {
         let Ok(offer) = parse(o.as_bytes(), true) else { continue };
+        let response = as_client_reads(&offer, response);
         match answers(&offer, &response) {
             Ok(()) => return Some(Ok((i, Agreed::from_response(&response, Some(&offer), false)))),
             Err(w) => why = why.or(Some(w)),
@@ -680,12 +694,15 @@ mod tests {
         let agreed = Agreed::from_response(&silent, Some(&offer), false);
         assert_eq!((agreed.send_window, agreed.send_reset), (10, true));
         assert_eq!((agreed.receive_window, agreed.receive_reset), (15, false));
-        // A server that allows more than the offer (Autobahn 13.4, 13.6) gets the offer's.
-        let generous = parse(b"permessage-deflate; client_max_window_bits=15", false).unwrap();
-        assert_eq!(answers(&offer, &generous), Ok(()));
-        assert_eq!(Agreed::from_response(&generous, Some(&offer), false).send_window, 10);
-        let smaller = parse(b"permessage-deflate; client_max_window_bits=9", false).unwrap();
-        assert_eq!(Agreed::from_response(&smaller, Some(&offer), false).send_window, 9);
+        // A server that allows more than the offer (Autobahn 13.4, 13.6) gets the offer's
+        // window from a client; a server's own selection may not do it.
+        let offers = ["permessage-deflate; client_max_window_bits=10".to_string()];
+        let agreed = |response: &str| client_accepts(&offers, response.as_bytes()).unwrap().unwrap().1;
+        assert_eq!(agreed("permessage-deflate; client_max_window_bits=15").send_window, 10);
+        assert_eq!(agreed("permessage-deflate; client_max_window_bits=9").send_window, 9);
+        let request = [HttpHeader::new("Sec-WebSocket-Extensions", offers[0].as_str())];
+        assert!(server_selects(&request, b"permessage-deflate; client_max_window_bits=15").unwrap().is_err());
+        assert!(server_selects(&request, b"permessage-deflate; client_max_window_bits=10").unwrap().is_ok());
     }
 
     #[test]
