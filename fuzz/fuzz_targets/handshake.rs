@@ -22,13 +22,19 @@
 //!   headers survive `encode_response_head` and parsing;
 //! - an accepted response's outcome names offers that the response really selected;
 //! - the round trip above.
+//!
+//! The core is built with permessage-deflate (for the `inflate` target), so its offers,
+//! selections and responses are held to RFC 7692: malformed ones are refused with the
+//! documented errors, and the round trip's server answers a permessage-deflate offer
+//! with `accept_deflate`, as a server does, rather than by echoing it.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use wsengine::{
-    DEFAULT_MAX_HEAD_LEN, DEFAULT_MAX_HEADERS, Error, Handle, HeadLimits, HeadParser, HttpHeader, Property, State,
-    accept_key, encode_rejection, encode_request_head, encode_response_head, offered_subprotocols,
+    DEFAULT_MAX_HEAD_LEN, DEFAULT_MAX_HEADERS, DeflateOptions, Error, Handle, HeadLimits, HeadParser, HttpHeader,
+    PERMESSAGE_DEFLATE, Property, State, accept_deflate, accept_key, encode_rejection, encode_request_head,
+    encode_response_head, offered_subprotocols,
 };
 
 /// The parts of the input after the raw head: one item a line, named by its first
@@ -188,6 +194,10 @@ fn extension_name(offer: &str) -> &str {
     offer.split(';').next().unwrap_or_default().trim_ascii()
 }
 
+fn is_deflate(entry: &str) -> bool {
+    extension_name(entry).eq_ignore_ascii_case(PERMESSAGE_DEFLATE)
+}
+
 /// Pushes `bytes` in the chunk sizes given and checks `HeadParser` against a model.
 fn push_all(bytes: &[u8], chunks: &[u8], limits: HeadLimits) -> (HeadParser, Option<Error>) {
     let mut p = HeadParser::new(limits);
@@ -261,7 +271,12 @@ fn raw_head(input: &Input) {
             hs.to_vec()
         }
         Err(e) => {
-            assert!(matches!(e, Error::InvalidToken), "begin_client_handshake failed with {e:?}");
+            match e {
+                Error::InvalidToken => {}
+                // A malformed permessage-deflate offer.
+                Error::InvalidExtensionParameters(_) => assert!(exts.iter().any(|e| is_deflate(e)), "{exts:?}"),
+                e => panic!("begin_client_handshake failed with {e:?}"),
+            }
             assert_eq!(c.state(), State::Created);
             c.begin_client_handshake(&[], &[], &[]).expect("a plain client handshake").to_vec()
         }
@@ -326,6 +341,7 @@ fn raw_head(input: &Input) {
                             | Error::AcceptMismatch
                             | Error::SubprotocolNotOffered
                             | Error::ExtensionNotOffered
+                            | Error::UnacceptableExtensionResponse(_)
                     ),
                     "end_client_handshake failed with {e:?}"
                 );
@@ -372,6 +388,12 @@ fn server_checks(request: &[HttpHeader<'_>], chosen: Option<&str>, selections: &
         }
         Err(Error::InvalidToken) => {
             // The server's own choices were refused: the handle is unchanged.
+            assert_eq!(s.state(), State::Created);
+        }
+        Err(Error::InvalidExtensionParameters(_)) => {
+            // A permessage-deflate selection that is no response to the request's offers:
+            // the server's own mistake too.
+            assert!(selections.iter().any(|e| is_deflate(e)), "{selections:?}");
             assert_eq!(s.state(), State::Created);
         }
         Err(e) => {
@@ -431,6 +453,7 @@ fn round_trip(input: &Input) {
             match e {
                 Error::InvalidToken => assert!(!subs_ok || !exts_ok, "InvalidToken for {subs:?} {exts:?}"),
                 Error::InvalidHeader => assert!(subs_ok && exts_ok && !initial_ok, "InvalidHeader for {initial:?}"),
+                Error::InvalidExtensionParameters(_) => assert!(exts.iter().any(|e| is_deflate(e)), "{exts:?}"),
                 other => panic!("begin_client_handshake failed with {other:?}"),
             }
             assert_eq!(c.state(), State::Created);
@@ -479,16 +502,26 @@ fn round_trip(input: &Input) {
         0 => None,
         i => Some(offered_subs[i - 1]),
     };
+    // Other extensions are selected by echoing an offer; permessage-deflate by answering
+    // the offers as a server does (`None` in `expect_ext`: the client names whichever of
+    // its permessage-deflate offers the answer fits first).
+    let deflate_answer = accept_deflate(&req.headers, &DeflateOptions::default()).expect("the default options");
     let mut picked: Vec<&str> = Vec::new();
-    let mut expect_ext: Vec<usize> = Vec::new();
+    let mut expect_ext: Vec<Option<usize>> = Vec::new();
     for &i in &input.tail.pick_extensions {
         let Some(e) = offered_exts.get(usize::from(i) % offered_exts.len().max(1)) else { continue };
         let name = extension_name(e);
         if picked.iter().any(|p| extension_name(p).eq_ignore_ascii_case(name)) {
             continue;
         }
-        picked.push(e);
-        expect_ext.push(offered_exts.iter().position(|o| extension_name(o).eq_ignore_ascii_case(name)).unwrap());
+        if is_deflate(e) {
+            let Some(answer) = deflate_answer.as_deref() else { continue };
+            picked.push(answer);
+            expect_ext.push(None);
+        } else {
+            picked.push(e);
+            expect_ext.push(offered_exts.iter().position(|o| extension_name(o).eq_ignore_ascii_case(name)));
+        }
     }
     let mut s: Handle = Handle::new_server([]).expect("a server");
     let resp = match s.begin_server_handshake(chosen, &picked, &req.headers) {
@@ -506,7 +539,13 @@ fn round_trip(input: &Input) {
     let outcome = c.end_client_handshake(&res.headers).expect("the client refused the server's own response");
     let want_sub = chosen.map(|p| offered_subs.iter().position(|o| *o == p).unwrap());
     assert_eq!(outcome.subprotocol, want_sub);
-    assert_eq!(outcome.extensions, expect_ext);
+    assert_eq!(outcome.extensions.len(), expect_ext.len(), "{:?} for {expect_ext:?}", outcome.extensions);
+    for (&got, want) in outcome.extensions.iter().zip(&expect_ext) {
+        match want {
+            Some(i) => assert_eq!(got, *i),
+            None => assert!(is_deflate(offered_exts[got]), "{got} names {:?}", offered_exts[got]),
+        }
+    }
     assert_eq!(c.state(), State::Open);
     s.end_server_handshake().expect("end_server_handshake");
     assert_eq!(s.state(), State::Open);
