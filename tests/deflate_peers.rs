@@ -8,35 +8,10 @@
 
 #[path = "../examples/common/mod.rs"]
 mod common;
-
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+#[path = "common/peer.rs"]
+mod peer;
 
 use wsengine::{DeflateOptions, Event, Options};
-
-struct Server(Child, u16);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `program script arg` from the repository root; it prints its port first.
-fn start(program: &str, script: &str, arg: &str) -> Server {
-    let mut child = Command::new(program)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/").to_owned() + script)
-        .arg(arg)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line).expect("the port line");
-    let port = line.trim().parse().unwrap_or_else(|_| panic!("{script} printed {line:?}"));
-    Server(child, port)
-}
 
 /// Text that compresses about as JSON does.
 fn json(len: usize) -> Vec<u8> {
@@ -99,7 +74,7 @@ fn check(peer: &str, port: u16, takeover: bool) {
 #[test]
 fn python_websockets_echoes_compressed_messages_with_and_without_context_takeover() {
     for (arg, takeover) in [("deflate", true), ("deflate-no-context-takeover", false)] {
-        let server = start("python3", "tests/peers/python_echo.py", arg);
+        let server = peer::start("python3", "tests/peers/python_echo.py", &[arg]);
         check("python-websockets", server.1, takeover);
     }
 }
@@ -107,7 +82,7 @@ fn python_websockets_echoes_compressed_messages_with_and_without_context_takeove
 #[test]
 fn node_ws_echoes_compressed_messages_with_and_without_context_takeover() {
     for (arg, takeover) in [("", true), ("no-context-takeover", false)] {
-        let server = start("node", "tests/peers/ws_echo.mjs", arg);
+        let server = peer::start("node", "tests/peers/ws_echo.mjs", &[arg]);
         check("ws", server.1, takeover);
     }
 }

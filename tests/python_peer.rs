@@ -4,36 +4,14 @@
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+#[path = "common/peer.rs"]
+mod peer;
 
 use wsengine::{Event, Options, Property};
 
-struct Server(Child, u16);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn python_echo() -> Server {
-    let mut child = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/python_echo.py"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs (./dev installs python-websockets)");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line).expect("the port line");
-    let port =
-        line.trim().parse().unwrap_or_else(|_| panic!("python_echo.py printed {line:?}: is websockets installed?"));
-    Server(child, port)
-}
-
 #[test]
 fn a_16_mib_message_from_a_client_connection_comes_back_from_python_websockets() {
-    let server = python_echo();
+    let server = peer::start("python3", "tests/peers/python_echo.py", &[]);
     let options = Options {
         properties: vec![Property::SendBufferSize(4096)], // the default: a masked copy in 4 KiB chunks
         reassemble: true,
