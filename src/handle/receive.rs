@@ -189,6 +189,13 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         }
     }
 
+    /// The most bytes one indicated piece may hold: the receive buffer size, or less when
+    /// the receive operation brought a smaller buffer of its own.
+    fn piece_cap(&self) -> usize {
+        let own = self.receive_op.as_ref().and_then(|op| op.buffer.as_ref()).map_or(usize::MAX, Vec::capacity);
+        own.min(self.config.receive_buffer_size)
+    }
+
     pub(super) fn next_receive_action(&mut self) -> Result<Action<'_, B, C>> {
         if self.receive_flight.is_some() || self.receive_op.is_none() {
             return Ok(Action::NoAction);
@@ -284,12 +291,8 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                 }
             }
             // A data frame: hand over what is here, up to the caller's buffer.
-            let cap = match self.receive_op.as_ref().and_then(|op| op.buffer.as_ref()) {
-                Some(b) => b.capacity(),
-                None => usize::MAX,
-            };
             // At most the receive buffer size, also from bytes parsed where they lie.
-            let avail = (self.rend - self.rpos).min(cap).min(self.config.receive_buffer_size);
+            let avail = (self.rend - self.rpos).min(self.piece_cap());
             let n = usize::try_from(f.remaining).map_or(avail, |r| r.min(avail));
             let frame_done = n as u64 == f.remaining;
             let message_done = frame_done && f.header.fin;
@@ -347,10 +350,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// bytes, and text is validated as it comes out.
     fn inflate_step(&mut self, f: InFrame) -> Result<InflateStep> {
         let rbs = self.config.receive_buffer_size;
-        let cap = match self.receive_op.as_ref().and_then(|op| op.buffer.as_ref()) {
-            Some(b) => b.capacity().min(rbs),
-            None => rbs,
-        };
+        let cap = self.piece_cap();
         let avail = (self.rend - self.rpos).min(rbs);
         let n = usize::try_from(f.remaining).map_or(avail, |r| r.min(avail));
         let frame_over = n as u64 == f.remaining;
