@@ -1442,7 +1442,13 @@ mod peers {
 
         /// Polls message pieces until `n` messages ended, reading whenever the
         /// connection needs bytes; `echo` sends each piece back.
-        fn pump(c: &mut Connection, s: &mut MockStream, n: usize, echo: bool, mut cap: Option<&mut Capture>) -> u64 {
+        pub(super) fn pump(
+            c: &mut Connection,
+            s: &mut MockStream,
+            n: usize,
+            echo: bool,
+            mut cap: Option<&mut Capture>,
+        ) -> u64 {
             let mut acc = Acc::default();
             let mut msgs = 0;
             while msgs < n {
@@ -1656,48 +1662,9 @@ mod peers {
             Ok(msgs)
         }
 
-        impl Runner {
-            fn pump(&mut self, n: usize, echo: bool, mut cap: Option<&mut Capture>) -> u64 {
-                let mut acc = Acc::default();
-                let mut msgs = 0;
-                while msgs < n {
-                    let ended;
-                    if let Some(Event::Message { data, fin, .. }) = self.c.poll_event() {
-                        black_box(data);
-                        acc.piece(data);
-                        if let Some(cap) = cap.as_deref_mut() {
-                            cap.piece(data, fin);
-                        }
-                        ended = fin;
-                        if echo {
-                            self.c.send_received().expect("echo");
-                        }
-                    } else if self.c.wants_write() {
-                        let k = self.s.write_slices(&self.c.output().as_array());
-                        self.c.advance(k).expect("advance");
-                        continue;
-                    } else {
-                        let buffer = self.c.read_buffer().expect("the connection reads");
-                        let k = self.s.read_into(buffer);
-                        self.c.commit(k, 0);
-                        continue;
-                    }
-                    if ended {
-                        acc.end();
-                        msgs += 1;
-                    }
-                }
-                while self.c.wants_write() {
-                    let k = self.s.write_slices(&self.c.output().as_array());
-                    self.c.advance(k).expect("advance");
-                }
-                acc.sum
-            }
-        }
-
         impl super::Runner for Runner {
             fn run(&mut self, n: usize, cap: Option<&mut Capture>) -> u64 {
-                self.pump(n, self.work == Work::W3, cap)
+                super::wsc::pump(&mut self.c, &mut self.s, n, self.work == Work::W3, cap)
             }
 
             fn decode_output(&mut self, out: &[u8]) -> Option<Result<Vec<Vec<u8>>, String>> {
