@@ -1022,6 +1022,16 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.output_len() > 0
     }
 
+    /// True while the output ends with a large frame written from where it lies: until
+    /// [`advance`](Self::advance) counts it written, [`poll_event`](Self::poll_event)
+    /// gives no event (an automatic pong must not land inside the frame), however much
+    /// input waits. A host that reports writes late (with its next call) calls `advance`
+    /// at once when this is true.
+    #[must_use]
+    pub fn events_wait_for_output(&self) -> bool {
+        self.flight.is_some()
+    }
+
     /// The bytes to write now, in order, as up to three slices (for a vectored
     /// write). Report what was written with [`advance`](Self::advance).
     #[must_use]

@@ -93,7 +93,8 @@ struct Report {
     buffered: u32,
     /// `MORE_EVENTS` 1: the batch ended early, call again (`flush`) for the rest;
     /// `INPUT_BLOCKED` 2: input waits inside (stop reading until a report clears it);
-    /// `MORE_OUTPUT` 4: more output follows once this is taken (`advance`);
+    /// `MORE_OUTPUT` 4: report this output taken at once (`advance`): more output
+    /// follows it, or events wait until a large frame in it is written;
     /// `ERROR` 8: the call or a staged send failed: `takeError()` throws nothing, returns it.
     flags: u32,
     /// Where the glue writes input, and its size.
@@ -506,7 +507,7 @@ impl JsConnection {
         };
         let buffered = self.inner.buffered_amount();
         r.buffered = u32::try_from(buffered).unwrap_or(u32::MAX);
-        if buffered > out.len() {
+        if buffered > out.len() || self.inner.events_wait_for_output() {
             r.flags |= R_MORE_OUTPUT;
         }
         if self.blocked {
