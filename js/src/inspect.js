@@ -1,6 +1,6 @@
 // The wire as a tool shows it: the engine reads a frame header, this file names its fields.
 
-import { frameHeader } from '../wasm/wsengine.js';
+import { frameHeader } from '../wasm/handle.js';
 
 /**
  * @typedef {object} FrameHeader

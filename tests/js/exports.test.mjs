@@ -35,6 +35,24 @@ test('the default entry is the facade: no handles, actions or memory views', () 
   assert.equal(facade.WebSocketError, pkg.WebSocketError, 'one error class for both entries');
 });
 
+// The Handle's wasm is wsengine/engine's own and always has permessage-deflate, though this
+// program loaded the default wasm (without it) through 'wsengine'.
+test('handles negotiate and apply permessage-deflate whatever wasm the facade loaded', () => {
+  const { Handle, ActionQueue, BufferType, Action } = pkg;
+  const client = Handle.createClient(undefined);
+  const server = Handle.createServer(undefined);
+  const request = client.beginClientHandshake([], ['permessage-deflate'], []);
+  const response = server.beginServerHandshake(undefined, ['permessage-deflate'], [['Host', 'x'], ...request]);
+  assert.deepEqual(client.endClientHandshake(response).extensions, [0]);
+  client.sendText(BufferType.UTF8_MESSAGE, 'compress me '.repeat(100));
+  assert.equal(client.getAction(ActionQueue.SEND), Action.SEND_TO_NETWORK);
+  const frame = client.actionData();
+  assert.equal(frame[0], 0xc1, 'FIN, RSV1 and text: compressed');
+  assert.ok(frame.length < 200, `${frame.length} bytes for 1200 of text`);
+  client.free();
+  server.free();
+});
+
 test('a server chooses its most preferred offered subprotocol with the engine\'s rule', () => {
   const request = [['Sec-WebSocket-Protocol', 'chat.v1, chat.v2']];
   assert.equal(pkg.chooseSubprotocol(request, ['chat.v3', 'chat.v2', 'chat.v1']), 'chat.v2');

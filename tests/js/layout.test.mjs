@@ -25,7 +25,8 @@ test('js/src/layout.js matches the bindings\' connectionLayout()', () => {
 // the literal types in engine.d.ts are copies, checked here both ways.
 test('js/src/constants.js and engine.d.ts match the engine\'s constants', async () => {
   const { readFileSync } = await import('node:fs');
-  const { engineConstants } = await import('../../js/wasm/wsengine.js');
+  await import('wsengine/engine');
+  const { engineConstants } = await import('../../js/wasm/handle.js');
   const js = await import('../../js/src/constants.js');
   const dts = readFileSync(new URL('../../js/engine.d.ts', import.meta.url), 'utf8');
   const { MAX_CLOSE_REASON_LENGTH, ...engine } = engineConstants();

@@ -813,3 +813,34 @@ pub fn connection_layout() -> Object {
     set(&o, "constants", constants);
     o
 }
+
+/// The subprotocols a request offers, in order.
+#[wasm_bindgen(js_name = offeredSubprotocols)]
+pub fn offered_subprotocols(request_headers: JsValue) -> Result<Array, JsValue> {
+    let headers = headers_in(&request_headers)?;
+    Ok(core::offered_subprotocols(&headers).into_iter().map(JsValue::from_str).collect())
+}
+
+// The global properties live with the Connection (every entry point loads its wasm): the
+// keep-alive interval is what connections ping at.
+
+/// WebSocketGetGlobalProperty(KEEPALIVE_INTERVAL), in milliseconds.
+#[wasm_bindgen(js_name = keepaliveInterval)]
+pub fn keepalive_interval() -> u32 {
+    match core::global_property(core::PropertyType::KeepaliveInterval) {
+        Ok(core::GlobalProperty::KeepaliveInterval(ms)) => ms,
+        _ => core::DEFAULT_KEEPALIVE_INTERVAL_MS,
+    }
+}
+
+/// Sets the keepalive interval (clamped as the registry value is); returns the value set.
+#[wasm_bindgen(js_name = setKeepaliveInterval)]
+pub fn set_keepalive_interval(ms: u32) -> u32 {
+    core::set_keepalive_interval(ms)
+}
+
+/// WebSocketGetGlobalProperty(SUPPORTED_VERSIONS).
+#[wasm_bindgen(js_name = supportedVersions)]
+pub fn supported_versions() -> Vec<u32> {
+    core::SUPPORTED_VERSIONS.to_vec()
+}

@@ -1,4 +1,6 @@
-// `wsengine/engine` on this platform: the main entry loads the wasm.
+// `wsengine/engine` in workerd: the main entry loads the Connection's wasm, the loader the
+// Handle's.
 import '../workerd.js';
+import './load-workerd.js';
 
 export * from '../engine.js';
