@@ -143,7 +143,9 @@ mod simd128 {
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-use simd128::{mask_copy as mask_copy_body, mask_in_place as mask_in_place_body, mask_in_place_ascii as mask_in_place_ascii_body};
+use simd128::{
+    mask_copy as mask_copy_body, mask_in_place as mask_in_place_body, mask_in_place_ascii as mask_in_place_ascii_body,
+};
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]

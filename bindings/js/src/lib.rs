@@ -28,6 +28,12 @@ mod handle;
 #[cfg(feature = "handle")]
 pub use handle::*;
 
+// dlmalloc, std's allocator on wasm32, is 2 KB gzipped more than talc, and no faster on the
+// facade's echo (bench/README.md).
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 #[wasm_bindgen]
 extern "C" {
     /// `crypto.getRandomValues` of the global scope (browsers, Node 20, workerd).
