@@ -1,0 +1,169 @@
+/*
+ * What the Windows SDK's WebSocket sample does, on libwsengine: a client handle and a
+ * server handle in one process, the handshake headers passed between them, then messages
+ * driven by the documented WebSocketGetAction / WebSocketCompleteAction loop over an
+ * in-memory transport, every action completed (NO_ACTION too). Prints what it moved.
+ */
+#include "common.h"
+
+/* One direction of the in-memory transport. */
+typedef struct {
+    BYTE data[1 << 20];
+    ULONG len;
+} Pipe;
+
+static Pipe to_server, to_client;
+
+static void print_headers(const char *who, const WEB_SOCKET_HTTP_HEADER *h, ULONG n) {
+    for (ULONG i = 0; i < n; i++) {
+        printf("%s header: %.*s: %.*s\n", who, (int)h[i].ulNameLength, h[i].pcName, (int)h[i].ulValueLength, h[i].pcValue);
+    }
+}
+
+/* The sample's RunLoop: actions of every queue until NO_ACTION; `out` is the pipe this
+ * side writes, `in` the one it reads. Returns the last indicated receive's type, and
+ * copies its data into `got`. */
+static WEB_SOCKET_BUFFER_TYPE run_loop(const char *who, WEB_SOCKET_HANDLE h, Pipe *out, Pipe *in, char *got, ULONG *got_len,
+                                       USHORT *close_status) {
+    WEB_SOCKET_BUFFER_TYPE last = (WEB_SOCKET_BUFFER_TYPE)0;
+    for (;;) {
+        WEB_SOCKET_BUFFER buffers[2];
+        ULONG count = 2;
+        WEB_SOCKET_ACTION action;
+        WEB_SOCKET_BUFFER_TYPE type;
+        PVOID app = NULL;
+        PVOID actx = NULL;
+        HRESULT hr = WebSocketGetAction(h, WEB_SOCKET_ALL_ACTION_QUEUE, buffers, &count, &action, &type, &app, &actx);
+        if (FAILED(hr)) {
+            printf("%s: WebSocketGetAction failed 0x%08X: aborting\n", who, (unsigned)hr);
+            WebSocketAbortHandle(h);
+            continue;
+        }
+        ULONG moved = 0;
+        switch (action) {
+        case WEB_SOCKET_NO_ACTION:
+            break;
+        case WEB_SOCKET_SEND_TO_NETWORK_ACTION:
+            for (ULONG i = 0; i < count; i++) {
+                CHECK(out->len + buffers[i].Data.ulBufferLength <= sizeof out->data);
+                memcpy(out->data + out->len, buffers[i].Data.pbBuffer, buffers[i].Data.ulBufferLength);
+                out->len += buffers[i].Data.ulBufferLength;
+                moved += buffers[i].Data.ulBufferLength;
+            }
+            printf("%s: sent %lu bytes in %lu buffers (type 0x%08X)\n", who, (unsigned long)moved, (unsigned long)count, (unsigned)type);
+            break;
+        case WEB_SOCKET_INDICATE_SEND_COMPLETE_ACTION:
+            printf("%s: send complete (context %p)\n", who, app);
+            break;
+        case WEB_SOCKET_RECEIVE_FROM_NETWORK_ACTION:
+            CHECK(count >= 1);
+            moved = in->len < buffers[0].Data.ulBufferLength ? in->len : buffers[0].Data.ulBufferLength;
+            if (moved == 0) {
+                /* Nothing to read yet: stop here and come back after the peer ran. */
+                WebSocketCompleteAction(h, actx, 0);
+                return last;
+            }
+            memcpy(buffers[0].Data.pbBuffer, in->data, moved);
+            memmove(in->data, in->data + moved, in->len - moved);
+            in->len -= moved;
+            printf("%s: received %lu bytes from the network\n", who, (unsigned long)moved);
+            break;
+        case WEB_SOCKET_INDICATE_RECEIVE_COMPLETE_ACTION:
+            CHECK(count == 1);
+            last = type;
+            if (type == WEB_SOCKET_CLOSE_BUFFER_TYPE) {
+                *close_status = buffers[0].CloseStatus.usStatus;
+                *got_len = buffers[0].CloseStatus.ulReasonLength;
+                if (*got_len) memcpy(got, buffers[0].CloseStatus.pbReason, *got_len);
+                printf("%s: close indicated: %u \"%.*s\"\n", who, *close_status, (int)*got_len, got);
+            } else {
+                memcpy(got + *got_len, buffers[0].Data.pbBuffer, buffers[0].Data.ulBufferLength);
+                *got_len += buffers[0].Data.ulBufferLength;
+                printf("%s: indicated %lu bytes (type 0x%08X, context %p)\n", who, (unsigned long)buffers[0].Data.ulBufferLength,
+                       (unsigned)type, app);
+            }
+            break;
+        }
+        WebSocketCompleteAction(h, actx, moved);
+        if (action == WEB_SOCKET_NO_ACTION) return last;
+    }
+}
+
+int main(void) {
+    WEB_SOCKET_HANDLE client = NULL, server = NULL;
+    CHECK_HR(WebSocketCreateClientHandle(NULL, 0, &client), S_OK);
+    CHECK_HR(WebSocketCreateServerHandle(NULL, 0, &server), S_OK);
+    CHECK(client != NULL && server != NULL && client != server);
+
+    /* The handshake: the client's headers, plus Host, are the server's request. */
+    PWEB_SOCKET_HTTP_HEADER request = NULL, response = NULL;
+    ULONG request_count = 0, response_count = 0;
+    CHECK_HR(WebSocketBeginClientHandshake(client, NULL, 0, NULL, 0, NULL, 0, &request, &request_count), S_OK);
+    print_headers("client", request, request_count);
+    WEB_SOCKET_HTTP_HEADER all[16];
+    CHECK(request_count < 16);
+    char host_name[] = "Host", host_value[] = "localhost";
+    all[0].pcName = host_name;
+    all[0].ulNameLength = 4;
+    all[0].pcValue = host_value;
+    all[0].ulValueLength = 9;
+    memcpy(all + 1, request, request_count * sizeof *request);
+    CHECK_HR(WebSocketBeginServerHandshake(server, NULL, NULL, 0, all, request_count + 1, &response, &response_count), S_OK);
+    print_headers("server", response, response_count);
+    CHECK_HR(WebSocketEndClientHandshake(client, response, response_count, NULL, NULL, NULL), S_OK);
+    CHECK_HR(WebSocketEndServerHandshake(server), S_OK);
+
+    /* Client -> server: a text message, and a ping the server answers by itself. */
+    static BYTE hello[] = "Hello World";
+    WEB_SOCKET_BUFFER buf;
+    buf.Data.pbBuffer = hello;
+    buf.Data.ulBufferLength = (ULONG)strlen((char *)hello);
+    CHECK_HR(WebSocketSend(client, WEB_SOCKET_UTF8_MESSAGE_BUFFER_TYPE, &buf, (PVOID)0x1234), S_OK);
+    CHECK_HR(WebSocketSend(client, WEB_SOCKET_UTF8_MESSAGE_BUFFER_TYPE, &buf, NULL), E_INVALID_PROTOCOL_OPERATION);
+    CHECK_HR(WebSocketReceive(server, NULL, (PVOID)0x5678), S_OK);
+    char got[4096];
+    ULONG got_len = 0;
+    USHORT status = 0;
+    run_loop("client", client, &to_server, &to_client, got, &got_len, &status);
+    CHECK(run_loop("server", server, &to_client, &to_server, got, &got_len, &status) == WEB_SOCKET_UTF8_MESSAGE_BUFFER_TYPE);
+    CHECK(got_len == 11 && memcmp(got, "Hello World", 11) == 0);
+
+    /* Server -> client: binary, from the server's memory in place. */
+    static BYTE blob[70000];
+    for (size_t i = 0; i < sizeof blob; i++) blob[i] = (BYTE)(i * 7);
+    buf.Data.pbBuffer = blob;
+    buf.Data.ulBufferLength = sizeof blob;
+    CHECK_HR(WebSocketSend(server, WEB_SOCKET_BINARY_MESSAGE_BUFFER_TYPE, &buf, NULL), S_OK);
+    CHECK_HR(WebSocketReceive(client, NULL, NULL), S_OK);
+    static char bin[sizeof blob];
+    ULONG bin_len = 0;
+    run_loop("server", server, &to_client, &to_server, got, &got_len, &status);
+    for (int turn = 0; turn < 64 && bin_len < sizeof blob; turn++) {
+        WEB_SOCKET_BUFFER_TYPE t = run_loop("client", client, &to_server, &to_client, bin, &bin_len, &status);
+        if (t == WEB_SOCKET_BINARY_FRAGMENT_BUFFER_TYPE) CHECK_HR(WebSocketReceive(client, NULL, NULL), S_OK);
+    }
+    CHECK(bin_len == sizeof blob && memcmp(bin, blob, sizeof blob) == 0);
+
+    /* The closing handshake: the client closes, the server answers. */
+    static BYTE reason[] = "bye";
+    buf.CloseStatus.pbReason = reason;
+    buf.CloseStatus.ulReasonLength = 3;
+    buf.CloseStatus.usStatus = WEB_SOCKET_SUCCESS_CLOSE_STATUS;
+    CHECK_HR(WebSocketSend(client, WEB_SOCKET_CLOSE_BUFFER_TYPE, &buf, NULL), S_OK);
+    CHECK_HR(WebSocketReceive(server, NULL, NULL), S_OK);
+    run_loop("client", client, &to_server, &to_client, got, &got_len, &status);
+    got_len = 0;
+    CHECK(run_loop("server", server, &to_client, &to_server, got, &got_len, &status) == WEB_SOCKET_CLOSE_BUFFER_TYPE);
+    CHECK(status == 1000 && got_len == 3 && memcmp(got, "bye", 3) == 0);
+    CHECK_HR(WebSocketSend(server, WEB_SOCKET_CLOSE_BUFFER_TYPE, NULL, NULL), S_OK);
+    CHECK_HR(WebSocketReceive(client, NULL, NULL), S_OK);
+    run_loop("server", server, &to_client, &to_server, got, &got_len, &status);
+    got_len = 0;
+    CHECK(run_loop("client", client, &to_server, &to_client, got, &got_len, &status) == WEB_SOCKET_CLOSE_BUFFER_TYPE);
+    CHECK(status == WEB_SOCKET_EMPTY_CLOSE_STATUS && got_len == 0);
+
+    WebSocketDeleteHandle(client);
+    WebSocketDeleteHandle(server);
+    printf("sample: ok\n");
+    return 0;
+}
