@@ -164,6 +164,51 @@ int main(void) {
 
     WebSocketDeleteHandle(client);
     WebSocketDeleteHandle(server);
+
+    /* The selection outputs, and a receive into the caller's own buffer. */
+    CHECK_HR(WebSocketCreateClientHandle(NULL, 0, &client), S_OK);
+    CHECK_HR(WebSocketCreateServerHandle(NULL, 0, &server), S_OK);
+    PCSTR protocols[] = {"chat.v1", "chat.v2"};
+    PCSTR offers[] = {"x-one", "x-two"};
+    CHECK_HR(WebSocketBeginClientHandshake(client, protocols, 2, offers, 2, NULL, 0, &request, &request_count), S_OK);
+    memcpy(all + 1, request, request_count * sizeof *request);
+    PCSTR chosen[] = {"x-two"};
+    CHECK_HR(WebSocketBeginServerHandshake(server, "chat.v2", chosen, 1, all, request_count + 1, &response, &response_count), S_OK);
+    print_headers("server", response, response_count);
+    ULONG selected[2] = {9, 9}, selected_count = 2, subprotocol = 9;
+    CHECK_HR(WebSocketEndClientHandshake(client, response, response_count, selected, &selected_count, &subprotocol), S_OK);
+    CHECK(subprotocol == 1 && selected_count == 1 && selected[0] == 1);
+    printf("client: the server chose subprotocol %lu and extension %lu\n", (unsigned long)subprotocol, (unsigned long)selected[0]);
+    static BYTE mine[300];
+    buf.Data.pbBuffer = hello;
+    buf.Data.ulBufferLength = 11;
+    CHECK_HR(WebSocketSend(client, WEB_SOCKET_BINARY_MESSAGE_BUFFER_TYPE, &buf, NULL), S_OK);
+    WEB_SOCKET_BUFFER into;
+    into.Data.pbBuffer = mine;
+    into.Data.ulBufferLength = sizeof mine;
+    CHECK_HR(WebSocketReceive(server, &into, NULL), S_OK);
+    run_loop("client", client, &to_server, &to_client, got, &got_len, &status);
+    WEB_SOCKET_BUFFER b[2];
+    ULONG n;
+    WEB_SOCKET_ACTION action;
+    WEB_SOCKET_BUFFER_TYPE type;
+    PVOID actx;
+    for (;;) {
+        n = 2;
+        CHECK_HR(WebSocketGetAction(server, WEB_SOCKET_RECEIVE_ACTION_QUEUE, b, &n, &action, &type, NULL, &actx), S_OK);
+        if (action != WEB_SOCKET_RECEIVE_FROM_NETWORK_ACTION) break;
+        ULONG moved = to_server.len < b[0].Data.ulBufferLength ? to_server.len : b[0].Data.ulBufferLength;
+        memcpy(b[0].Data.pbBuffer, to_server.data, moved);
+        memmove(to_server.data, to_server.data + moved, to_server.len - moved);
+        to_server.len -= moved;
+        WebSocketCompleteAction(server, actx, moved);
+    }
+    CHECK(action == WEB_SOCKET_INDICATE_RECEIVE_COMPLETE_ACTION && type == WEB_SOCKET_BINARY_MESSAGE_BUFFER_TYPE);
+    CHECK(n == 1 && b[0].Data.pbBuffer == mine && b[0].Data.ulBufferLength == 11 && memcmp(mine, "Hello World", 11) == 0);
+    WebSocketCompleteAction(server, actx, 0);
+    printf("server: received into its own buffer\n");
+    WebSocketDeleteHandle(client);
+    WebSocketDeleteHandle(server);
     printf("sample: ok\n");
     return 0;
 }
