@@ -3,13 +3,13 @@
 # every program built with the system compiler through pkg-config, as a user would, as C11
 # and C++17 with -Wall -Wextra -Werror; run as built, against the static library, with
 # AddressSanitizer and UndefinedBehaviorSanitizer, and under valgrind. echo_client talks
-# to examples/echo_server on loopback.
+# to examples/echo_server on loopback; threads runs handles on several threads at once.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PKG_CONFIG_PATH="$PWD/target/c/lib/pkgconfig"
 out=target/c-tests
 mkdir -p "$out"
-cflags=(-std=c11 -Wall -Wextra -Werror -g)
+cflags=(-std=c11 -Wall -Wextra -Werror -g -pthread)
 cxxflags=(-std=c++17 -Wall -Wextra -Werror -g)
 read -ra pc_cflags <<<"$(pkg-config --cflags wsengine)"
 read -ra pc_libs <<<"$(pkg-config --libs wsengine)"
@@ -31,7 +31,7 @@ run() {
   esac
 }
 
-for t in sample misuse echo_client; do
+for t in sample misuse echo_client threads; do
   cc "${cflags[@]}" "${pc_cflags[@]}" "bindings/c/tests/$t.c" "${pc_libs[@]}" -o "$out/$t"
   cc "${cflags[@]}" "${pc_cflags[@]}" "bindings/c/tests/$t.c" "$libdir/libwsengine.a" "${pc_static[@]}" -o "$out/$t-static"
   cc "${cflags[@]}" "${san[@]}" "${pc_cflags[@]}" "bindings/c/tests/$t.c" "${pc_libs[@]}" -o "$out/$t-san"
