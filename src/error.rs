@@ -293,6 +293,8 @@ pub enum Error {
         /// The length needed.
         needed: usize,
     },
+    /// The caller-supplied buffer (ALLOCATED_BUFFER) lent by address is a null pointer.
+    NullAllocatedBuffer,
     /// A subprotocol or extension name that is not an RFC 7230 token, or an extension
     /// offer that is not well-formed.
     InvalidToken,
@@ -392,6 +394,7 @@ impl Error {
             | Self::UnknownPropertyType(_)
             | Self::PropertySize { .. }
             | Self::AllocatedBufferTooSmall { .. }
+            | Self::NullAllocatedBuffer
             | Self::InvalidToken
             | Self::InvalidExtensionParameters(_)
             | Self::InvalidHeader
@@ -581,6 +584,7 @@ impl fmt::Display for Error {
             Self::AllocatedBufferTooSmall { len, needed } => {
                 write!(f, "allocated buffer is {len} bytes; at least {needed} needed")
             }
+            Self::NullAllocatedBuffer => f.write_str("allocated buffer is a null pointer"),
             Self::InvalidToken => f.write_str("subprotocol or extension is not a valid token"),
             Self::InvalidExtensionParameters(why) => write!(f, "permessage-deflate parameters: {why}"),
             Self::InvalidHeader => f.write_str("header name or value cannot be written in an HTTP/1.1 head"),

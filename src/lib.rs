@@ -115,6 +115,8 @@ mod handle;
 mod handshake;
 mod http;
 #[allow(unsafe_code)]
+mod lent;
+#[allow(unsafe_code)]
 mod mask;
 mod property;
 mod state;

@@ -344,3 +344,32 @@ fn buffer_shapes_are_checked_against_their_type() {
     assert_eq!(BufferType::from_u32(7), Err(Error::UnknownBufferType(7)));
     assert_eq!(h.state(), State::Open);
 }
+
+#[test]
+fn a_lent_buffer_is_checked_and_worked_in() {
+    let mut area = vec![0u8; 4096 + 16 + 144];
+    let (ptr, len) = (area.as_mut_ptr(), area.len());
+    // SAFETY (all three): `area` outlives the handles and is not touched meanwhile.
+    let null = unsafe { H::with_lent_buffer(Role::Server, [], std::ptr::null_mut(), len) };
+    assert_eq!(null.unwrap_err(), Error::NullAllocatedBuffer);
+    let small = unsafe { H::with_lent_buffer(Role::Server, [], ptr, len - 1) };
+    assert_eq!(small.unwrap_err(), Error::AllocatedBufferTooSmall { len: len - 1, needed: len });
+    let twice = unsafe { H::with_lent_buffer(Role::Server, [Property::AllocatedBuffer(vec![0; len])], ptr, len) };
+    assert!(matches!(twice.unwrap_err(), Error::DuplicateProperty(_)));
+    // SAFETY: as above.
+    let mut h = unsafe { H::with_lent_buffer(Role::Server, [], ptr, len) }.unwrap();
+    let mut client = H::new_client(props(Role::Client)).unwrap();
+    let mut request = vec![HttpHeader::new("Host", "x")];
+    request.extend(client.begin_client_handshake(&[], &[], &[]).unwrap().iter().cloned());
+    h.begin_server_handshake(None, &[], &request).unwrap();
+    h.receive(None, 0).unwrap();
+    match h.get_action(ActionQueue::Receive).unwrap() {
+        Action::ReceiveFromNetwork { buffer, .. } => {
+            let range = ptr as usize..ptr as usize + len;
+            assert!(range.contains(&(buffer.as_ptr() as usize)) && buffer.len() <= 4096);
+        }
+        other => panic!("{other:?}"),
+    }
+    drop(h);
+    drop(area);
+}

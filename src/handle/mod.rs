@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::frame::{self, FrameHeader, HeaderDecoder, MAX_CONTROL_PAYLOAD, Opcode};
 use crate::handshake::{self, ClientHandshakeOutcome};
 use crate::http::HttpHeader;
+use crate::lent::Region;
 use crate::mask;
 use crate::property::{Config, Property};
 
@@ -199,9 +200,7 @@ pub struct Handle<B = Vec<u8>, C = ()> {
     config: Config,
     session: Session,
     /// receive area | send area | control area.
-    buf: Vec<u8>,
-    /// True when `buf` came from [`Property::AllocatedBuffer`].
-    caller_buffer: bool,
+    buf: Region,
     rng: Option<ChaCha12Rng>,
     handshake: Option<HandshakeData>,
     allowed_rsv: u8,
@@ -294,7 +293,41 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         Self::create(role, properties, Session::open())
     }
 
+    /// wsengine extension for C ABI bindings: `WebSocketCreateClientHandle` or
+    /// `WebSocketCreateServerHandle` with `WEB_SOCKET_ALLOCATED_BUFFER_PROPERTY_TYPE` as
+    /// websocket.dll takes it, memory lent by address: the handle works in `len` bytes at
+    /// `buffer` (at least receive + send + 144; `AllocatedBufferTooSmall` otherwise), so
+    /// every buffer an action lends lies inside them (save a send's own payload), and
+    /// never frees them. `properties` must not also hold [`Property::AllocatedBuffer`]
+    /// (`DuplicateProperty`). A null `buffer` is `E_INVALIDARG`.
+    ///
+    /// # Safety
+    ///
+    /// `buffer` is valid for reads and writes of `len` bytes until the handle is dropped,
+    /// and nothing else reads or writes them meanwhile except through the slices the
+    /// handle's actions lend (websocket.dll's rule: only the engine writes to it).
+    #[allow(unsafe_code)]
+    pub unsafe fn with_lent_buffer(
+        role: Role,
+        properties: impl IntoIterator<Item = Property>,
+        buffer: *mut u8,
+        len: usize,
+    ) -> Result<Self> {
+        // SAFETY: this function's contract.
+        let lent = unsafe { Region::lent(buffer, len) }.ok_or(Error::NullAllocatedBuffer)?;
+        Self::create_in(role, properties, Session::new(), Some(lent))
+    }
+
     fn create(role: Role, properties: impl IntoIterator<Item = Property>, session: Session) -> Result<Self> {
+        Self::create_in(role, properties, session, None)
+    }
+
+    fn create_in(
+        role: Role,
+        properties: impl IntoIterator<Item = Property>,
+        session: Session,
+        lent: Option<Region>,
+    ) -> Result<Self> {
         let mut config = Config::from_properties(role, properties)?;
         let needs_rng = role == Role::Client;
         let rng = match (config.seed, needs_rng) {
@@ -303,14 +336,20 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             (None, false) => None,
         };
         let len = config.buffer_len();
-        let caller_buffer = config.allocated.is_some();
-        let buf = config.allocated.take().unwrap_or_else(|| vec![0; len]);
+        let buf = match (config.allocated.take(), lent) {
+            (Some(_), Some(_)) => return Err(Error::DuplicateProperty(crate::PropertyType::AllocatedBuffer.name())),
+            (Some(given), None) => Region::Given(given),
+            (None, Some(lent)) if lent.len() < len => {
+                return Err(Error::AllocatedBufferTooSmall { len: lent.len(), needed: len });
+            }
+            (None, Some(lent)) => lent,
+            (None, None) => Region::Own(vec![0; len]),
+        };
         Ok(Self {
             role,
             config,
             session,
             buf,
-            caller_buffer,
             rng,
             handshake: None,
             allowed_rsv: 0,
@@ -387,7 +426,10 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// `WebSocketDeleteHandle`.
     #[must_use]
     pub fn into_allocated_buffer(self) -> Option<Vec<u8>> {
-        self.caller_buffer.then_some(self.buf)
+        match self.buf {
+            Region::Given(v) => Some(v),
+            Region::Own(_) | Region::Lent(_) => None,
+        }
     }
 
     // ------------------------------------------------------------------ handshake

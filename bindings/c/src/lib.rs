@@ -26,7 +26,7 @@ use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
 use engine::{
     Action, ActionContext, ActionQueue, BufferType, CloseStatus, Handle, HttpHeader, Property, PropertyType, Received,
-    SendBuffer,
+    Role, SendBuffer,
 };
 
 pub type HRESULT = i32;
@@ -211,36 +211,43 @@ unsafe fn headers_out(
     }
 }
 
-unsafe fn properties(ptr: *const WEB_SOCKET_PROPERTY, count: u32) -> Result<Vec<Property>, HRESULT> {
+/// The memory of `ALLOCATED_BUFFER`: its address and length.
+type Lent = (*mut u8, usize);
+
+/// The properties of a create call, and the memory of `ALLOCATED_BUFFER` when there is one: `pvValue` points at a slot holding the buffer's address and
+/// `ulValueSize` is the buffer's length (.NET's convention).
+unsafe fn properties(ptr: *const WEB_SOCKET_PROPERTY, count: u32) -> Result<(Vec<Property>, Option<Lent>), HRESULT> {
     // SAFETY: as `items`.
     let list = unsafe { items(ptr, count) }?;
-    list.iter()
-        .map(|p| {
-            if p.Type == PropertyType::AllocatedBuffer as u32 {
-                // `pvValue` points at a slot holding the buffer's address; `ulValueSize`
-                // is the buffer's length (.NET's convention). The core checks the size
-                // and works in memory of that size of its own.
-                if p.pvValue.is_null() {
-                    return Err(E_INVALIDARG);
-                }
-                // SAFETY: a non-NULL pvValue points at a pointer-sized slot.
-                if unsafe { *p.pvValue.cast::<*mut c_void>() }.is_null() {
-                    return Err(E_INVALIDARG);
-                }
-                return Ok(Property::AllocatedBuffer(vec![0; p.ulValueSize as usize]));
+    let mut lent = None;
+    let mut out = Vec::with_capacity(list.len());
+    for p in list {
+        if p.Type == PropertyType::AllocatedBuffer as u32 {
+            if p.pvValue.is_null() {
+                return Err(E_INVALIDARG);
             }
-            // SAFETY: `pvValue` points at `ulValueSize` bytes.
-            let value = unsafe { items(p.pvValue.cast::<u8>().cast_const(), p.ulValueSize) }?;
-            Property::from_raw(p.Type, value).map_err(|e| hr(&e))
-        })
-        .collect()
+            // SAFETY: a non-NULL pvValue points at a pointer-sized slot.
+            let address = unsafe { *p.pvValue.cast::<*mut u8>() };
+            if lent.is_none() {
+                lent = Some((address, p.ulValueSize as usize));
+            } else {
+                // A second one: the core refuses the repetition.
+                out.push(Property::AllocatedBuffer(Vec::new()));
+            }
+            continue;
+        }
+        // SAFETY: `pvValue` points at `ulValueSize` bytes.
+        let value = unsafe { items(p.pvValue.cast::<u8>().cast_const(), p.ulValueSize) }?;
+        out.push(Property::from_raw(p.Type, value).map_err(|e| hr(&e))?);
+    }
+    Ok((out, lent))
 }
 
 unsafe fn create(
     properties_: *const WEB_SOCKET_PROPERTY,
     count: u32,
     out: *mut WEB_SOCKET_HANDLE,
-    new: fn(Vec<Property>) -> engine::Result<Handle<CallerBytes, usize>>,
+    role: Role,
 ) -> HRESULT {
     guard(|| {
         if out.is_null() {
@@ -249,11 +256,18 @@ unsafe fn create(
         // SAFETY: checked non-NULL.
         unsafe { *out = std::ptr::null_mut() };
         // SAFETY: websocket.h's contract for the property array.
-        let props = match unsafe { properties(properties_, count) } {
+        let (props, lent) = match unsafe { properties(properties_, count) } {
             Ok(p) => p,
             Err(e) => return e,
         };
-        let inner = match new(props) {
+        let inner = match lent {
+            // SAFETY: websocket.h's contract for ALLOCATED_BUFFER: the memory stays valid
+            // until WebSocketDeleteHandle and only the engine writes to it.
+            Some((ptr, len)) => unsafe { Handle::with_lent_buffer(role, props, ptr, len) },
+            None if role == Role::Client => Handle::new_client(props),
+            None => Handle::new_server(props),
+        };
+        let inner = match inner {
             Ok(h) => h,
             Err(e) => return hr(&e),
         };
@@ -281,7 +295,7 @@ pub unsafe extern "system" fn WebSocketCreateClientHandle(
     phWebSocket: *mut WEB_SOCKET_HANDLE,
 ) -> HRESULT {
     // SAFETY: the caller's pointers, checked inside.
-    unsafe { create(pProperties, ulPropertyCount, phWebSocket, Handle::new_client) }
+    unsafe { create(pProperties, ulPropertyCount, phWebSocket, Role::Client) }
 }
 
 #[unsafe(no_mangle)]
@@ -291,7 +305,7 @@ pub unsafe extern "system" fn WebSocketCreateServerHandle(
     phWebSocket: *mut WEB_SOCKET_HANDLE,
 ) -> HRESULT {
     // SAFETY: the caller's pointers, checked inside.
-    unsafe { create(pProperties, ulPropertyCount, phWebSocket, Handle::new_server) }
+    unsafe { create(pProperties, ulPropertyCount, phWebSocket, Role::Server) }
 }
 
 #[unsafe(no_mangle)]

@@ -20,6 +20,28 @@ static void print_headers(const char *who, const WEB_SOCKET_HTTP_HEADER *h, ULON
     }
 }
 
+/* Handles created with an ALLOCATED_BUFFER: every buffer an action returns must lie in
+ * it, except a send's own payload (.NET checks exactly this). */
+static struct {
+    WEB_SOCKET_HANDLE handle;
+    BYTE *area;
+    ULONG len;
+} lent[2];
+static const BYTE *payload;
+static ULONG payload_len;
+
+static void check_inside(WEB_SOCKET_HANDLE h, const WEB_SOCKET_BUFFER *b, ULONG count) {
+    for (int i = 0; i < 2; i++) {
+        if (lent[i].handle != h) continue;
+        for (ULONG j = 0; j < count; j++) {
+            const BYTE *p = b[j].Data.pbBuffer;
+            ULONG n = b[j].Data.ulBufferLength;
+            if (p == NULL || (p >= payload && p + n <= payload + payload_len)) continue;
+            CHECK(p >= lent[i].area && p + n <= lent[i].area + lent[i].len);
+        }
+    }
+}
+
 /* The sample's RunLoop: actions of every queue until NO_ACTION; `out` is the pipe this
  * side writes, `in` the one it reads. Returns the last indicated receive's type, and
  * copies its data into `got`. */
@@ -40,6 +62,7 @@ static WEB_SOCKET_BUFFER_TYPE run_loop(const char *who, WEB_SOCKET_HANDLE h, Pip
             continue;
         }
         ULONG moved = 0;
+        check_inside(h, buffers, action == WEB_SOCKET_INDICATE_SEND_COMPLETE_ACTION ? 0 : count);
         switch (action) {
         case WEB_SOCKET_NO_ACTION:
             break;
@@ -207,6 +230,53 @@ int main(void) {
     CHECK(n == 1 && b[0].Data.pbBuffer == mine && b[0].Data.ulBufferLength == 11 && memcmp(mine, "Hello World", 11) == 0);
     WebSocketCompleteAction(server, actx, 0);
     printf("server: received into its own buffer\n");
+    WebSocketDeleteHandle(client);
+    WebSocketDeleteHandle(server);
+
+    /* As .NET creates its handles: buffer sizes and an ALLOCATED_BUFFER of RBS + SBS + 144
+     * bytes, which every buffer the actions return must lie in. */
+    static BYTE client_area[4096 + 4096 + 144], server_area[4096 + 16 + 144];
+    PVOID client_slot = client_area, server_slot = server_area;
+    ULONG rbs = 4096, client_sbs = 4096, server_sbs = 16;
+    WEB_SOCKET_PROPERTY cp[3] = {{WEB_SOCKET_RECEIVE_BUFFER_SIZE_PROPERTY_TYPE, &rbs, 4},
+                                 {WEB_SOCKET_SEND_BUFFER_SIZE_PROPERTY_TYPE, &client_sbs, 4},
+                                 {WEB_SOCKET_ALLOCATED_BUFFER_PROPERTY_TYPE, &client_slot, sizeof client_area}};
+    WEB_SOCKET_PROPERTY sp[3] = {{WEB_SOCKET_RECEIVE_BUFFER_SIZE_PROPERTY_TYPE, &rbs, 4},
+                                 {WEB_SOCKET_SEND_BUFFER_SIZE_PROPERTY_TYPE, &server_sbs, 4},
+                                 {WEB_SOCKET_ALLOCATED_BUFFER_PROPERTY_TYPE, &server_slot, sizeof server_area}};
+    CHECK_HR(WebSocketCreateClientHandle(cp, 3, &client), S_OK);
+    CHECK_HR(WebSocketCreateServerHandle(sp, 3, &server), S_OK);
+    lent[0].handle = client;
+    lent[0].area = client_area;
+    lent[0].len = sizeof client_area;
+    lent[1].handle = server;
+    lent[1].area = server_area;
+    lent[1].len = sizeof server_area;
+    CHECK_HR(WebSocketBeginClientHandshake(client, NULL, 0, NULL, 0, NULL, 0, &request, &request_count), S_OK);
+    memcpy(all + 1, request, request_count * sizeof *request);
+    CHECK_HR(WebSocketBeginServerHandshake(server, NULL, NULL, 0, all, request_count + 1, &response, &response_count), S_OK);
+    CHECK_HR(WebSocketEndClientHandshake(client, response, response_count, NULL, NULL, NULL), S_OK);
+    payload = blob;
+    payload_len = 10000;
+    buf.Data.pbBuffer = blob;
+    buf.Data.ulBufferLength = 10000;
+    CHECK_HR(WebSocketSend(client, WEB_SOCKET_BINARY_MESSAGE_BUFFER_TYPE, &buf, NULL), S_OK);
+    bin_len = 0;
+    run_loop("client", client, &to_server, &to_client, got, &got_len, &status);
+    for (int turn = 0; turn < 16 && bin_len < 10000; turn++) {
+        CHECK_HR(WebSocketReceive(server, NULL, NULL), S_OK);
+        run_loop("server", server, &to_client, &to_server, bin, &bin_len, &status);
+    }
+    CHECK(bin_len == 10000 && memcmp(bin, blob, 10000) == 0);
+    CHECK_HR(WebSocketSend(server, WEB_SOCKET_BINARY_MESSAGE_BUFFER_TYPE, &buf, NULL), S_OK); /* zero copy */
+    bin_len = 0;
+    run_loop("server", server, &to_client, &to_server, got, &got_len, &status);
+    for (int turn = 0; turn < 16 && bin_len < 10000; turn++) {
+        CHECK_HR(WebSocketReceive(client, NULL, NULL), S_OK);
+        run_loop("client", client, &to_server, &to_client, bin, &bin_len, &status);
+    }
+    CHECK(bin_len == 10000 && memcmp(bin, blob, 10000) == 0);
+    printf("allocated buffers: every returned buffer lay inside them\n");
     WebSocketDeleteHandle(client);
     WebSocketDeleteHandle(server);
     printf("sample: ok\n");
