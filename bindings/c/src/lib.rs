@@ -531,17 +531,16 @@ pub unsafe extern "system" fn WebSocketReceive(
 }
 
 /// An action token as a `PVOID`: the core's raw token (the queue above a 32-bit serial),
-/// which a 64-bit pointer holds whole. A 32-bit pointer holds the queue in its low two bits
-/// and the serial's low 30 bits above them; one action per queue is in flight, so the
-/// handle keeps its raw token (`flight`) and knows it by those.
+/// which a 64-bit pointer holds whole. A 32-bit pointer holds its narrow form (`narrow`);
+/// one action per queue is in flight, so the handle keeps its raw token (`flight`) and
+/// knows it again by that form (`widen`).
 fn token_out(flight: &mut [u64; 2], action: ActionContext) -> *mut c_void {
     let raw = action.to_raw();
-    if usize::BITS >= 64 {
+    if usize::BITS >= 64 || raw == 0 {
         return raw as usize as *mut c_void;
     }
-    let queue = (raw >> 32) as usize;
-    flight[queue - 1] = raw;
-    ((raw as u32 as usize) << 2 | queue) as *mut c_void
+    flight[(raw >> 32) as usize - 1] = raw;
+    narrow(raw) as usize as *mut c_void
 }
 
 fn token_in(flight: &[u64; 2], p: *mut c_void) -> engine::Result<ActionContext> {
@@ -549,10 +548,17 @@ fn token_in(flight: &[u64; 2], p: *mut c_void) -> engine::Result<ActionContext> 
     if usize::BITS >= 64 || p == 0 {
         return ActionContext::from_raw(p as u64);
     }
-    match flight.get((p & 3).wrapping_sub(1)) {
-        Some(&raw) if (raw as u32 as usize) << 2 | (p & 3) == p => ActionContext::from_raw(raw),
-        _ => Err(engine::Error::UnknownActionContext),
-    }
+    widen(flight, p as u32).map_or(Err(engine::Error::UnknownActionContext), ActionContext::from_raw)
+}
+
+/// A raw token in 32 bits: the queue (1 or 2) in the low two, the serial's low 30 above.
+fn narrow(raw: u64) -> u32 {
+    (raw as u32) << 2 | (raw >> 32) as u32 & 3
+}
+
+/// The raw token in flight whose narrow form is `p`.
+fn widen(flight: &[u64; 2], p: u32) -> Option<u64> {
+    flight.get(((p & 3) as usize).wrapping_sub(1)).copied().filter(|&raw| raw != 0 && narrow(raw) == p)
 }
 
 #[unsafe(no_mangle)]
@@ -727,4 +733,25 @@ pub unsafe extern "system" fn WebSocketGetGlobalProperty(
         }
         S_OK
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{narrow, widen};
+
+    #[test]
+    fn narrow_tokens_name_the_action_in_flight_and_nothing_else() {
+        for queue in [1u64, 2] {
+            for serial in [1u64, 2, (1 << 30) - 1, 1 << 30, u64::from(u32::MAX)] {
+                let raw = queue << 32 | serial;
+                let mut flight = [0; 2];
+                flight[queue as usize - 1] = raw;
+                assert_eq!(widen(&flight, narrow(raw)), Some(raw), "{raw:#x}");
+                let stale = queue << 32 | (serial + 1) & u64::from(u32::MAX);
+                assert_eq!(widen(&flight, narrow(stale)), None, "{stale:#x}");
+                assert_eq!(widen(&flight, narrow(raw) & !3), None, "no queue");
+                assert_eq!(widen(&[0; 2], narrow(raw)), None, "nothing in flight");
+            }
+        }
+    }
 }
