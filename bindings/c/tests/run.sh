@@ -4,6 +4,7 @@
 # and C++17 with -Wall -Wextra -Werror; run as built, against the static library, with
 # AddressSanitizer and UndefinedBehaviorSanitizer, and under valgrind. echo_client talks
 # to examples/echo_server on loopback; threads runs handles on several threads at once.
+# Last, a CMake project finds the library through pkg-config.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PKG_CONFIG_PATH="$PWD/target/c/lib/pkgconfig"
@@ -47,3 +48,9 @@ done
 c++ "${cxxflags[@]}" "${pc_cflags[@]}" bindings/c/tests/cpp17.cpp "${pc_libs[@]}" -o "$out/cpp17"
 echo "== C++17"
 "$out/cpp17"
+echo "== a CMake project (pkg_check_modules)"
+cmake=$(command -v cmake || echo "$HOME/.local/bin/cmake")
+rm -rf "$out/cmake"
+"$cmake" -S bindings/c/tests/cmake -B "$out/cmake" -DCMAKE_BUILD_TYPE=Release >/dev/null
+"$cmake" --build "$out/cmake" >/dev/null
+"$out/cmake/sample" | tail -1
