@@ -1,4 +1,5 @@
-/* Shared by the C tests: checks that report and exit, and the layout checks (Windows x64). */
+/* Shared by the C tests: checks that report and exit, and the layout checks (Windows x64,
+ * and ILP32 for wasm32 and x86, as the reference's table gives them). */
 #ifndef WSENGINE_TEST_COMMON_H
 #define WSENGINE_TEST_COMMON_H
 
@@ -53,6 +54,19 @@ WSENGINE_STATIC_ASSERT(offsetof(WEB_SOCKET_BUFFER, CloseStatus.ulReasonLength) =
 WSENGINE_STATIC_ASSERT(offsetof(WEB_SOCKET_BUFFER, CloseStatus.usStatus) == 12, "CloseStatus.usStatus");
 WSENGINE_STATIC_ASSERT(sizeof(WEB_SOCKET_ACTION) == 4 && sizeof(WEB_SOCKET_BUFFER_TYPE) == 4, "enums are 32 bits");
 WSENGINE_STATIC_ASSERT(sizeof(WEB_SOCKET_HANDLE) == 8, "a handle is pointer-sized");
+#elif defined(__wasm32__) || defined(__i386__)
+/* ILP32 (wasm32, x86): the same structures with 4-byte pointers. */
+#ifdef __cplusplus
+#define WSENGINE_STATIC_ASSERT static_assert
+#else
+#define WSENGINE_STATIC_ASSERT _Static_assert
+#endif
+WSENGINE_STATIC_ASSERT(sizeof(WEB_SOCKET_PROPERTY) == 12, "WEB_SOCKET_PROPERTY size");
+WSENGINE_STATIC_ASSERT(offsetof(WEB_SOCKET_PROPERTY, ulValueSize) == 8, "ulValueSize");
+WSENGINE_STATIC_ASSERT(sizeof(WEB_SOCKET_HTTP_HEADER) == 16, "WEB_SOCKET_HTTP_HEADER size");
+WSENGINE_STATIC_ASSERT(offsetof(WEB_SOCKET_HTTP_HEADER, pcValue) == 8, "pcValue");
+WSENGINE_STATIC_ASSERT(sizeof(WEB_SOCKET_BUFFER) == 12, "WEB_SOCKET_BUFFER size");
+WSENGINE_STATIC_ASSERT(offsetof(WEB_SOCKET_BUFFER, CloseStatus.usStatus) == 8, "CloseStatus.usStatus");
 #endif
 
 #endif

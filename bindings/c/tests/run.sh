@@ -4,7 +4,8 @@
 # and C++17 with -Wall -Wextra -Werror; run as built, against the static library, with
 # AddressSanitizer and UndefinedBehaviorSanitizer, and under valgrind. echo_client talks
 # to examples/echo_server on loopback; threads runs handles on several threads at once.
-# Last, a CMake project finds the library through pkg-config.
+# The programs that need no socket or thread run on WASI too; last, a CMake project finds
+# the library through pkg-config.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PKG_CONFIG_PATH="$PWD/target/c/lib/pkgconfig"
@@ -48,6 +49,13 @@ done
 c++ "${cxxflags[@]}" "${pc_cflags[@]}" bindings/c/tests/cpp17.cpp "${pc_libs[@]}" -o "$out/cpp17"
 echo "== C++17"
 "$out/cpp17"
+echo "== WASI: libwsengine.a for wasm32-wasip1, the programs by clang, run in Node's WASI"
+cargo build -q --release -p wsengine-c --target wasm32-wasip1
+for t in sample misuse; do
+  clang --target=wasm32-wasi -std=c11 -Wall -Wextra -Werror -O2 "${pc_cflags[@]}" "bindings/c/tests/$t.c" \
+    target/wasm32-wasip1/release/libwsengine.a -o "$out/$t.wasm"
+  node --no-warnings bindings/c/tests/wasi.mjs "$out/$t.wasm" | tail -1
+done
 echo "== a CMake project (pkg_check_modules)"
 cmake=$(command -v cmake || echo "$HOME/.local/bin/cmake")
 rm -rf "$out/cmake"
