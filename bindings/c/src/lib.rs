@@ -227,7 +227,7 @@ unsafe fn properties(ptr: *const WEB_SOCKET_PROPERTY, count: u32) -> Result<(Vec
                 return Err(E_INVALIDARG);
             }
             // SAFETY: a non-NULL pvValue points at a pointer-sized slot.
-            let address = unsafe { *p.pvValue.cast::<*mut u8>() };
+            let address = unsafe { p.pvValue.cast::<*mut u8>().read_unaligned() };
             if lent.is_none() {
                 lent = Some((address, p.ulValueSize as usize));
             } else {
