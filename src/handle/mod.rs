@@ -338,12 +338,12 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         let len = config.buffer_len();
         let buf = match (config.allocated.take(), lent) {
             (Some(_), Some(_)) => return Err(Error::DuplicateProperty(crate::PropertyType::AllocatedBuffer.name())),
-            (Some(given), None) => Region::Given(given),
+            (Some(given), None) => Region::given(given),
             (None, Some(lent)) if lent.len() < len => {
                 return Err(Error::AllocatedBufferTooSmall { len: lent.len(), needed: len });
             }
             (None, Some(lent)) => lent,
-            (None, None) => Region::Own(vec![0; len]),
+            (None, None) => Region::own(len),
         };
         Ok(Self {
             role,
@@ -426,10 +426,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// `WebSocketDeleteHandle`.
     #[must_use]
     pub fn into_allocated_buffer(self) -> Option<Vec<u8>> {
-        match self.buf {
-            Region::Given(v) => Some(v),
-            Region::Own(_) | Region::Lent(_) => None,
-        }
+        self.buf.into_given()
     }
 
     // ------------------------------------------------------------------ handshake
