@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# A fuzzing campaign, outside ./dev test (which replays and runs each target 30 s): every
+# cargo-fuzz target, or those named, for SECONDS each, JOBS at a time, from the committed
+# minimized corpus (corpus-min/), the seeds and the local corpus (corpus/, git-ignored).
+# Prints, per target, the executions, their rate and the findings (new files in
+# artifacts/<target>, and a failing run); then merges everything each target kept into a
+# minimal corpus-min/<target> (libFuzzer's -merge=1), which is what gets committed.
+#
+#   fuzz/campaign.sh [-t SECONDS] [-j JOBS] [TARGET...]      (defaults: 600 s, 1 job, all)
+#
+# Run from anywhere; needs nightly and cargo-fuzz (./dev test installs both). Logs go to
+# fuzz/target/campaign/<target>.log.
+set -euo pipefail
+cd "$(dirname "$0")"
+secs=600
+jobs=1
+while getopts "t:j:" opt; do
+  case $opt in
+    t) secs=$OPTARG ;;
+    j) jobs=$OPTARG ;;
+    *) sed -n '2,12p' "$0"; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo +nightly fuzz list)
+logs=target/campaign
+mkdir -p "$logs"
+# Built first, one at a time: parallel runs would otherwise build side by side.
+for t in "${targets[@]}"; do
+  cargo +nightly fuzz build "$t" 2>&1 | grep -E "^error" || true
+done
+
+run() {
+  local t=$1 extra=() dirs=("corpus/$t")
+  mkdir -p "corpus/$t" "artifacts/$t"
+  [ -d "corpus-min/$t" ] && dirs+=("corpus-min/$t")
+  [ -d "seeds/$t" ] && dirs+=("seeds/$t")
+  [ -f "dict/$t.dict" ] && extra+=("-dict=dict/$t.dict")
+  ls "artifacts/$t" > "$logs/$t.before"
+  local status=0
+  cargo +nightly fuzz run "$t" "${dirs[@]}" -- "${extra[@]}" -max_total_time="$secs" -rss_limit_mb=2048 \
+    -print_final_stats=1 > "$logs/$t.log" 2>&1 || status=$?
+  echo "$status" > "$logs/$t.status"
+}
+
+running=0
+for t in "${targets[@]}"; do
+  run "$t" &
+  running=$((running + 1))
+  if [ "$running" -ge "$jobs" ]; then wait -n || true; running=$((running - 1)); fi
+done
+wait
+
+printf '\n| target | seconds | executions | exec/s | corpus-min files | findings |\n|---|---:|---:|---:|---:|---|\n'
+found=0
+for t in "${targets[@]}"; do
+  execs=$(sed -n 's/.*stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -1)
+  new=$(comm -13 "$logs/$t.before" <(ls "artifacts/$t") | tr '\n' ' ')
+  status=$(cat "$logs/$t.status")
+  findings=none
+  if [ -n "$new" ] || [ "$status" != 0 ]; then
+    findings="exit $status; new in artifacts/$t: ${new:-none} (log: fuzz/$logs/$t.log)"
+    found=1
+  fi
+  # Everything this target kept, merged into the smallest set with the same coverage.
+  rm -rf "corpus-min/$t.new"
+  mkdir -p "corpus-min/$t.new"
+  local_dirs=("corpus/$t")
+  [ -d "corpus-min/$t" ] && local_dirs+=("corpus-min/$t")
+  [ -d "seeds/$t" ] && local_dirs+=("seeds/$t")
+  cargo +nightly fuzz run "$t" "corpus-min/$t.new" "${local_dirs[@]}" -- -merge=1 -rss_limit_mb=2048 \
+    > "$logs/$t.merge.log" 2>&1
+  rm -rf "corpus-min/$t"
+  mv "corpus-min/$t.new" "corpus-min/$t"
+  printf '| `%s` | %s | %s | %s | %s | %s |\n' "$t" "$secs" "${execs:-?}" "$(( ${execs:-0} / secs ))" \
+    "$(ls "corpus-min/$t" | wc -l)" "$findings"
+done
+exit "$found"
