@@ -131,19 +131,21 @@ fn lookup(h: WEB_SOCKET_HANDLE) -> Option<Shared> {
 
 /// Runs `f` on the handle, or fails with `E_INVALIDARG` for an unknown one; a panic
 /// becomes `E_FAIL`.
-fn with(h: WEB_SOCKET_HANDLE, f: impl FnOnce(&mut CHandle) -> HRESULT) -> HRESULT {
+fn with(h: WEB_SOCKET_HANDLE, f: impl FnOnce(&mut CHandle) -> Result<(), HRESULT>) -> HRESULT {
     guard(|| {
-        let Some(shared) = lookup(h) else { return E_INVALIDARG };
+        let shared = lookup(h).ok_or(E_INVALIDARG)?;
         let mut c = shared.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut c)
     })
 }
 
-fn guard(f: impl FnOnce() -> HRESULT) -> HRESULT {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(E_FAIL)
+/// `S_OK` or the error; a panic (there should be none) becomes `E_FAIL`.
+fn guard(f: impl FnOnce() -> Result<(), HRESULT>) -> HRESULT {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(Err(E_FAIL)).err().unwrap_or(S_OK)
 }
 
-fn hr(e: &engine::Error) -> HRESULT {
+/// The core's error as its HRESULT.
+fn hr(e: engine::Error) -> HRESULT {
     e.hresult() as i32
 }
 
@@ -238,7 +240,7 @@ unsafe fn properties(ptr: *const WEB_SOCKET_PROPERTY, count: u32) -> Result<(Vec
         }
         // SAFETY: `pvValue` points at `ulValueSize` bytes.
         let value = unsafe { items(p.pvValue.cast::<u8>().cast_const(), p.ulValueSize) }?;
-        out.push(Property::from_raw(p.Type, value).map_err(|e| hr(&e))?);
+        out.push(Property::from_raw(p.Type, value).map_err(hr)?);
     }
     Ok((out, lent))
 }
@@ -251,26 +253,20 @@ unsafe fn create(
 ) -> HRESULT {
     guard(|| {
         if out.is_null() {
-            return E_POINTER;
+            return Err(E_POINTER);
         }
         // SAFETY: checked non-NULL.
         unsafe { *out = std::ptr::null_mut() };
         // SAFETY: websocket.h's contract for the property array.
-        let (props, lent) = match unsafe { properties(properties_, count) } {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
+        let (props, lent) = unsafe { properties(properties_, count) }?;
         let inner = match lent {
             // SAFETY: websocket.h's contract for ALLOCATED_BUFFER: the memory stays valid
             // until WebSocketDeleteHandle and only the engine writes to it.
             Some((ptr, len)) => unsafe { Handle::with_lent_buffer(role, props, ptr, len) },
             None if role == Role::Client => Handle::new_client(props),
             None => Handle::new_server(props),
-        };
-        let inner = match inner {
-            Ok(h) => h,
-            Err(e) => return hr(&e),
-        };
+        }
+        .map_err(hr)?;
         let handle = CHandle {
             inner,
             headers: Vec::new(),
@@ -284,7 +280,7 @@ unsafe fn create(
         HANDLES.write().unwrap_or_else(|e| e.into_inner()).insert(id, Arc::new(Mutex::new(handle)));
         // SAFETY: checked non-NULL.
         unsafe { *out = id as WEB_SOCKET_HANDLE };
-        S_OK
+        Ok(())
     })
 }
 
@@ -322,31 +318,17 @@ pub unsafe extern "system" fn WebSocketBeginClientHandshake(
 ) -> HRESULT {
     with(hWebSocket, |c| {
         if pAdditionalHeaders.is_null() || pulAdditionalHeaderCount.is_null() {
-            return E_POINTER;
+            return Err(E_POINTER);
         }
-        // SAFETY: websocket.h's contract for the input arrays.
-        let inputs = unsafe {
-            (|| {
-                Ok::<_, HRESULT>((
-                    strings(pszSubprotocols, ulSubprotocolCount)?,
-                    strings(pszExtensions, ulExtensionCount)?,
-                    headers_in(pInitialHeaders, ulInitialHeaderCount)?,
-                ))
-            })()
-        };
-        let (subprotocols, extensions, initial) = match inputs {
-            Ok(i) => i,
-            Err(e) => return e,
-        };
-        match c.inner.begin_client_handshake(&subprotocols, &extensions, &initial) {
-            Ok(headers) => {
-                c.offered_extensions = extensions.len();
-                // SAFETY: both out-pointers checked non-NULL.
-                unsafe { headers_out(&mut c.headers, headers, pAdditionalHeaders, pulAdditionalHeaderCount) };
-                S_OK
-            }
-            Err(e) => hr(&e),
-        }
+        // SAFETY (the three): websocket.h's contract for the input arrays.
+        let subprotocols = unsafe { strings(pszSubprotocols, ulSubprotocolCount) }?;
+        let extensions = unsafe { strings(pszExtensions, ulExtensionCount) }?;
+        let initial = unsafe { headers_in(pInitialHeaders, ulInitialHeaderCount) }?;
+        let headers = c.inner.begin_client_handshake(&subprotocols, &extensions, &initial).map_err(hr)?;
+        // SAFETY: both out-pointers checked non-NULL.
+        unsafe { headers_out(&mut c.headers, headers, pAdditionalHeaders, pulAdditionalHeaderCount) };
+        c.offered_extensions = extensions.len();
+        Ok(())
     })
 }
 
@@ -365,18 +347,12 @@ pub unsafe extern "system" fn WebSocketEndClientHandshake(
             // SAFETY: checked non-NULL.
             let capacity = unsafe { *pulSelectedExtensionCount } as usize;
             if capacity < c.offered_extensions || (capacity > 0 && pulSelectedExtensions.is_null()) {
-                return E_INVALIDARG;
+                return Err(E_INVALIDARG);
             }
         }
         // SAFETY: websocket.h's contract for the input array.
-        let response = match unsafe { headers_in(pResponseHeaders, ulReponseHeaderCount) } {
-            Ok(h) => h,
-            Err(e) => return e,
-        };
-        let outcome = match c.inner.end_client_handshake(&response) {
-            Ok(o) => o,
-            Err(e) => return hr(&e),
-        };
+        let response = unsafe { headers_in(pResponseHeaders, ulReponseHeaderCount) }?;
+        let outcome = c.inner.end_client_handshake(&response).map_err(hr)?;
         c.headers = Vec::new();
         if !pulSelectedExtensionCount.is_null() {
             // SAFETY: checked above: room for every offered extension, which bounds the
@@ -392,7 +368,7 @@ pub unsafe extern "system" fn WebSocketEndClientHandshake(
             // SAFETY: checked non-NULL.
             unsafe { *pulSelectedSubprotocol = len32(index) };
         }
-        S_OK
+        Ok(())
     })
 }
 
@@ -409,46 +385,30 @@ pub unsafe extern "system" fn WebSocketBeginServerHandshake(
 ) -> HRESULT {
     with(hWebSocket, |c| {
         if pResponseHeaders.is_null() || pulResponseHeaderCount.is_null() {
-            return E_POINTER;
+            return Err(E_POINTER);
         }
-        // SAFETY: websocket.h's contract for the inputs.
-        let inputs = unsafe {
-            (|| {
-                let subprotocol = if pszSubprotocolSelected.is_null() {
-                    None
-                } else {
-                    Some(CStr::from_ptr(pszSubprotocolSelected).to_str().map_err(|_| E_INVALIDARG)?)
-                };
-                Ok::<_, HRESULT>((
-                    subprotocol,
-                    strings(pszExtensionSelected, ulExtensionSelectedCount)?,
-                    headers_in(pRequestHeaders, ulRequestHeaderCount)?,
-                ))
-            })()
+        let subprotocol = if pszSubprotocolSelected.is_null() {
+            None
+        } else {
+            // SAFETY: a non-NULL PCSTR is NUL-terminated (websocket.h's contract).
+            Some(unsafe { CStr::from_ptr(pszSubprotocolSelected) }.to_str().map_err(|_| E_INVALIDARG)?)
         };
-        let (subprotocol, extensions, request) = match inputs {
-            Ok(i) => i,
-            Err(e) => return e,
-        };
-        match c.inner.begin_server_handshake(subprotocol, &extensions, &request) {
-            Ok(headers) => {
-                // SAFETY: both out-pointers checked non-NULL.
-                unsafe { headers_out(&mut c.headers, headers, pResponseHeaders, pulResponseHeaderCount) };
-                S_OK
-            }
-            Err(e) => hr(&e),
-        }
+        // SAFETY (both): websocket.h's contract for the input arrays.
+        let extensions = unsafe { strings(pszExtensionSelected, ulExtensionSelectedCount) }?;
+        let request = unsafe { headers_in(pRequestHeaders, ulRequestHeaderCount) }?;
+        let headers = c.inner.begin_server_handshake(subprotocol, &extensions, &request).map_err(hr)?;
+        // SAFETY: both out-pointers checked non-NULL.
+        unsafe { headers_out(&mut c.headers, headers, pResponseHeaders, pulResponseHeaderCount) };
+        Ok(())
     })
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "system" fn WebSocketEndServerHandshake(hWebSocket: WEB_SOCKET_HANDLE) -> HRESULT {
-    with(hWebSocket, |c| match c.inner.end_server_handshake() {
-        Ok(()) => {
-            c.headers = Vec::new();
-            S_OK
-        }
-        Err(e) => hr(&e),
+    with(hWebSocket, |c| {
+        c.inner.end_server_handshake().map_err(hr)?;
+        c.headers = Vec::new();
+        Ok(())
     })
 }
 
@@ -460,10 +420,7 @@ pub unsafe extern "system" fn WebSocketSend(
     Context: *mut c_void,
 ) -> HRESULT {
     with(hWebSocket, |c| {
-        let ty = match engine::BufferType::from_u32(BufferType) {
-            Ok(t) => t,
-            Err(e) => return hr(&e),
-        };
+        let ty = engine::BufferType::from_u32(BufferType).map_err(hr)?;
         let bytes = |ptr: *mut u8, len: u32| {
             if ptr.is_null() && len != 0 {
                 return Err(E_INVALIDARG);
@@ -475,22 +432,16 @@ pub unsafe extern "system" fn WebSocketSend(
         } else if ty == engine::BufferType::Close {
             // SAFETY: a non-NULL pBuffer points at one WEB_SOCKET_BUFFER, read now.
             let arm = unsafe { (*pBuffer).CloseStatus };
-            match bytes(arm.pbReason, arm.ulReasonLength) {
-                Ok(reason) => Some(SendBuffer::Close { status: CloseStatus(arm.usStatus), reason }),
-                Err(e) => return e,
-            }
+            Some(SendBuffer::Close {
+                status: CloseStatus(arm.usStatus),
+                reason: bytes(arm.pbReason, arm.ulReasonLength)?,
+            })
         } else {
             // SAFETY: as above.
             let arm = unsafe { (*pBuffer).Data };
-            match bytes(arm.pbBuffer, arm.ulBufferLength) {
-                Ok(data) => Some(SendBuffer::Data(data)),
-                Err(e) => return e,
-            }
+            Some(SendBuffer::Data(bytes(arm.pbBuffer, arm.ulBufferLength)?))
         };
-        match c.inner.send(ty, buffer, Context as usize) {
-            Ok(()) => S_OK,
-            Err(e) => hr(&e),
-        }
+        c.inner.send(ty, buffer, Context as usize).map_err(hr)
     })
 }
 
@@ -507,7 +458,7 @@ pub unsafe extern "system" fn WebSocketReceive(
             // SAFETY: a non-NULL pBuffer points at one WEB_SOCKET_BUFFER, read now.
             let arm = unsafe { (*pBuffer).Data };
             if arm.pbBuffer.is_null() {
-                return E_INVALIDARG;
+                return Err(E_INVALIDARG);
             }
             Some((arm.pbBuffer, arm.ulBufferLength as usize))
         };
@@ -520,13 +471,9 @@ pub unsafe extern "system" fn WebSocketReceive(
             }
             v
         });
-        match c.inner.receive(buffer, pvContext as usize) {
-            Ok(()) => {
-                c.receive_into = into;
-                S_OK
-            }
-            Err(e) => hr(&e),
-        }
+        c.inner.receive(buffer, pvContext as usize).map_err(hr)?;
+        c.receive_into = into;
+        Ok(())
     })
 }
 
@@ -574,30 +521,26 @@ pub unsafe extern "system" fn WebSocketGetAction(
 ) -> HRESULT {
     with(hWebSocket, |c| {
         if pulDataBufferCount.is_null() || pAction.is_null() || pBufferType.is_null() || pvActionContext.is_null() {
-            return E_POINTER;
+            return Err(E_POINTER);
         }
         // SAFETY: checked non-NULL.
         let capacity = unsafe { *pulDataBufferCount } as usize;
         if capacity == 0 || pDataBuffers.is_null() {
-            return E_INVALIDARG;
+            return Err(E_INVALIDARG);
         }
-        let queue = match ActionQueue::from_u32(eActionQueue) {
-            Ok(q) => q,
-            Err(e) => return hr(&e),
-        };
+        let queue = ActionQueue::from_u32(eActionQueue).map_err(hr)?;
         // Nothing is written unless the call succeeds.
         let CHandle { inner, joined, receive_into, spare, flight, .. } = c;
-        let action = match inner.get_action(queue) {
-            Ok(a) => a,
-            Err(e) => return hr(&e),
-        };
+        let action = inner.get_action(queue).map_err(hr)?;
+        let kind = action.code();
+        let token = action.context().map_or(std::ptr::null_mut(), |a| token_out(flight, a));
         let data = |ptr: *const u8, len: usize| WEB_SOCKET_BUFFER {
             Data: WEB_SOCKET_BUFFER_DATA { pbBuffer: ptr.cast_mut(), ulBufferLength: len32(len) },
         };
         let mut out = [data(std::ptr::null(), 0); 2];
-        let (kind, ty, count, context, token) = match action {
-            Action::NoAction => (0, 0, 0, None, std::ptr::null_mut()),
-            Action::SendToNetwork { buffer_type, buffers, context, action } => {
+        let (ty, count, context) = match action {
+            Action::NoAction => (0, 0, None),
+            Action::SendToNetwork { buffer_type, buffers, context, .. } => {
                 let slices = buffers.as_slices();
                 let count = if slices.len() <= capacity {
                     for (o, s) in out.iter_mut().zip(slices) {
@@ -611,16 +554,14 @@ pub unsafe extern "system" fn WebSocketGetAction(
                     out[0] = data(joined.as_ptr(), joined.len());
                     1
                 };
-                (1, buffer_type as u32, count, context.copied(), token_out(flight, action))
+                (buffer_type as u32, count, context.copied())
             }
-            Action::IndicateSendComplete { buffer_type, context, action, .. } => {
-                (2, buffer_type as u32, 0, Some(context), token_out(flight, action))
-            }
-            Action::ReceiveFromNetwork { buffer, action } => {
+            Action::IndicateSendComplete { buffer_type, context, .. } => (buffer_type as u32, 0, Some(context)),
+            Action::ReceiveFromNetwork { buffer, .. } => {
                 out[0] = data(buffer.as_ptr(), buffer.len());
-                (3, 0, 1, None, token_out(flight, action))
+                (0, 1, None)
             }
-            Action::IndicateReceiveComplete { buffer_type, data: received, close_status, context, action } => {
+            Action::IndicateReceiveComplete { buffer_type, data: received, close_status, context, .. } => {
                 let (ptr, len) = match received {
                     Received::Borrowed(b) => (b.as_ptr(), b.len()),
                     Received::Owned(v) => {
@@ -647,7 +588,7 @@ pub unsafe extern "system" fn WebSocketGetAction(
                     },
                     _ => data(ptr, len),
                 };
-                (4, buffer_type.map_or(0, |t| t as u32), 1, Some(context), token_out(flight, action))
+                (buffer_type.map_or(0, |t| t as u32), 1, Some(context))
             }
         };
         // SAFETY: the out-pointers were checked non-NULL (the application context is
@@ -664,7 +605,7 @@ pub unsafe extern "system" fn WebSocketGetAction(
                 *pvApplicationContext = ctx as *mut c_void;
             }
         }
-        S_OK
+        Ok(())
     })
 }
 
@@ -680,7 +621,7 @@ pub unsafe extern "system" fn WebSocketCompleteAction(
         if let Ok(token) = token_in(&c.flight, pvActionContext) {
             let _ = c.inner.complete_action(token, ulBytesTransferred as usize);
         }
-        S_OK
+        Ok(())
     });
 }
 
@@ -688,7 +629,7 @@ pub unsafe extern "system" fn WebSocketCompleteAction(
 pub unsafe extern "system" fn WebSocketAbortHandle(hWebSocket: WEB_SOCKET_HANDLE) {
     with(hWebSocket, |c| {
         c.inner.abort();
-        S_OK
+        Ok(())
     });
 }
 
@@ -701,7 +642,7 @@ pub unsafe extern "system" fn WebSocketDeleteHandle(hWebSocket: WEB_SOCKET_HANDL
             // The table's memory goes with the last handle (no leak at exit for valgrind).
             *handles = HashMap::new();
         }
-        S_OK
+        Ok(())
     });
 }
 
@@ -713,25 +654,22 @@ pub unsafe extern "system" fn WebSocketGetGlobalProperty(
 ) -> HRESULT {
     guard(|| {
         if ulSize.is_null() {
-            return E_POINTER;
+            return Err(E_POINTER);
         }
-        let value = match PropertyType::from_u32(eType).and_then(engine::global_property) {
-            Ok(v) => v.to_le_bytes(),
-            Err(e) => return hr(&e),
-        };
+        let value = PropertyType::from_u32(eType).and_then(engine::global_property).map_err(hr)?.to_le_bytes();
         // SAFETY: checked non-NULL; `pvValue` holds `*ulSize` bytes.
         unsafe {
             if (*ulSize as usize) < value.len() {
                 *ulSize = len32(value.len());
-                return E_NOT_SUFFICIENT_BUFFER;
+                return Err(E_NOT_SUFFICIENT_BUFFER);
             }
             if pvValue.is_null() {
-                return E_INVALIDARG;
+                return Err(E_INVALIDARG);
             }
             std::ptr::copy_nonoverlapping(value.as_ptr(), pvValue.cast::<u8>(), value.len());
             *ulSize = len32(value.len());
         }
-        S_OK
+        Ok(())
     })
 }
 
