@@ -28,6 +28,57 @@
         }                                                                                             \
     } while (0)
 
+/* One direction of an in-memory transport. */
+typedef struct {
+    BYTE data[1 << 20];
+    ULONG len;
+} Pipe;
+
+/* Writes a SEND_TO_NETWORK action's buffers into the pipe; returns the bytes written. */
+static inline ULONG pipe_write(Pipe *p, const WEB_SOCKET_BUFFER *b, ULONG count) {
+    ULONG moved = 0;
+    for (ULONG i = 0; i < count; i++) {
+        CHECK(p->len + b[i].Data.ulBufferLength <= sizeof p->data);
+        memcpy(p->data + p->len, b[i].Data.pbBuffer, b[i].Data.ulBufferLength);
+        p->len += b[i].Data.ulBufferLength;
+        moved += b[i].Data.ulBufferLength;
+    }
+    return moved;
+}
+
+/* Reads what the pipe holds, up to `room` bytes, into `into`; returns the bytes read. */
+static inline ULONG pipe_read(Pipe *p, BYTE *into, ULONG room) {
+    ULONG moved = p->len < room ? p->len : room;
+    memcpy(into, p->data, moved);
+    memmove(p->data, p->data + moved, p->len - moved);
+    p->len -= moved;
+    return moved;
+}
+
+/* The client's request headers as a server receives them, Host first, in `all` (room for
+ * `room` entries); returns how many. */
+static inline ULONG with_host(WEB_SOCKET_HTTP_HEADER *all, ULONG room, const WEB_SOCKET_HTTP_HEADER *from, ULONG n) {
+    static char host[] = "Host", here[] = "localhost";
+    CHECK(n < room);
+    all[0].pcName = host;
+    all[0].ulNameLength = 4;
+    all[0].pcValue = here;
+    all[0].ulValueLength = 9;
+    memcpy(all + 1, from, n * sizeof *from);
+    return n + 1;
+}
+
+/* The opening handshake between two new handles, no subprotocol or extension. */
+static inline void handshake(WEB_SOCKET_HANDLE client, WEB_SOCKET_HANDLE server) {
+    PWEB_SOCKET_HTTP_HEADER req, resp;
+    ULONG nreq, nresp;
+    WEB_SOCKET_HTTP_HEADER request[16];
+    CHECK_HR(WebSocketBeginClientHandshake(client, NULL, 0, NULL, 0, NULL, 0, &req, &nreq), S_OK);
+    CHECK_HR(WebSocketBeginServerHandshake(server, NULL, NULL, 0, request, with_host(request, 16, req, nreq), &resp, &nresp), S_OK);
+    CHECK_HR(WebSocketEndClientHandshake(client, resp, nresp, NULL, NULL, NULL), S_OK);
+    CHECK_HR(WebSocketEndServerHandshake(server), S_OK);
+}
+
 /* The structures as Windows x64 lays them out (LLP64: ULONG is 32 bits, pointers 64). */
 #if defined(__x86_64__) || defined(__aarch64__) || defined(_M_X64)
 #ifdef __cplusplus

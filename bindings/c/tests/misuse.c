@@ -4,29 +4,11 @@
  */
 #include "common.h"
 
-/* The client's request headers as the server receives them: with Host first. */
-static WEB_SOCKET_HTTP_HEADER request[16];
-static ULONG with_host(const WEB_SOCKET_HTTP_HEADER *from, ULONG n) {
-    static char host[] = "Host", here[] = "here";
-    CHECK(n < 16);
-    request[0].pcName = host;
-    request[0].ulNameLength = 4;
-    request[0].pcValue = here;
-    request[0].ulValueLength = 4;
-    memcpy(request + 1, from, n * sizeof *from);
-    return n + 1;
-}
-
 static WEB_SOCKET_HANDLE open_pair(WEB_SOCKET_HANDLE *server_out) {
     WEB_SOCKET_HANDLE client, server;
     CHECK_HR(WebSocketCreateClientHandle(NULL, 0, &client), S_OK);
     CHECK_HR(WebSocketCreateServerHandle(NULL, 0, &server), S_OK);
-    PWEB_SOCKET_HTTP_HEADER req, resp;
-    ULONG nreq, nresp;
-    CHECK_HR(WebSocketBeginClientHandshake(client, NULL, 0, NULL, 0, NULL, 0, &req, &nreq), S_OK);
-    CHECK_HR(WebSocketBeginServerHandshake(server, NULL, NULL, 0, request, with_host(req, nreq), &resp, &nresp), S_OK);
-    CHECK_HR(WebSocketEndClientHandshake(client, resp, nresp, NULL, NULL, NULL), S_OK);
-    CHECK_HR(WebSocketEndServerHandshake(server), S_OK);
+    handshake(client, server);
     *server_out = server;
     return client;
 }
@@ -134,7 +116,8 @@ static void handshake_failures(void) {
     ULONG nreq, nresp;
     CHECK_HR(WebSocketBeginClientHandshake(client, protocols, 2, extensions, 2, NULL, 0, &req, &nreq), S_OK);
     /* The server picks one the client never offered, and no extension. */
-    CHECK_HR(WebSocketBeginServerHandshake(server, "chat.v3", NULL, 0, request, with_host(req, nreq), &resp, &nresp), S_OK);
+    WEB_SOCKET_HTTP_HEADER request[16];
+    CHECK_HR(WebSocketBeginServerHandshake(server, "chat.v3", NULL, 0, request, with_host(request, 16, req, nreq), &resp, &nresp), S_OK);
     ULONG selected[2], capacity = 1, chosen = 77;
     CHECK_HR(WebSocketEndClientHandshake(client, resp, nresp, selected, &capacity, &chosen), E_INVALIDARG); /* < 2 offered */
     capacity = 2;

@@ -6,12 +6,6 @@
  */
 #include "common.h"
 
-/* One direction of the in-memory transport. */
-typedef struct {
-    BYTE data[1 << 20];
-    ULONG len;
-} Pipe;
-
 static Pipe to_server, to_client;
 
 static void print_headers(const char *who, const WEB_SOCKET_HTTP_HEADER *h, ULONG n) {
@@ -67,12 +61,7 @@ static WEB_SOCKET_BUFFER_TYPE run_loop(const char *who, WEB_SOCKET_HANDLE h, Pip
         case WEB_SOCKET_NO_ACTION:
             break;
         case WEB_SOCKET_SEND_TO_NETWORK_ACTION:
-            for (ULONG i = 0; i < count; i++) {
-                CHECK(out->len + buffers[i].Data.ulBufferLength <= sizeof out->data);
-                memcpy(out->data + out->len, buffers[i].Data.pbBuffer, buffers[i].Data.ulBufferLength);
-                out->len += buffers[i].Data.ulBufferLength;
-                moved += buffers[i].Data.ulBufferLength;
-            }
+            moved = pipe_write(out, buffers, count);
             printf("%s: sent %lu bytes in %lu buffers (type 0x%08X)\n", who, (unsigned long)moved, (unsigned long)count, (unsigned)type);
             break;
         case WEB_SOCKET_INDICATE_SEND_COMPLETE_ACTION:
@@ -80,15 +69,12 @@ static WEB_SOCKET_BUFFER_TYPE run_loop(const char *who, WEB_SOCKET_HANDLE h, Pip
             break;
         case WEB_SOCKET_RECEIVE_FROM_NETWORK_ACTION:
             CHECK(count >= 1);
-            moved = in->len < buffers[0].Data.ulBufferLength ? in->len : buffers[0].Data.ulBufferLength;
+            moved = pipe_read(in, buffers[0].Data.pbBuffer, buffers[0].Data.ulBufferLength);
             if (moved == 0) {
                 /* Nothing to read yet: stop here and come back after the peer ran. */
                 WebSocketCompleteAction(h, actx, 0);
                 return last;
             }
-            memcpy(buffers[0].Data.pbBuffer, in->data, moved);
-            memmove(in->data, in->data + moved, in->len - moved);
-            in->len -= moved;
             printf("%s: received %lu bytes from the network\n", who, (unsigned long)moved);
             break;
         case WEB_SOCKET_INDICATE_RECEIVE_COMPLETE_ACTION:
@@ -124,14 +110,8 @@ int main(void) {
     CHECK_HR(WebSocketBeginClientHandshake(client, NULL, 0, NULL, 0, NULL, 0, &request, &request_count), S_OK);
     print_headers("client", request, request_count);
     WEB_SOCKET_HTTP_HEADER all[16];
-    CHECK(request_count < 16);
-    char host_name[] = "Host", host_value[] = "localhost";
-    all[0].pcName = host_name;
-    all[0].ulNameLength = 4;
-    all[0].pcValue = host_value;
-    all[0].ulValueLength = 9;
-    memcpy(all + 1, request, request_count * sizeof *request);
-    CHECK_HR(WebSocketBeginServerHandshake(server, NULL, NULL, 0, all, request_count + 1, &response, &response_count), S_OK);
+    ULONG all_count = with_host(all, 16, request, request_count);
+    CHECK_HR(WebSocketBeginServerHandshake(server, NULL, NULL, 0, all, all_count, &response, &response_count), S_OK);
     print_headers("server", response, response_count);
     CHECK_HR(WebSocketEndClientHandshake(client, response, response_count, NULL, NULL, NULL), S_OK);
     CHECK_HR(WebSocketEndServerHandshake(server), S_OK);
@@ -194,9 +174,9 @@ int main(void) {
     PCSTR protocols[] = {"chat.v1", "chat.v2"};
     PCSTR offers[] = {"x-one", "x-two"};
     CHECK_HR(WebSocketBeginClientHandshake(client, protocols, 2, offers, 2, NULL, 0, &request, &request_count), S_OK);
-    memcpy(all + 1, request, request_count * sizeof *request);
+    all_count = with_host(all, 16, request, request_count);
     PCSTR chosen[] = {"x-two"};
-    CHECK_HR(WebSocketBeginServerHandshake(server, "chat.v2", chosen, 1, all, request_count + 1, &response, &response_count), S_OK);
+    CHECK_HR(WebSocketBeginServerHandshake(server, "chat.v2", chosen, 1, all, all_count, &response, &response_count), S_OK);
     print_headers("server", response, response_count);
     ULONG selected[2] = {9, 9}, selected_count = 2, subprotocol = 9;
     CHECK_HR(WebSocketEndClientHandshake(client, response, response_count, selected, &selected_count, &subprotocol), S_OK);
@@ -220,11 +200,7 @@ int main(void) {
         n = 2;
         CHECK_HR(WebSocketGetAction(server, WEB_SOCKET_RECEIVE_ACTION_QUEUE, b, &n, &action, &type, NULL, &actx), S_OK);
         if (action != WEB_SOCKET_RECEIVE_FROM_NETWORK_ACTION) break;
-        ULONG moved = to_server.len < b[0].Data.ulBufferLength ? to_server.len : b[0].Data.ulBufferLength;
-        memcpy(b[0].Data.pbBuffer, to_server.data, moved);
-        memmove(to_server.data, to_server.data + moved, to_server.len - moved);
-        to_server.len -= moved;
-        WebSocketCompleteAction(server, actx, moved);
+        WebSocketCompleteAction(server, actx, pipe_read(&to_server, b[0].Data.pbBuffer, b[0].Data.ulBufferLength));
     }
     CHECK(action == WEB_SOCKET_INDICATE_RECEIVE_COMPLETE_ACTION && type == WEB_SOCKET_BINARY_MESSAGE_BUFFER_TYPE);
     CHECK(n == 1 && b[0].Data.pbBuffer == mine && b[0].Data.ulBufferLength == 11 && memcmp(mine, "Hello World", 11) == 0);
@@ -252,10 +228,7 @@ int main(void) {
     lent[1].handle = server;
     lent[1].area = server_area;
     lent[1].len = sizeof server_area;
-    CHECK_HR(WebSocketBeginClientHandshake(client, NULL, 0, NULL, 0, NULL, 0, &request, &request_count), S_OK);
-    memcpy(all + 1, request, request_count * sizeof *request);
-    CHECK_HR(WebSocketBeginServerHandshake(server, NULL, NULL, 0, all, request_count + 1, &response, &response_count), S_OK);
-    CHECK_HR(WebSocketEndClientHandshake(client, response, response_count, NULL, NULL, NULL), S_OK);
+    handshake(client, server);
     payload = blob;
     payload_len = 10000;
     buf.Data.pbBuffer = blob;

@@ -11,11 +11,6 @@
 #define PAIRS 4
 #define MESSAGES 200
 
-typedef struct {
-    BYTE data[1 << 16];
-    ULONG len;
-} Pipe;
-
 /* Runs one handle's actions until NO_ACTION or a receive that needs bytes not there yet;
  * returns the number of bytes of the receive indicated, or -1. */
 static long drive(WEB_SOCKET_HANDLE h, Pipe *out, Pipe *in, BYTE *got) {
@@ -31,22 +26,14 @@ static long drive(WEB_SOCKET_HANDLE h, Pipe *out, Pipe *in, BYTE *got) {
         case WEB_SOCKET_NO_ACTION:
             return -1;
         case WEB_SOCKET_SEND_TO_NETWORK_ACTION:
-            for (ULONG i = 0; i < count; i++) {
-                CHECK(out->len + b[i].Data.ulBufferLength <= sizeof out->data);
-                memcpy(out->data + out->len, b[i].Data.pbBuffer, b[i].Data.ulBufferLength);
-                out->len += b[i].Data.ulBufferLength;
-                moved += b[i].Data.ulBufferLength;
-            }
+            moved = pipe_write(out, b, count);
             break;
         case WEB_SOCKET_RECEIVE_FROM_NETWORK_ACTION:
-            moved = in->len < b[0].Data.ulBufferLength ? in->len : b[0].Data.ulBufferLength;
+            moved = pipe_read(in, b[0].Data.pbBuffer, b[0].Data.ulBufferLength);
             if (moved == 0) {
                 WebSocketCompleteAction(h, actx, 0);
                 return -1;
             }
-            memcpy(b[0].Data.pbBuffer, in->data, moved);
-            memmove(in->data, in->data + moved, in->len - moved);
-            in->len -= moved;
             break;
         case WEB_SOCKET_INDICATE_RECEIVE_COMPLETE_ACTION:
             memcpy(got, b[0].Data.pbBuffer, b[0].Data.ulBufferLength);
@@ -62,19 +49,12 @@ static long drive(WEB_SOCKET_HANDLE h, Pipe *out, Pipe *in, BYTE *got) {
 
 static void *pair(void *arg) {
     (void)arg;
-    static char host[] = "Host", here[] = "here";
     Pipe *up = calloc(1, sizeof *up), *down = calloc(1, sizeof *down);
     CHECK(up && down);
     WEB_SOCKET_HANDLE client, server;
     CHECK_HR(WebSocketCreateClientHandle(NULL, 0, &client), S_OK);
     CHECK_HR(WebSocketCreateServerHandle(NULL, 0, &server), S_OK);
-    PWEB_SOCKET_HTTP_HEADER req, resp;
-    ULONG nreq, nresp;
-    CHECK_HR(WebSocketBeginClientHandshake(client, NULL, 0, NULL, 0, NULL, 0, &req, &nreq), S_OK);
-    WEB_SOCKET_HTTP_HEADER all[16] = {{host, 4, here, 4}};
-    memcpy(all + 1, req, nreq * sizeof *req);
-    CHECK_HR(WebSocketBeginServerHandshake(server, NULL, NULL, 0, all, nreq + 1, &resp, &nresp), S_OK);
-    CHECK_HR(WebSocketEndClientHandshake(client, resp, nresp, NULL, NULL, NULL), S_OK);
+    handshake(client, server);
     BYTE msg[1000], got[4096];
     for (int i = 0; i < MESSAGES; i++) {
         memset(msg, 'a' + i % 26, sizeof msg);
