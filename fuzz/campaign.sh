@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# A fuzzing campaign, outside ./dev test (which replays and runs each target 30 s): every
-# cargo-fuzz target, or those named, for SECONDS each, JOBS at a time, from the committed
-# minimized corpus (corpus-min/), the seeds and the local corpus (corpus/, git-ignored).
-# Prints, per target, the executions, their rate and the findings (new files in
-# artifacts/<target>, and a failing run); then merges everything each target kept into a
-# minimal corpus-min/<target> (libFuzzer's -merge=1), which is what gets committed.
+# Runs every cargo-fuzz target, or those named, for SECONDS each, JOBS at a time, from the
+# committed minimized corpus (corpus-min/), the seeds and the local corpus (corpus/,
+# git-ignored). Prints, per target, the executions, their rate and the findings (new files
+# in artifacts/<target>, and a failing run, whose log's end is shown: the script then exits
+# 1); then merges everything each target kept into a minimal corpus-min/<target>
+# (libFuzzer's -merge=1), which is what gets committed. -n leaves corpus-min/ as it is:
+# ./dev test runs the targets so, for 30 s each; campaigns run outside it.
 #
-#   fuzz/campaign.sh [-t SECONDS] [-j JOBS] [TARGET...]      (defaults: 600 s, 1 job, all)
+#   fuzz/campaign.sh [-n] [-t SECONDS] [-j JOBS] [TARGET...]   (defaults: 600 s, 1 job, all)
 #
 # Run from anywhere; needs nightly and cargo-fuzz (./dev test installs both). Logs go to
 # fuzz/target/campaign/<target>.log.
@@ -14,11 +15,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=600
 jobs=1
-while getopts "t:j:" opt; do
+merge=1
+while getopts "nt:j:" opt; do
   case $opt in
+    n) merge=0 ;;
     t) secs=$OPTARG ;;
     j) jobs=$OPTARG ;;
-    *) sed -n '2,12p' "$0"; exit 2 ;;
+    *) sed -n '2,13p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -52,7 +55,7 @@ for t in "${targets[@]}"; do
 done
 wait
 
-printf '\n| target | seconds | executions | exec/s | corpus-min files | findings |\n|---|---:|---:|---:|---:|---|\n'
+table=$'| target | seconds | executions | exec/s | corpus-min files | findings |\n|---|---:|---:|---:|---:|---|'
 found=0
 for t in "${targets[@]}"; do
   execs=$(sed -n 's/.*stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -1)
@@ -62,18 +65,22 @@ for t in "${targets[@]}"; do
   if [ -n "$new" ] || [ "$status" != 0 ]; then
     findings="exit $status; new in artifacts/$t: ${new:-none} (log: fuzz/$logs/$t.log)"
     found=1
+    tail -n 60 "$logs/$t.log"
   fi
-  # Everything this target kept, merged into the smallest set with the same coverage.
-  rm -rf "corpus-min/$t.new"
-  mkdir -p "corpus-min/$t.new"
-  local_dirs=("corpus/$t")
-  [ -d "corpus-min/$t" ] && local_dirs+=("corpus-min/$t")
-  [ -d "seeds/$t" ] && local_dirs+=("seeds/$t")
-  cargo +nightly fuzz run "$t" "corpus-min/$t.new" "${local_dirs[@]}" -- -merge=1 -rss_limit_mb=2048 \
-    > "$logs/$t.merge.log" 2>&1
-  rm -rf "corpus-min/$t"
-  mv "corpus-min/$t.new" "corpus-min/$t"
-  printf '| `%s` | %s | %s | %s | %s | %s |\n' "$t" "$secs" "${execs:-?}" "$(( ${execs:-0} / secs ))" \
-    "$(ls "corpus-min/$t" | wc -l)" "$findings"
+  if [ "$merge" = 1 ]; then
+    # Everything this target kept, merged into the smallest set with the same coverage.
+    rm -rf "corpus-min/$t.new"
+    mkdir -p "corpus-min/$t.new"
+    kept=("corpus/$t")
+    [ -d "corpus-min/$t" ] && kept+=("corpus-min/$t")
+    [ -d "seeds/$t" ] && kept+=("seeds/$t")
+    cargo +nightly fuzz run "$t" "corpus-min/$t.new" "${kept[@]}" -- -merge=1 -rss_limit_mb=2048 \
+      > "$logs/$t.merge.log" 2>&1
+    rm -rf "corpus-min/$t"
+    mv "corpus-min/$t.new" "corpus-min/$t"
+  fi
+  table+=$(printf '\n| `%s` | %s | %s | %s | %s | %s |' "$t" "$secs" "${execs:-?}" "$(( ${execs:-0} / secs ))" \
+    "$(ls "corpus-min/$t" 2>/dev/null | wc -l)" "$findings")
 done
+printf '\n%s\n' "$table"
 exit "$found"
