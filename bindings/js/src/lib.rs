@@ -12,8 +12,6 @@
 //! `kind`, and where they apply `closeStatus` and `httpStatus`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
-// Helpers that only one of the two features uses are unused in a build of the other.
-#![cfg_attr(not(all(feature = "connection", feature = "handle")), allow(dead_code))]
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
