@@ -256,6 +256,28 @@ static void one_buffer_asked_for(void) {
     WebSocketDeleteHandle(server);
 }
 
+/* The header's buffer types are the engine's: an unsolicited pong goes out as one. */
+static void unsolicited_pong_type(void) {
+    WEB_SOCKET_HANDLE server;
+    WEB_SOCKET_HANDLE client = open_pair(&server);
+    WEB_SOCKET_BUFFER b[2];
+    ULONG count = 2;
+    WEB_SOCKET_ACTION action;
+    WEB_SOCKET_BUFFER_TYPE type;
+    PVOID actx;
+    CHECK_HR(WebSocketSend(server, WEB_SOCKET_UNSOLICITED_PONG_BUFFER_TYPE, NULL, NULL), S_OK);
+    CHECK_HR(WebSocketGetAction(server, WEB_SOCKET_SEND_ACTION_QUEUE, b, &count, &action, &type, NULL, &actx), S_OK);
+    CHECK(action == WEB_SOCKET_SEND_TO_NETWORK_ACTION && type == WEB_SOCKET_UNSOLICITED_PONG_BUFFER_TYPE);
+    CHECK(count >= 1 && b[0].Data.ulBufferLength == 2 && b[0].Data.pbBuffer[0] == 0x8A);
+    WebSocketCompleteAction(server, actx, 2);
+    count = 2;
+    CHECK_HR(WebSocketGetAction(server, WEB_SOCKET_SEND_ACTION_QUEUE, b, &count, &action, &type, NULL, &actx), S_OK);
+    CHECK(action == WEB_SOCKET_INDICATE_SEND_COMPLETE_ACTION && type == WEB_SOCKET_UNSOLICITED_PONG_BUFFER_TYPE);
+    WebSocketCompleteAction(server, actx, 0);
+    WebSocketDeleteHandle(client);
+    WebSocketDeleteHandle(server);
+}
+
 static void global_properties(void) {
     ULONG value = 0, size = sizeof value;
     CHECK_HR(WebSocketGetGlobalProperty(WEB_SOCKET_KEEPALIVE_INTERVAL_PROPERTY_TYPE, &value, &size), S_OK);
@@ -280,6 +302,7 @@ int main(void) {
     handshake_failures();
     send_receive_and_actions();
     one_buffer_asked_for();
+    unsolicited_pong_type();
     global_properties();
     printf("misuse: ok\n");
     return 0;
