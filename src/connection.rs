@@ -17,7 +17,7 @@ use crate::error::{Deadline, Error, Result};
 use crate::frame::MAX_CONTROL_PAYLOAD;
 use crate::handle::{Handle, MessageLimits, Role};
 use crate::handshake;
-use crate::http::{self, HeadLimits, HeadParser, HttpHeader};
+use crate::http::{self, HeadLimits, HeadParser, HttpHeader, RequestHead};
 use crate::property::{GlobalProperty, Property, PropertyType, global_property};
 use crate::state::{Session, State};
 use crate::utf8::Utf8Validator;
@@ -775,20 +775,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     fn answer(&mut self, subprotocol: Option<&str>, extra: &[HttpHeader<'_>]) -> Result<()> {
         let Phase::AwaitAccept(parser) = &self.phase else { return Err(Error::HeadIncomplete) };
         let request = parser.request()?;
-        if extra.iter().any(|h| !h.is_writable()) {
-            return Err(Error::InvalidHeader);
-        }
-        #[cfg(feature = "deflate")]
-        let selected = match &self.options.deflate {
-            Some(d) => crate::accept_deflate(&request.headers, d)?,
-            None => None,
-        };
-        #[cfg(not(feature = "deflate"))]
-        let selected: Option<String> = None;
-        let extensions: Vec<&str> = selected.iter().map(String::as_str).collect();
-        let mut headers = self.handle.begin_server_handshake(subprotocol, &extensions, &request.headers)?.to_vec();
-        headers.extend(self.options.headers.iter().cloned());
-        headers.extend(extra.iter().map(|h| h.clone().into_owned()));
+        let (headers, selected) = response(&mut self.handle, &self.options, &request.headers, subprotocol, extra)?;
         let head = http::encode_response_head(101, "Switching Protocols", &headers)?;
         self.handle.end_server_handshake()?;
         self.handle.push_received(parser.rest())?;
@@ -801,6 +788,32 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.head = Some(parser);
         self.opened();
         Ok(())
+    }
+
+    /// A server connection for an upgrade request that an HTTP server (hyper, axum, any
+    /// HTTP/1.1 stack) has parsed, so no head passes through the connection: checks the
+    /// request as [`server`](Self::server) checks one it reads, selects the subprotocol
+    /// (the first of [`Options::subprotocols`] the client offered) and permessage-deflate
+    /// as it does, and returns the connection, open ([`Event::Open`] comes first, with
+    /// no target or headers: the HTTP server has them), with the header fields of the
+    /// `101 Switching Protocols` response that server is to send before handing over the
+    /// transport. A request that is no valid upgrade fails with the error whose
+    /// [`Error::http_status`] (400, 426, 431) and [`encode_rejection`](crate::encode_rejection)
+    /// answer it.
+    pub fn accept_request(
+        now: Millis,
+        options: Options,
+        request: &RequestHead<'_>,
+    ) -> Result<(Self, Vec<HttpHeader<'static>>)> {
+        handshake::check_request_line(request.method, request.version)?;
+        let mut c = Self::create(Role::Server, now, options, false)?;
+        let chosen = handshake::choose_subprotocol(&request.headers, &c.options.subprotocols).map(str::to_owned);
+        let (headers, selected) = response(&mut c.handle, &c.options, &request.headers, chosen.as_deref(), &[])?;
+        c.handle.end_server_handshake()?;
+        c.subprotocol = chosen;
+        c.extensions = selected;
+        c.opened();
+        Ok((c, headers))
     }
 
     /// Answers a bad upgrade request (400, 426 or 431) and fails.
@@ -1524,6 +1537,34 @@ enum Show {
     Piece { text: bool, fin: bool },
     Assembled { text: bool },
     Nothing,
+}
+
+/// A server's answer to `request`: begins `handle`'s server handshake with `subprotocol`
+/// and the permessage-deflate response `options` allow (feature `deflate`), and returns
+/// the 101's header fields (the handle's, `options.headers`, then `extra`) and the
+/// extensions selected.
+fn response<B: AsRef<[u8]>>(
+    handle: &mut Handle<Outgoing<B>, ()>,
+    options: &Options,
+    request: &[HttpHeader<'_>],
+    subprotocol: Option<&str>,
+    extra: &[HttpHeader<'_>],
+) -> Result<(Vec<HttpHeader<'static>>, Option<String>)> {
+    if extra.iter().chain(&options.headers).any(|h| !h.is_writable()) {
+        return Err(Error::InvalidHeader);
+    }
+    #[cfg(feature = "deflate")]
+    let selected = match &options.deflate {
+        Some(d) => crate::accept_deflate(request, d)?,
+        None => None,
+    };
+    #[cfg(not(feature = "deflate"))]
+    let selected: Option<String> = None;
+    let extensions: Vec<&str> = selected.iter().map(String::as_str).collect();
+    let mut headers = handle.begin_server_handshake(subprotocol, &extensions, request)?.to_vec();
+    headers.extend(options.headers.iter().cloned());
+    headers.extend(extra.iter().map(|h| h.clone().into_owned()));
+    Ok((headers, selected))
 }
 
 /// The `Sec-WebSocket-Extensions` values of a response, joined, if any.

@@ -2,8 +2,8 @@
 //! that cuts every transfer at random points, with a fake clock.
 
 use wsengine::{
-    ClientRequest, CloseStatus, Connection, ConnectionState, Deadline, Error, ErrorKind, Event, HttpHeader, Millis,
-    Options, Property, Role,
+    ClientRequest, CloseStatus, Connection, ConnectionState, Deadline, Error, ErrorKind, Event, HeadLimits, HeadParser,
+    HttpHeader, Millis, Options, Property, Role, encode_response_head,
 };
 
 /// A small deterministic generator (xorshift) for split points.
@@ -282,6 +282,57 @@ fn bad_upgrade_requests_are_answered_400_426_and_431() {
         assert!(matches!(s.poll_event(), Some(Event::Failed { status_sent: None, .. })));
         assert!(matches!(s.poll_event(), Some(Event::Closed { clean: false, .. })));
         assert_eq!(s.state(), ConnectionState::Closed);
+    }
+}
+
+#[test]
+fn a_request_parsed_by_an_http_server_is_accepted_without_its_bytes() {
+    // The client's request, parsed as an HTTP server would (here by HeadParser).
+    let client_options = Options { subprotocols: vec!["v1".into(), "v2".into()], ..no_timers() };
+    let url = ClientRequest::from_url("ws://example.com/chat").unwrap();
+    let mut client = Connection::client(0, seeded(client_options), &url).unwrap();
+    let mut head = Vec::new();
+    client.output().copy_to(&mut head);
+    client.advance(head.len()).unwrap();
+    let mut parser = HeadParser::new(HeadLimits::default());
+    assert!(parser.push(&head).unwrap());
+    let request = parser.request().unwrap();
+
+    let server_options = Options { subprotocols: vec!["v2".into()], ..no_timers() };
+    let (server, headers) = Connection::accept_request(0, server_options, &request).unwrap();
+    assert_eq!(server.subprotocol(), Some("v2"));
+    assert_eq!(server.state(), ConnectionState::Open);
+    assert!(!server.wants_write(), "the HTTP server writes the response, not the connection");
+    // The HTTP server sends the 101 with these fields; the client takes it.
+    client.feed(&encode_response_head(101, "Switching Protocols", &headers).unwrap(), 0).unwrap();
+    let mut p = Pair {
+        client: side(client),
+        server: side(server),
+        rng: Rng(5),
+        deliver_to_server: true,
+        deliver_to_client: true,
+    };
+    p.run();
+    assert_eq!(p.client.events[0], Ev::Open(Some("v2".into())));
+    assert_eq!(p.server.events[0], Ev::Open(Some("v2".into())));
+    p.client.conn.send_text(b"over the upgrade".to_vec(), true).unwrap();
+    p.run();
+    assert_eq!(messages(&p.server.events), [(true, b"over the upgrade".to_vec())]);
+
+    // What is no valid upgrade fails with the status that answers it.
+    let bad: [(&[u8], u16); 3] = [
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            426,
+        ),
+        (b"POST / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ];
+    for (request, status) in bad {
+        let mut parser = HeadParser::new(HeadLimits::default());
+        assert!(parser.push(request).unwrap());
+        let e = Connection::<Vec<u8>>::accept_request(0, no_timers(), &parser.request().unwrap()).unwrap_err();
+        assert_eq!(e.http_status().unwrap_or(400), status, "{e}");
     }
 }
 
