@@ -554,6 +554,13 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.subprotocol.as_deref()
     }
 
+    /// True unless UTF-8 verification was turned off ([`Property::DisableUtf8Verification`]):
+    /// then every text message indicated is valid UTF-8 as a whole.
+    #[must_use]
+    pub fn verifies_utf8(&self) -> bool {
+        self.handle.verifies_utf8()
+    }
+
     /// Bytes accepted for sending and not yet written: payloads still queued and
     /// frames built but unwritten (what WebSocket's `bufferedAmount` reports).
     #[must_use]

@@ -313,18 +313,25 @@ pub fn encode_rejection_status(status: u16, message: &str) -> Vec<u8> {
         _ => "Bad Request",
     };
     let len = message.len().to_string();
-    let mut headers = vec![
-        HttpHeader::new("Content-Type", "text/plain; charset=utf-8"),
-        HttpHeader::new("Content-Length", &len),
-        HttpHeader::new("Connection", "close"),
-    ];
-    if status == 426 {
-        headers.push(HttpHeader::new("Sec-WebSocket-Version", "13"));
-    }
+    let mut headers =
+        vec![HttpHeader::new("Content-Type", "text/plain; charset=utf-8"), HttpHeader::new("Content-Length", &len)];
+    headers.extend(rejection_headers(status));
     // The status, reason and headers above are all writable, so this cannot fail.
     let mut out = encode_response_head(status, reason, &headers).unwrap_or_default();
     out.extend_from_slice(message.as_bytes());
     out
+}
+
+/// The header fields a refused upgrade's response carries besides its body's, for an
+/// HTTP server that writes the response itself: `Connection: close`, and for 426
+/// `Sec-WebSocket-Version: 13` (RFC 6455 §4.4).
+#[must_use]
+pub fn rejection_headers(status: u16) -> Vec<HttpHeader<'static>> {
+    let mut headers = vec![HttpHeader::new("Connection", "close")];
+    if status == 426 {
+        headers.push(HttpHeader::new("Sec-WebSocket-Version", "13"));
+    }
+    headers
 }
 
 #[cfg(test)]

@@ -137,7 +137,7 @@ pub use handle::{Handle, MIN_CALLER_RECEIVE_BUFFER, Role};
 pub use handshake::{ClientHandshakeOutcome, accept_key, choose_subprotocol, offered_subprotocols};
 pub use http::{
     DEFAULT_MAX_HEAD_LEN, DEFAULT_MAX_HEADERS, HeadLimits, HeadParser, HttpHeader, RequestHead, ResponseHead,
-    encode_rejection, encode_rejection_status, encode_request_head, encode_response_head,
+    encode_rejection, encode_rejection_status, encode_request_head, encode_response_head, rejection_headers,
 };
 pub use property::{
     CONTROL_AREA_SIZE, DEFAULT_CLIENT_SEND_BUFFER_SIZE, DEFAULT_DEFLATE_LEVEL, DEFAULT_DEFLATE_MEM_LEVEL,

@@ -11,6 +11,8 @@
 #     the deflate feature.
 #   MODE component: the engine as a WebAssembly component (target/component/wsengine.wasm,
 #     built by ./dev) on Wasmtime: wsengine-host serve / autobahn-client, debug profile.
+#   MODE tokio: wsengine-tokio (hosts/tokio): its examples tokio_echo_server (a task per
+#     connection, Stream and Sink) and tokio_autobahn_client, --release with deflate.
 #   MODE npm: the npm package (js/, its wasm built by ./dev) in Node, from wsengine/deflate:
 #     the WebSocket facade as the client over TCP, acceptSocket as the server.
 #
@@ -68,6 +70,12 @@ case "$mode" in
     cargo build --quiet -p wsengine-host
     server_cmd=(target/debug/wsengine-host serve "$ECHO_ADDR")
     client_cmd=(target/debug/wsengine-host autobahn-client "$FUZZ_URL" "$AGENT")
+    ;;
+  tokio)
+    cargo build --release --quiet -p wsengine-tokio --features deflate --example tokio_echo_server \
+      --example tokio_autobahn_client
+    server_cmd=(target/release/examples/tokio_echo_server "$ECHO_ADDR")
+    client_cmd=(target/release/examples/tokio_autobahn_client "$FUZZ_URL" "$AGENT")
     ;;
   npm)
     if [ ! -f js/wasm/wsengine_bg.wasm ]; then
