@@ -18,6 +18,7 @@ use crate::frame::MAX_CONTROL_PAYLOAD;
 use crate::handle::{Handle, MessageLimits, Role};
 use crate::handshake;
 use crate::http::{self, HeadLimits, HeadParser, HttpHeader, RequestHead};
+use crate::pool;
 use crate::property::{GlobalProperty, Property, PropertyType, global_property};
 use crate::state::{Session, State};
 use crate::utf8::Utf8Validator;
@@ -53,6 +54,8 @@ const CLIENT_ZERO_COPY_MIN: usize = 16 * 1024;
 const OUTPUT_HIGH_WATER: usize = 256 * 1024;
 /// A reassembly buffer grown past this is released after its message.
 const ASSEMBLY_KEEP: usize = 1 << 20;
+/// The output buffer's first size when taken back from the pool.
+const OUTPUT_START: usize = 4096;
 
 /// How a [`Connection`] behaves: limits, deadlines and what the handshake offers.
 ///
@@ -309,9 +312,9 @@ struct Queued<B> {
 #[derive(Debug)]
 enum Phase {
     /// Waiting for the peer's head (client: the response; server: the request).
-    Handshake(HeadParser),
+    Handshake(Box<HeadParser>),
     /// Server with deferred accept: the request was indicated; waiting for the host.
-    AwaitAccept(HeadParser),
+    AwaitAccept(Box<HeadParser>),
     /// The handshake is done; `head` holds the peer's head until `Open` is indicated.
     Open,
     /// A client after the closing handshake: waiting for the server to close.
@@ -327,6 +330,55 @@ enum Pending {
     Open,
     Failed,
     Closed,
+}
+
+/// What a connection reads of its [`Options`] once open.
+#[derive(Debug, Clone, Copy)]
+struct Policy {
+    max_buffered_input: usize,
+    ping_interval: Option<Millis>,
+    pong_timeout: Option<Millis>,
+    close_timeout: Option<Millis>,
+    reassemble: bool,
+}
+
+/// The pending indications, in order. Each kind is pushed at most once (a failure
+/// twice at worst), so a few slots in place hold them all, with no allocation.
+#[derive(Debug, Default, Clone, Copy)]
+struct PendingQueue {
+    slots: [Option<Pending>; 6],
+    len: u8,
+}
+
+impl PendingQueue {
+    fn push_back(&mut self, p: Pending) {
+        if let Some(slot) = self.slots.get_mut(usize::from(self.len)) {
+            *slot = Some(p);
+            self.len += 1;
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Pending> {
+        let first = self.slots[0].take()?;
+        self.slots.rotate_left(1);
+        self.len -= 1;
+        Some(first)
+    }
+
+    fn contains(&self, p: Pending) -> bool {
+        self.slots.contains(&Some(p))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn remove(&mut self, p: Pending) {
+        let kept = self.slots.into_iter().flatten().filter(|q| *q != p);
+        let mut next = Self::default();
+        kept.for_each(|q| next.push_back(q));
+        *self = next;
+    }
 }
 
 /// Keep-alive bookkeeping.
@@ -362,15 +414,18 @@ struct KeepAlive {
 pub struct Connection<B = Vec<u8>> {
     role: Role,
     handle: Handle<Outgoing<B>, ()>,
-    options: Options,
+    /// What the connection reads of its options once open.
+    policy: Policy,
+    /// The options, until the handshake is over (the rest is only the handshake's).
+    setup: Option<Box<Options>>,
     phase: Phase,
     /// The peer's head, kept until `Open` is indicated.
-    head: Option<HeadParser>,
-    subprotocol: Option<String>,
+    head: Option<Box<HeadParser>>,
+    subprotocol: Option<Box<str>>,
     /// The extensions in force, as the server's response lists them.
-    extensions: Option<String>,
-    pending: VecDeque<Pending>,
-    failure: Option<(Error, Option<CloseStatus>)>,
+    extensions: Option<Box<str>>,
+    pending: PendingQueue,
+    failure: Option<Box<(Error, Option<CloseStatus>)>>,
     /// Sends waiting for the handle's slot, and the send state as of the queue's tail.
     queue: VecDeque<Queued<B>>,
     tail: Session,
@@ -398,9 +453,11 @@ pub struct Connection<B = Vec<u8>> {
     keepalive: KeepAlive,
     open_deadline: Option<Millis>,
     close_deadline: Option<Millis>,
-    peer_close: Option<(CloseStatus, [u8; MAX_CLOSE_REASON_LENGTH], u8)>,
+    peer_close: Option<Box<(CloseStatus, [u8; MAX_CLOSE_REASON_LENGTH], u8)>>,
     /// The transport reached end of stream.
     eof: bool,
+    /// The buffers went back to the pool ([`release_buffers`](Self::release_buffers)).
+    released: bool,
     /// A message was shown and the host has made no call since: its turn to answer.
     answering: bool,
     /// The peer's close arrived while the host had its turn: the answer waits for it.
@@ -413,16 +470,16 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// [`output`](Self::output) at once) and waits for the response.
     pub fn client(now: Millis, options: Options, request: &ClientRequest) -> Result<Self> {
         let mut c = Self::create(Role::Client, now, options, false)?;
-        let subprotocols: Vec<&str> = c.options.subprotocols.iter().map(String::as_str).collect();
+        let Some(setup) = c.setup.as_deref() else { return Err(Error::HeadIncomplete) };
+        let subprotocols: Vec<&str> = setup.subprotocols.iter().map(String::as_str).collect();
         #[cfg(feature = "deflate")]
-        let offer = c.options.deflate.as_ref().map(crate::DeflateOptions::offer).transpose()?;
+        let offer = setup.deflate.as_ref().map(crate::DeflateOptions::offer).transpose()?;
         #[cfg(not(feature = "deflate"))]
         let offer: Option<String> = None;
-        let extensions: Vec<&str> = offer.iter().chain(c.options.extensions.iter()).map(String::as_str).collect();
+        let extensions: Vec<&str> = offer.iter().chain(setup.extensions.iter()).map(String::as_str).collect();
         let mut headers = vec![HttpHeader::new("Host", &request.host)];
-        headers
-            .extend(c.handle.begin_client_handshake(&subprotocols, &extensions, &c.options.headers)?.iter().cloned());
-        headers.extend(c.options.headers.iter().cloned());
+        headers.extend(c.handle.begin_client_handshake(&subprotocols, &extensions, &setup.headers)?.iter().cloned());
+        headers.extend(setup.headers.iter().cloned());
         c.staging = http::encode_request_head(&request.target, &headers)?;
         Ok(c)
     }
@@ -455,10 +512,10 @@ impl<B: AsRef<[u8]>> Connection<B> {
         let (mut handle, phase) = match (upgraded, role) {
             (true, _) => (Handle::from_upgraded(role, props)?, Phase::Open),
             (false, Role::Client) => {
-                (Handle::new_client(props)?, Phase::Handshake(HeadParser::new(options.head_limits)))
+                (Handle::new_client(props)?, Phase::Handshake(Box::new(HeadParser::new(options.head_limits))))
             }
             (false, Role::Server) => {
-                (Handle::new_server(props)?, Phase::Handshake(HeadParser::new(options.head_limits)))
+                (Handle::new_server(props)?, Phase::Handshake(Box::new(HeadParser::new(options.head_limits))))
             }
         };
         let open_deadline = if upgraded { None } else { options.open_timeout.map(|t| now.saturating_add(t)) };
@@ -469,12 +526,19 @@ impl<B: AsRef<[u8]>> Connection<B> {
         Ok(Self {
             role,
             handle,
-            options,
+            policy: Policy {
+                max_buffered_input: options.max_buffered_input,
+                ping_interval: options.ping_interval,
+                pong_timeout: options.pong_timeout,
+                close_timeout: options.close_timeout,
+                reassemble: options.reassemble,
+            },
+            setup: Some(Box::new(options)),
             phase,
             head: None,
             subprotocol: None,
             extensions: None,
-            pending: VecDeque::new(),
+            pending: PendingQueue::default(),
             failure: None,
             queue: VecDeque::new(),
             tail: Session::open(),
@@ -494,6 +558,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
             close_deadline: None,
             peer_close: None,
             eof: false,
+            released: false,
             answering: false,
             close_answer_due: false,
             now,
@@ -507,9 +572,11 @@ impl<B: AsRef<[u8]>> Connection<B> {
 
     /// The handshake finished: start the session's timers and the receive loop.
     fn opened(&mut self) {
+        // What only the handshake reads, freed: an open connection holds little.
+        self.setup = None;
         self.phase = Phase::Open;
         self.open_deadline = None;
-        self.keepalive.next_ping = self.after(self.options.ping_interval);
+        self.keepalive.next_ping = self.after(self.policy.ping_interval);
         self.pending.push_back(Pending::Open);
     }
 
@@ -580,8 +647,9 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.now = self.now.max(now);
         match &mut self.phase {
             Phase::Handshake(parser) => {
-                if bytes.len() > self.options.max_buffered_input.saturating_add(self.options.head_limits.max_len) {
-                    return Err(Error::InputBufferFull { limit: self.options.max_buffered_input });
+                let head_max = self.setup.as_deref().map_or(0, |o| o.head_limits.max_len);
+                if bytes.len() > self.policy.max_buffered_input.saturating_add(head_max) {
+                    return Err(Error::InputBufferFull { limit: self.policy.max_buffered_input });
                 }
                 match parser.push(bytes) {
                     Ok(true) => self.handshake_head(),
@@ -593,8 +661,8 @@ impl<B: AsRef<[u8]>> Connection<B> {
             }
             Phase::AwaitAccept(parser) => {
                 let waiting = parser.rest().len() + bytes.len();
-                if waiting > self.options.max_buffered_input {
-                    return Err(Error::InputBufferFull { limit: self.options.max_buffered_input });
+                if waiting > self.policy.max_buffered_input {
+                    return Err(Error::InputBufferFull { limit: self.policy.max_buffered_input });
                 }
                 let _ = parser.push(bytes);
                 return Ok(());
@@ -634,8 +702,8 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// Refuses input that would leave more than `max_buffered_input` bytes waiting
     /// beyond the receive buffer.
     fn check_input_room(&self, len: usize) -> Result<()> {
-        if self.handle.spilled() + len > self.options.max_buffered_input + self.handle.receive_buffer_size() {
-            return Err(Error::InputBufferFull { limit: self.options.max_buffered_input });
+        if self.handle.spilled() + len > self.policy.max_buffered_input + self.handle.receive_buffer_size() {
+            return Err(Error::InputBufferFull { limit: self.policy.max_buffered_input });
         }
         Ok(())
     }
@@ -697,7 +765,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         }
     }
 
-    fn client_head(&mut self, parser: HeadParser) {
+    fn client_head(&mut self, parser: Box<HeadParser>) {
         let outcome = parser.response().and_then(|response| {
             if response.status != 101 {
                 return Err(Error::UnexpectedStatus(response.status));
@@ -706,8 +774,10 @@ impl<B: AsRef<[u8]>> Connection<B> {
         });
         match outcome {
             Ok(outcome) => {
-                self.subprotocol = outcome.subprotocol.and_then(|i| self.options.subprotocols.get(i).cloned());
-                self.extensions = parser.response().ok().and_then(|r| listed_extensions(&r.headers));
+                self.subprotocol = outcome
+                    .subprotocol
+                    .and_then(|i| self.setup.as_deref()?.subprotocols.get(i).map(|s| s.as_str().into()));
+                self.extensions = parser.response().ok().and_then(|r| listed_extensions(&r.headers)).map(Into::into);
                 let _ = self.handle.push_received(parser.rest());
                 self.head = Some(parser);
                 self.opened();
@@ -716,7 +786,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         }
     }
 
-    fn server_head(&mut self, parser: HeadParser) {
+    fn server_head(&mut self, parser: Box<HeadParser>) {
         // The whole upgrade is checked before the host is shown it (a deferred accept
         // then fails only on the host's own arguments).
         let checked = parser.request().and_then(|r| {
@@ -727,15 +797,15 @@ impl<B: AsRef<[u8]>> Connection<B> {
             self.refuse(&e);
             return;
         }
-        if self.options.defer_accept {
+        if self.setup.as_deref().is_some_and(|o| o.defer_accept) {
             self.phase = Phase::AwaitAccept(parser);
             self.pending.push_back(Pending::Request);
             return;
         }
-        let chosen = parser
-            .request()
-            .ok()
-            .and_then(|r| handshake::choose_subprotocol(&r.headers, &self.options.subprotocols).map(str::to_owned));
+        let chosen = parser.request().ok().and_then(|r| {
+            handshake::choose_subprotocol(&r.headers, self.setup.as_deref().map_or(&[][..], |o| &o.subprotocols))
+                .map(str::to_owned)
+        });
         self.phase = Phase::AwaitAccept(parser);
         if let Err(e) = self.answer(chosen.as_deref(), &[]) {
             self.refuse(&e);
@@ -746,7 +816,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// upgrade with `subprotocol` (one the client offered, or none) and extra response
     /// headers. Fails with `ERROR_INVALID_STATE` when no request waits.
     pub fn accept(&mut self, subprotocol: Option<&str>, headers: &[HttpHeader<'_>]) -> Result<()> {
-        if !matches!(self.phase, Phase::AwaitAccept(_)) || self.pending.contains(&Pending::Request) {
+        if !matches!(self.phase, Phase::AwaitAccept(_)) || self.pending.contains(Pending::Request) {
             return Err(Error::InvalidState { call: "accept", state: self.handle.state() });
         }
         if let (Some(p), Phase::AwaitAccept(parser)) = (subprotocol, &self.phase) {
@@ -772,7 +842,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         if !matches!(self.phase, Phase::AwaitAccept(_)) {
             return Err(Error::InvalidState { call: "reject", state: self.handle.state() });
         }
-        self.pending.retain(|p| *p != Pending::Request);
+        self.pending.remove(Pending::Request);
         self.staging.extend_from_slice(&http::encode_rejection_status(status, message));
         self.fail(Error::Rejected(status), None);
         Ok(())
@@ -782,13 +852,14 @@ impl<B: AsRef<[u8]>> Connection<B> {
     fn answer(&mut self, subprotocol: Option<&str>, extra: &[HttpHeader<'_>]) -> Result<()> {
         let Phase::AwaitAccept(parser) = &self.phase else { return Err(Error::HeadIncomplete) };
         let request = parser.request()?;
-        let (headers, selected) = response(&mut self.handle, &self.options, &request.headers, subprotocol, extra)?;
+        let Some(setup) = self.setup.as_deref() else { return Err(Error::HeadIncomplete) };
+        let (headers, selected) = response(&mut self.handle, setup, &request.headers, subprotocol, extra)?;
         let head = http::encode_response_head(101, "Switching Protocols", &headers)?;
         self.handle.end_server_handshake()?;
         self.handle.push_received(parser.rest())?;
         self.staging.extend_from_slice(&head);
-        self.subprotocol = subprotocol.map(str::to_owned);
-        self.extensions = selected;
+        self.subprotocol = subprotocol.map(Into::into);
+        self.extensions = selected.map(Into::into);
         let Phase::AwaitAccept(parser) = std::mem::replace(&mut self.phase, Phase::Open) else {
             return Err(Error::HeadIncomplete);
         };
@@ -814,11 +885,12 @@ impl<B: AsRef<[u8]>> Connection<B> {
     ) -> Result<(Self, Vec<HttpHeader<'static>>)> {
         handshake::check_request_line(request.method, request.version)?;
         let mut c = Self::create(Role::Server, now, options, false)?;
-        let chosen = handshake::choose_subprotocol(&request.headers, &c.options.subprotocols).map(str::to_owned);
-        let (headers, selected) = response(&mut c.handle, &c.options, &request.headers, chosen.as_deref(), &[])?;
+        let Some(setup) = c.setup.as_deref() else { return Err(Error::HeadIncomplete) };
+        let chosen = handshake::choose_subprotocol(&request.headers, &setup.subprotocols).map(str::to_owned);
+        let (headers, selected) = response(&mut c.handle, setup, &request.headers, chosen.as_deref(), &[])?;
         c.handle.end_server_handshake()?;
-        c.subprotocol = chosen;
-        c.extensions = selected;
+        c.subprotocol = chosen.map(Into::into);
+        c.extensions = selected.map(Into::into);
         c.opened();
         Ok((c, headers))
     }
@@ -847,13 +919,14 @@ impl<B: AsRef<[u8]>> Connection<B> {
 
     fn check_command(&self, call: &'static str) -> Result<()> {
         match self.phase {
-            Phase::Open if !self.pending.contains(&Pending::Failed) => Ok(()),
+            Phase::Open if !self.pending.contains(Pending::Failed) => Ok(()),
             _ => Err(Error::InvalidState { call, state: self.handle.state() }),
         }
     }
 
     fn enqueue_data(&mut self, ty: BufferType, payload: B) -> Result<()> {
         self.answering = false;
+        self.reclaim();
         self.check_command("send")?;
         self.tail.check_send(ty)?;
         let len = payload.as_ref().len();
@@ -914,6 +987,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// (`NoReceivedPiece`).
     pub fn send_received(&mut self) -> Result<()> {
         self.answering = false;
+        self.reclaim();
         self.check_command("send")?;
         let Some(ty) = self.shown else { return Err(Error::NoReceivedPiece) };
         self.tail.check_send(ty)?;
@@ -958,6 +1032,9 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// `bytes` copied into the spare buffer (no allocation once it has grown).
     fn copy(&mut self, bytes: &[u8]) -> Outgoing<B> {
         let mut v = std::mem::take(&mut self.spare);
+        if v.capacity() == 0 {
+            v = pool::take_empty(bytes.len());
+        }
         v.clear();
         v.extend_from_slice(bytes);
         Outgoing::Copied(v)
@@ -975,6 +1052,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
 
     fn enqueue_control(&mut self, ty: BufferType, payload: &[u8]) -> Result<()> {
         self.answering = false;
+        self.reclaim();
         self.check_command("send")?;
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(Error::ControlPayloadTooLong(payload.len()));
@@ -990,6 +1068,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// Data sends fail afterwards; what was queued before still goes out first.
     pub fn close(&mut self, now: Millis, status: Option<CloseStatus>, reason: &str) -> Result<()> {
         self.answering = false;
+        self.reclaim();
         self.now = self.now.max(now);
         self.check_command("close")?;
         self.tail.check_send(BufferType::Close)?;
@@ -1003,7 +1082,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         };
         self.tail.send_accepted(BufferType::Close);
         self.push(BufferType::Close, buffer, None);
-        self.close_deadline = self.after(self.options.close_timeout);
+        self.close_deadline = self.after(self.policy.close_timeout);
         Ok(())
     }
 
@@ -1024,10 +1103,84 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.end();
     }
 
-    /// Queues a send; `utf8_after` as [`Queued`] has it.
+    /// Queues a send; `utf8_after` as [`Queued`] has it. Straight into the handle's
+    /// send slot when nothing waits before it (the queue's memory is then never taken).
     fn push(&mut self, ty: BufferType, buffer: Option<SendBuffer<Outgoing<B>>>, utf8_after: Option<Utf8Validator>) {
-        self.queue.push_back(Queued { ty, buffer, utf8_after });
+        let next = Queued { ty, buffer, utf8_after };
+        if self.queue.is_empty() && self.flight.is_none() && self.handle.send_slot_free() {
+            self.hand_to_handle(next);
+        } else {
+            self.queue.push_back(next);
+        }
         self.pump_send();
+    }
+
+    /// Gives the handle's free send slot `next`. False when the handle refused what the
+    /// tail accepted: the send side broke, and the connection fails.
+    fn hand_to_handle(&mut self, next: Queued<B>) -> bool {
+        let ty = next.ty;
+        self.op_counted = match &next.buffer {
+            Some(SendBuffer::Data(d)) if ty.is_data() => d.as_ref().len(),
+            _ => 0,
+        };
+        match self.handle.send_from_connection(ty, next.buffer, (), next.utf8_after) {
+            Ok(()) => true,
+            Err(e) => {
+                self.queue.clear();
+                self.queued_bytes = 0;
+                self.op_counted = 0;
+                self.fail(e, None);
+                false
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ memory
+
+    /// For a host about to wait for its transport with nothing else to do: gives the
+    /// connection's buffers (the handle's receive and send areas, the output buffer,
+    /// the reassembly buffer) back to this thread's pool, so that an idle connection
+    /// holds none; the next call that needs them takes them again from the pool, which
+    /// allocates nothing once it has buffers of their size. Returns true when they are
+    /// released; false, changing nothing, while the connection holds anything: before
+    /// it is open, bytes to write or not yet processed, events not yet polled, a
+    /// message being reassembled, a pong or close to send. The message piece polled
+    /// last can no longer be sent back with [`send_received`](Self::send_received).
+    /// permessage-deflate's windows are kept (context takeover needs them).
+    pub fn release_buffers(&mut self) -> bool {
+        if self.released {
+            return true;
+        }
+        let idle = matches!(self.phase, Phase::Open)
+            && !self.wants_write()
+            && self.queue.is_empty()
+            && self.assembling.is_none()
+            && self.pending.is_empty()
+            && !self.close_answer_due;
+        if !idle || !self.handle.release_idle() {
+            return false;
+        }
+        self.shown = None;
+        self.message_in_assembly = false;
+        self.written = 0;
+        pool::give(std::mem::take(&mut self.staging));
+        pool::give(std::mem::take(&mut self.spare));
+        pool::give(std::mem::take(&mut self.assembly));
+        // Only sends that had to wait took the queue's memory.
+        self.queue = VecDeque::new();
+        self.released = true;
+        true
+    }
+
+    /// Takes the output buffer back after [`release_buffers`](Self::release_buffers)
+    /// (the handle takes its own back itself, and the spare and reassembly buffers are
+    /// taken when first needed).
+    #[inline]
+    fn reclaim(&mut self) {
+        if self.released {
+            self.released = false;
+            self.staging = pool::take_empty(OUTPUT_START);
+        }
     }
 
     // ------------------------------------------------------------------ output
@@ -1096,6 +1249,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// is empty the output buffer itself is swapped into it, with no copy; `out`'s
     /// old allocation becomes the output buffer.
     pub fn take_output(&mut self, out: &mut Vec<u8>) {
+        self.reclaim();
         while self.wants_write() {
             if out.is_empty() && self.written == 0 && self.flight.is_none() {
                 std::mem::swap(out, &mut self.staging);
@@ -1172,17 +1326,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
                         return;
                     }
                     let Some(next) = self.queue.pop_front() else { return };
-                    let ty = next.ty;
-                    self.op_counted = match &next.buffer {
-                        Some(SendBuffer::Data(d)) if ty.is_data() => d.as_ref().len(),
-                        _ => 0,
-                    };
-                    if let Err(e) = self.handle.send_from_connection(ty, next.buffer, (), next.utf8_after) {
-                        // The handle refused what the tail accepted: the send side broke.
-                        self.queue.clear();
-                        self.queued_bytes = 0;
-                        self.op_counted = 0;
-                        self.fail(e, None);
+                    if !self.hand_to_handle(next) {
                         return;
                     }
                 }
@@ -1216,6 +1360,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
 
     /// Time passed: sends a due keep-alive ping, fails the connection on a deadline.
     pub fn handle_timeout(&mut self, now: Millis) {
+        self.reclaim();
         self.answering = false;
         self.now = self.now.max(now);
         let now = self.now;
@@ -1228,7 +1373,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
             self.close_deadline = None;
             if !matches!(self.phase, Phase::Done) {
                 if !matches!(self.phase, Phase::AwaitEof) {
-                    self.failure.get_or_insert((Error::TimedOut(Deadline::ClosingHandshake), None));
+                    self.failure.get_or_insert_with(|| Box::new((Error::TimedOut(Deadline::ClosingHandshake), None)));
                     self.pending.push_back(Pending::Failed);
                 }
                 self.end();
@@ -1249,10 +1394,10 @@ impl<B: AsRef<[u8]>> Connection<B> {
             self.keepalive.counter = self.keepalive.counter.wrapping_add(1);
             let id = self.keepalive.counter;
             if self.enqueue_control(BufferType::PingPong, &id.to_be_bytes()).is_ok() {
-                let deadline = self.after(self.options.pong_timeout).unwrap_or(Millis::MAX);
+                let deadline = self.after(self.policy.pong_timeout).unwrap_or(Millis::MAX);
                 self.keepalive.awaiting = Some((id, deadline));
             }
-            self.keepalive.next_ping = self.after(self.options.ping_interval);
+            self.keepalive.next_ping = self.after(self.policy.ping_interval);
         }
     }
 
@@ -1288,6 +1433,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// message (a send, a feed, `handle_timeout`...), so an answer to the message goes
     /// out before the close even from a host that drains every event before answering.
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
+        self.reclaim();
         self.complete_held();
         if !self.answering && self.close_answer_due {
             self.answer_close();
@@ -1385,10 +1531,13 @@ impl<B: AsRef<[u8]>> Connection<B> {
     fn gather(&mut self, ty: BufferType) -> Show {
         let text = ty.is_text();
         let fin = !ty.is_fragment();
-        if !self.options.reassemble || (self.assembling.is_none() && fin) {
+        if !self.policy.reassemble || (self.assembling.is_none() && fin) {
             // Pieces as they come, or a whole message in one piece: shown from the
             // handle's buffer, no copy.
             return Show::Piece { text, fin };
+        }
+        if self.assembly.capacity() == 0 {
+            self.assembly = pool::take_empty(self.handle.indicated().len());
         }
         self.assembly.extend_from_slice(self.handle.indicated());
         self.assembling = Some(text);
@@ -1407,7 +1556,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         let mut stored = [0u8; MAX_CLOSE_REASON_LENGTH];
         let n = reason.len().min(MAX_CLOSE_REASON_LENGTH);
         stored[..n].copy_from_slice(&reason[..n]);
-        self.peer_close = Some((status, stored, n as u8));
+        self.peer_close = Some(Box::new((status, stored, n as u8)));
         // Answered at once, or, when a message was shown since the host's last call,
         // after the host's answer to it (see poll_event).
         self.close_answer_due = true;
@@ -1423,7 +1572,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     fn answer_close(&mut self) {
         self.close_answer_due = false;
         if !self.tail.close_sent()
-            && let Some((status, reason, n)) = self.peer_close
+            && let Some(&(status, reason, n)) = self.peer_close.as_deref()
         {
             let reply = status.reply::<Outgoing<B>>(&reason[..usize::from(n)]);
             self.tail.send_accepted(BufferType::Close);
@@ -1435,7 +1584,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
             Role::Client if self.eof => self.pending.push_back(Pending::Closed),
             Role::Client => {
                 self.phase = Phase::AwaitEof;
-                self.close_deadline = self.after(self.options.close_timeout);
+                self.close_deadline = self.after(self.policy.close_timeout);
             }
         }
     }
@@ -1467,13 +1616,13 @@ impl<B: AsRef<[u8]>> Connection<B> {
                 Event::Open { subprotocol: self.subprotocol.as_deref(), target, headers }
             }
             Pending::Failed => {
-                let (error, status_sent) = self.failure.clone().unwrap_or((Error::ConnectionClosed, None));
+                let (error, status_sent) = self.failure.as_deref().cloned().unwrap_or((Error::ConnectionClosed, None));
                 Event::Failed { error, status_sent }
             }
             Pending::Closed | Pending::Request => {
                 let clean = self.failure.is_none() && self.peer_close.is_some() && self.tail.close_sent();
                 self.finish();
-                let (status, reason) = match &self.peer_close {
+                let (status, reason) = match self.peer_close.as_deref() {
                     Some((s, r, n)) => (*s, std::str::from_utf8(&r[..usize::from(*n)]).unwrap_or("")),
                     None => (CloseStatus::ABORTED, ""),
                 };
@@ -1504,7 +1653,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
 
     fn fail(&mut self, error: Error, status_sent: Option<CloseStatus>) {
         if self.failure.is_none() {
-            self.failure = Some((error, status_sent));
+            self.failure = Some(Box::new((error, status_sent)));
             self.pending.push_back(Pending::Failed);
         }
         self.end();
@@ -1513,7 +1662,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// The connection is over: `Closed` is indicated after what is pending.
     fn end(&mut self) {
         self.finish();
-        if !self.pending.contains(&Pending::Closed) {
+        if !self.pending.contains(Pending::Closed) {
             self.pending.push_back(Pending::Closed);
         }
     }

@@ -12,6 +12,8 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
+use crate::pool;
+
 /// A handle's working memory.
 pub(crate) struct Region {
     ptr: NonNull<u8>,
@@ -20,8 +22,11 @@ pub(crate) struct Region {
 }
 
 enum Owner {
-    /// Allocated by the handle (held for its memory, reached through `ptr`).
-    Own(#[expect(dead_code, reason = "held for its memory, used through the region's pointer")] Vec<u8>),
+    /// The handle's own (held for its memory, reached through `ptr`).
+    Own(Vec<u8>),
+    /// The handle's own, given back to the thread's pool while idle: `len` bytes are
+    /// taken again by [`Region::ensure`] (the region is empty meanwhile).
+    Released(usize),
     /// Given by the caller (`Property::AllocatedBuffer`), given back by `into_given`.
     Given(Vec<u8>),
     /// Lent by address, never freed here.
@@ -33,9 +38,9 @@ enum Owner {
 unsafe impl Send for Region {}
 
 impl Region {
-    /// `len` zeroed bytes of the handle's own.
+    /// `len` bytes of the handle's own (from the thread's pool when it has some).
     pub(crate) fn own(len: usize) -> Self {
-        Self::holding(vec![0; len], false)
+        Self::holding(pool::take(len), false)
     }
 
     /// The caller's `Vec`, given back by [`into_given`](Self::into_given).
@@ -63,10 +68,50 @@ impl Region {
     }
 
     /// The caller's `Vec`, when it was given one.
-    pub(crate) fn into_given(self) -> Option<Vec<u8>> {
-        match self.owner {
+    pub(crate) fn into_given(mut self) -> Option<Vec<u8>> {
+        match std::mem::replace(&mut self.owner, Owner::Lent) {
             Owner::Given(v) => Some(v),
-            Owner::Own(_) | Owner::Lent => None,
+            owner => {
+                self.owner = owner;
+                None
+            }
+        }
+    }
+
+    /// Gives the handle's own bytes back to the thread's pool; the region is empty
+    /// until [`ensure`](Self::ensure). False for bytes the caller gave or lent.
+    pub(crate) fn release(&mut self) -> bool {
+        if !matches!(self.owner, Owner::Own(_)) {
+            return false;
+        }
+        if let Owner::Own(v) = std::mem::replace(&mut self.owner, Owner::Released(self.len)) {
+            pool::give(v);
+        }
+        self.ptr = NonNull::dangling();
+        self.len = 0;
+        true
+    }
+
+    /// Takes the bytes back after a [`release`](Self::release) (their values are
+    /// unspecified); nothing otherwise.
+    #[inline]
+    pub(crate) fn ensure(&mut self) {
+        if let Owner::Released(len) = self.owner {
+            self.retake(len);
+        }
+    }
+
+    #[cold]
+    fn retake(&mut self, len: usize) {
+        *self = Self::holding(pool::take(len), false);
+    }
+}
+
+impl Drop for Region {
+    /// The handle's own bytes go back to the thread's pool, for the next handle.
+    fn drop(&mut self) {
+        if let Owner::Own(v) = std::mem::replace(&mut self.owner, Owner::Lent) {
+            pool::give(v);
         }
     }
 }
@@ -95,6 +140,7 @@ impl fmt::Debug for Region {
         let kind = match self.owner {
             Owner::Own(_) => "own",
             Owner::Given(_) => "given",
+            Owner::Released(_) => "released",
             Owner::Lent => "lent",
         };
         write!(f, "Region({kind}, {} bytes)", self.len)

@@ -114,10 +114,12 @@ mod frame;
 mod handle;
 mod handshake;
 mod http;
+mod keys;
 #[allow(unsafe_code)]
 mod lent;
 #[allow(unsafe_code)]
 mod mask;
+mod pool;
 mod property;
 mod state;
 mod utf8;

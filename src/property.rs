@@ -177,6 +177,15 @@ impl Property {
     }
 }
 
+/// What a handle's creation takes from its properties besides its [`Config`].
+#[derive(Debug)]
+pub(crate) struct Setup {
+    /// `Property::AllocatedBuffer`.
+    pub(crate) allocated: Option<Vec<u8>>,
+    /// `Property::RandomSeed`.
+    pub(crate) seed: Option<[u8; 32]>,
+}
+
 /// A handle's settled configuration.
 #[derive(Debug)]
 pub(crate) struct Config {
@@ -184,8 +193,6 @@ pub(crate) struct Config {
     pub(crate) send_buffer_size: usize,
     pub(crate) disable_masking: bool,
     pub(crate) verify_utf8: bool,
-    pub(crate) allocated: Option<Vec<u8>>,
-    pub(crate) seed: Option<[u8; 32]>,
     pub(crate) deflate_level: u32,
     pub(crate) deflate_mem_level: u32,
     pub(crate) deflate_threshold: usize,
@@ -193,7 +200,14 @@ pub(crate) struct Config {
 
 impl Config {
     /// Checks the properties of a create call and fills in the role's defaults.
+    #[cfg(test)]
     pub(crate) fn from_properties(role: Role, props: impl IntoIterator<Item = Property>) -> Result<Self> {
+        Self::with_setup(role, props).map(|(config, _)| config)
+    }
+
+    /// Checks the properties of a create call and fills in the role's defaults; also
+    /// returns what only creation uses: the caller's buffer and the random seed.
+    pub(crate) fn with_setup(role: Role, props: impl IntoIterator<Item = Property>) -> Result<(Self, Setup)> {
         let mut rbs = None;
         let mut sbs = None;
         let mut masking = None;
@@ -255,19 +269,17 @@ impl Config {
             send_buffer_size: sbs.unwrap_or(default_sbs) as usize,
             disable_masking: masking.unwrap_or(false),
             verify_utf8: !utf8.unwrap_or(false),
-            allocated,
-            seed,
             deflate_level: level.unwrap_or(DEFAULT_DEFLATE_LEVEL),
             deflate_mem_level: mem_level.unwrap_or(DEFAULT_DEFLATE_MEM_LEVEL),
             deflate_threshold: threshold.unwrap_or(DEFAULT_DEFLATE_THRESHOLD) as usize,
         };
-        if let Some(buf) = &config.allocated {
+        if let Some(buf) = &allocated {
             let needed = config.buffer_len();
             if buf.len() < needed {
                 return Err(Error::AllocatedBufferTooSmall { len: buf.len(), needed });
             }
         }
-        Ok(config)
+        Ok((config, Setup { allocated, seed }))
     }
 
     /// The bytes a handle works in: receive + send + one control frame.

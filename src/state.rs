@@ -61,7 +61,8 @@ pub(crate) struct Session {
     aborted: bool,
     close_sent: bool,
     close_received: bool,
-    receive_error: Option<Error>,
+    /// Boxed: rare, and an `Error` is 48 bytes every idle connection would carry.
+    receive_error: Option<Box<Error>>,
     send_broken: bool,
     /// The open outgoing message: `Some(text)` after a `*Fragment` send.
     sending_fragmented: Option<bool>,
@@ -274,7 +275,7 @@ impl Session {
         }
         // After the transport's end, that end again; after a failure on the peer's data,
         // E_INVALID_PROTOCOL_OPERATION (reference §5.8).
-        match &self.receive_error {
+        match self.receive_error.as_deref() {
             Some(Error::ConnectionClosed) => Err(Error::ConnectionClosed),
             Some(_) => Err(Error::ReceiveAfterFailure),
             None => Ok(()),
@@ -283,7 +284,7 @@ impl Session {
 
     /// The receive side's sticky error, if it failed.
     pub(crate) fn receive_error(&self) -> Option<&Error> {
-        self.receive_error.as_ref()
+        self.receive_error.as_deref()
     }
 
     /// The peer's close frame was indicated.
@@ -294,7 +295,7 @@ impl Session {
     /// The receive side failed: on a peer protocol error, or at end of stream.
     pub(crate) fn receive_failed(&mut self, e: Error) {
         if self.receive_error.is_none() {
-            self.receive_error = Some(e);
+            self.receive_error = Some(Box::new(e));
         }
     }
 

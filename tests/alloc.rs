@@ -436,3 +436,128 @@ mod deflate {
         println!("bomb of {} B: failed with 1009, peak {} KiB", bomb.len(), peak / 1024);
     }
 }
+
+/// Idle connections: open, a receive outstanding, nothing buffered. The figures of the
+/// README's memory section (`cargo test --release --test alloc idle -- --nocapture`).
+mod idle {
+    use super::*;
+    use wsengine::ClientRequest;
+
+    const N: usize = 10_000;
+
+    /// Bytes written by `from`, handed to `to`, events drained.
+    fn pass(from: &mut Connection, to: &mut Connection) {
+        let mut bytes = Vec::new();
+        from.take_output(&mut bytes);
+        to.feed(&bytes, 0).unwrap();
+        while to.poll_event().is_some() {}
+    }
+
+    /// A client and a server connection, open, after a 16 KiB message each way (their
+    /// buffers have grown to what traffic needs), idle.
+    fn pair() -> (Connection, Connection) {
+        let request = ClientRequest::from_url("ws://example.com/").unwrap();
+        // Keys from the thread's generator, as every client without a seed draws them.
+        let mut c = Connection::client(0, Options::default(), &request).unwrap();
+        let mut s = Connection::server(0, Options::default()).unwrap();
+        pass(&mut c, &mut s);
+        pass(&mut s, &mut c);
+        c.send_text(vec![b'a'; 16 * 1024], true).unwrap();
+        pass(&mut c, &mut s);
+        s.send_binary(vec![7; 16 * 1024], true).unwrap();
+        pass(&mut s, &mut c);
+        (c, s)
+    }
+
+    /// Bytes per item of `make`, N of them held in a `Vec` (its slots counted), after
+    /// `then` ran on each.
+    fn per_item<T>(make: impl Fn() -> T, then: impl Fn(&mut T)) -> isize {
+        let before = live();
+        let mut all: Vec<T> = Vec::with_capacity(N);
+        for _ in 0..N {
+            let mut item = make();
+            then(&mut item);
+            all.push(item);
+        }
+        let per = (live() - before) / N as isize;
+        drop(all);
+        per
+    }
+
+    #[test]
+    fn an_idle_connection_holds_at_most_1_kib_once_its_buffers_are_released() {
+        let servers = |release: bool| {
+            per_item(
+                || pair().1,
+                move |s| {
+                    if release {
+                        assert!(s.release_buffers());
+                    }
+                },
+            )
+        };
+        let clients = |release: bool| {
+            per_item(
+                || pair().0,
+                move |c| {
+                    if release {
+                        assert!(c.release_buffers());
+                    }
+                },
+            )
+        };
+        let (server, server_released) = (servers(false), servers(true));
+        let (client, client_released) = (clients(false), clients(true));
+        println!("idle server connection: {server} B, {server_released} B with its buffers released");
+        println!("idle client connection: {client} B, {client_released} B with its buffers released");
+        // The pool's kept buffers (64 at most on this thread) are in the figures too.
+        assert!(server_released <= 1024 + 64, "{server_released}");
+        assert!(client_released <= 1024 + 64, "{client_released}");
+        assert!(server > 4096 && client > 4096, "the buffers were held before: {server} {client}");
+    }
+
+    #[test]
+    fn an_idle_handle_holds_at_most_1_kib_once_its_buffer_is_released() {
+        for role in [Role::Server, Role::Client] {
+            let make = || {
+                let mut h: Handle = Handle::from_upgraded(role, []).unwrap();
+                h.receive(None, ()).unwrap();
+                h
+            };
+            let held = per_item(make, |_| {});
+            let released = per_item(make, |h| assert!(h.release_buffer()));
+            println!("idle {role:?} handle: {held} B, {released} B with its buffer released");
+            assert!(released <= 1024 + 64, "{released}");
+        }
+    }
+
+    #[test]
+    fn releasing_and_retaking_buffers_every_message_allocates_nothing_in_steady_state() {
+        let input = wire(100, 200);
+        let options =
+            Options { properties: vec![Property::ReceiveBufferSize(4096)], ping_interval: None, ..Options::default() };
+        let mut server: Connection = Connection::from_upgraded(Role::Server, 0, options).unwrap();
+        assert!(matches!(server.poll_event(), Some(Event::Open { .. })));
+        let run = |server: &mut Connection| {
+            let mut released = 0;
+            // One message a read, and the connection idle between them.
+            for frame in input.chunks(input.len() / 200) {
+                server.feed(frame, 0).unwrap();
+                while let Some(e) = server.poll_event() {
+                    if let Event::Message { .. } = e {
+                        server.send_received().unwrap();
+                    }
+                }
+                let n = server.output().len();
+                server.advance(n).unwrap();
+                released += usize::from(server.release_buffers());
+            }
+            released
+        };
+        run(&mut server);
+        let before = allocs();
+        let released = run(&mut server);
+        assert_eq!(released, 200);
+        assert_eq!(allocs() - before, 0);
+    }
+}

@@ -1,8 +1,5 @@
 //! The handle: the one owner of the action queues.
 
-use rand_chacha::ChaCha12Rng;
-use rand_core::{Rng as _, SeedableRng as _};
-
 use crate::action::{Action, ActionContext, ActionQueue, BufferType, Received, SendBuffer, SendBuffers};
 use crate::close::{self, CloseStatus};
 use crate::deflate::{self, Agreed, Streams};
@@ -10,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::frame::{self, FrameHeader, HeaderDecoder, MAX_CONTROL_PAYLOAD, Opcode};
 use crate::handshake::{self, ClientHandshakeOutcome};
 use crate::http::HttpHeader;
+use crate::keys::KeySource;
 use crate::lent::Region;
 use crate::mask;
 use crate::property::{Config, Property};
@@ -19,7 +17,8 @@ use crate::property::{Config, Property};
 /// just those fields beside a mutable borrow of another.
 macro_rules! rx {
     ($h:expr) => {
-        if $h.from_spill { &$h.spill[..] } else { &$h.buf[..$h.config.receive_buffer_size] }
+        // Empty while the buffer is released (nothing is indicated from it then).
+        if $h.from_spill { &$h.spill[..] } else { $h.buf.get(..$h.config.receive_buffer_size).unwrap_or_default() }
     };
 }
 mod receive;
@@ -201,8 +200,10 @@ pub struct Handle<B = Vec<u8>, C = ()> {
     session: Session,
     /// receive area | send area | control area.
     buf: Region,
-    rng: Option<ChaCha12Rng>,
-    handshake: Option<HandshakeData>,
+    /// A client's masking keys and nonces.
+    keys: Option<KeySource>,
+    /// The handshake's memory, while it lasts.
+    handshake: Option<Box<HandshakeData>>,
     allowed_rsv: u8,
     serial: u32,
 
@@ -328,15 +329,13 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         session: Session,
         lent: Option<Region>,
     ) -> Result<Self> {
-        let mut config = Config::from_properties(role, properties)?;
-        let needs_rng = role == Role::Client;
-        let rng = match (config.seed, needs_rng) {
-            (Some(seed), _) => Some(ChaCha12Rng::from_seed(seed)),
-            (None, true) => Some(ChaCha12Rng::from_seed(os_seed()?)),
-            (None, false) => None,
+        let (config, setup) = Config::with_setup(role, properties)?;
+        let keys = match role {
+            Role::Server => None,
+            Role::Client => Some(KeySource::new(setup.seed)?),
         };
         let len = config.buffer_len();
-        let buf = match (config.allocated.take(), lent) {
+        let buf = match (setup.allocated, lent) {
             (Some(_), Some(_)) => return Err(Error::DuplicateProperty(crate::PropertyType::AllocatedBuffer.name())),
             (Some(given), None) => Region::given(given),
             (None, Some(lent)) if lent.len() < len => {
@@ -350,7 +349,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             config,
             session,
             buf,
-            rng,
+            keys,
             handshake: None,
             allowed_rsv: 0,
             serial: 0,
@@ -431,6 +430,42 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
 
     // ------------------------------------------------------------------ handshake
 
+    /// wsengine extension: gives the handle's buffer (receive, send and control areas)
+    /// back to its thread's pool while the handle is idle, so that a connection waiting
+    /// for its peer holds no buffer; the next call that needs it takes one again from
+    /// the pool (no allocation once the pool has buffers of that size). Returns false,
+    /// changing nothing, unless it is idle: no action in flight (a
+    /// RECEIVE_FROM_NETWORK included: complete or abort it first), no received bytes
+    /// unprocessed, no frame or pong waiting to go out, and the buffer is the handle's
+    /// own (not an `AllocatedBuffer`). The last piece indicated can no longer be sent
+    /// back ([`SendBuffer::LastReceived`]).
+    pub fn release_buffer(&mut self) -> bool {
+        self.receive_flight.is_none() && self.release_idle()
+    }
+
+    /// [`release_buffer`](Self::release_buffer) for the connection layer, whose
+    /// RECEIVE_FROM_NETWORK may stay in flight: its free space is the same range of the
+    /// buffer taken again, and nothing can hold it between the connection's calls.
+    pub(crate) fn release_idle(&mut self) -> bool {
+        let idle = self.rpos == self.rend
+            && !self.from_spill
+            && self.spill_pos == self.spill.len()
+            && self.pong.is_none()
+            && self.send_op.is_none()
+            && self.send_flight.is_none()
+            && matches!(self.receive_flight, None | Some(Flight::Read { .. }));
+        if !idle || !self.buf.release() {
+            return false;
+        }
+        self.last_piece = None;
+        self.last_ping = None;
+        self.last_indicated = (0, 0);
+        self.indicated_inflated = false;
+        crate::pool::give(std::mem::take(&mut self.spill));
+        self.spill_pos = 0;
+        true
+    }
+
     /// `WebSocketBeginClientHandshake`: starts the client side of the opening
     /// handshake. Returns the headers to add to the upgrade request (Connection,
     /// Upgrade, Sec-WebSocket-Key, Sec-WebSocket-Version, and Sec-WebSocket-Protocol /
@@ -449,18 +484,18 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         if self.role != Role::Client {
             return Err(Error::WrongRole { call: "begin_client_handshake", role: self.role });
         }
-        let Some(rng) = self.rng.as_mut() else { return Err(Error::NoRandomSource) };
+        let Some(keys) = self.keys.as_mut() else { return Err(Error::NoRandomSource) };
         let mut raw = [0u8; 16];
-        rng.fill_bytes(&mut raw);
+        keys.fill(&mut raw);
         let key = handshake::new_key(raw);
         let headers = handshake::client_request_headers(&key, subprotocols, extensions, initial_headers)?;
         self.session.begin_client()?;
-        let data = self.handshake.insert(HandshakeData {
+        let data = self.handshake.insert(Box::new(HandshakeData {
             key,
             subprotocols: subprotocols.iter().map(|s| (*s).to_owned()).collect(),
             extensions: extensions.iter().map(|s| (*s).to_owned()).collect(),
             headers,
-        });
+        }));
         Ok(&data.headers)
     }
 
@@ -474,7 +509,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// `E_PROTOCOL_EXTENSIONS_NOT_SUPPORTED`) and compression is then in force.
     pub fn end_client_handshake(&mut self, response_headers: &[HttpHeader<'_>]) -> Result<ClientHandshakeOutcome> {
         self.session.check_end_client()?;
-        let data = self.handshake.take().unwrap_or_default();
+        let data = self.handshake.take().map(|d| *d).unwrap_or_default();
         match handshake::check_client_response(&data.key, &data.subprotocols, &data.extensions, response_headers) {
             Ok((outcome, agreed)) => {
                 if let Some(agreed) = agreed {
@@ -518,7 +553,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
                 if let Some(agreed) = agreed {
                     self.enable_deflate(agreed);
                 }
-                Ok(&self.handshake.insert(HandshakeData { headers, ..HandshakeData::default() }).headers)
+                Ok(&self.handshake.insert(Box::new(HandshakeData { headers, ..HandshakeData::default() })).headers)
             }
             Err(e @ (Error::InvalidToken | Error::InvalidHeader | Error::InvalidExtensionParameters(_))) => Err(e),
             Err(e) => {
@@ -572,6 +607,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// actions, then receive actions.
     pub fn get_action(&mut self, queue: ActionQueue) -> Result<Action<'_, B, C>> {
         self.session.check_session("get_action")?;
+        self.buf.ensure();
         self.enter_session();
         if queue.has_receive() && self.pong.is_some() {
             // An automatic pong goes out at a frame boundary only; the receive side
@@ -605,6 +641,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         if action == ActionContext::NO_ACTION {
             return Ok(());
         }
+        self.buf.ensure();
         /// What completing the action does, read out of the flight field by field (a
         /// copy of the whole `Option<Flight>` just after it was written stalls on
         /// store forwarding, measurably on small messages).
@@ -666,6 +703,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             ActionQueue::All => None,
         };
         let flight = slot.filter(|f| f.serial() == action.serial).ok_or(Error::UnknownActionContext)?;
+        self.buf.ensure();
         match flight {
             Flight::Frame { first, payload, .. } => {
                 let op = self.send_op.as_ref();
@@ -712,17 +750,4 @@ fn payload_len(p: Payload) -> usize {
         Payload::None => 0,
         Payload::Caller { start, end } => end - start,
     }
-}
-
-/// A seed from the operating system's random source.
-#[cfg(feature = "os-rng")]
-fn os_seed() -> Result<[u8; 32]> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|_| Error::RandomSourceFailed)?;
-    Ok(seed)
-}
-
-#[cfg(not(feature = "os-rng"))]
-fn os_seed() -> Result<[u8; 32]> {
-    Err(Error::NoRandomSource)
 }

@@ -60,6 +60,9 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             self.spill.clear();
             self.spill_pos = 0;
         }
+        if self.spill.capacity() == 0 {
+            self.spill = crate::pool::take_empty(bytes.len());
+        }
         self.spill.extend_from_slice(bytes);
         if self.from_spill {
             self.rend = self.spill.len();

@@ -66,6 +66,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         if !ty.is_data() {
             return Err(Error::InvalidBufferType(ty));
         }
+        self.buf.ensure();
         let (continues, source, rsv) =
             self.accept_send(ty, buffer.as_ref(), Sender::Connection { utf8_after: None })?;
         let opcode = match (continues, ty.is_text()) {
@@ -264,7 +265,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         match self.role {
             Role::Server => None,
             Role::Client if self.config.disable_masking => Some([0; 4]),
-            Role::Client => Some(self.rng.as_mut().map_or([0; 4], |r| r.next_u32().to_ne_bytes())),
+            Role::Client => Some(self.keys.as_mut().map_or([0; 4], KeySource::key)),
         }
     }
 
