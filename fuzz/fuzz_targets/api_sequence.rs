@@ -108,6 +108,10 @@ enum Op {
         echo: Option<u8>,
     },
     Settle,
+    /// `release_buffer`: the buffer goes to the pool when idle, and comes back as needed.
+    Release {
+        side: bool,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -371,6 +375,14 @@ fn run(input: Input) {
                 me.h.abort();
                 me.aborted = true;
                 assert_eq!(me.h.state(), State::Aborted);
+            }
+            Op::Release { side } => {
+                let (me, _) = sides(&mut pair, *side);
+                if me.h.release_buffer() {
+                    assert!(me.receive_flight.is_none(), "released with a receive action in flight");
+                    // The piece is gone: LastReceived is refused from here on.
+                    me.last_piece = None;
+                }
             }
             Op::Eof { side } => {
                 let (me, peer) = sides(&mut pair, *side);

@@ -213,6 +213,8 @@ enum Cmd {
     /// After the next operation, poll at most `n % 4` events instead of draining: the
     /// operation after that runs mid-drain (`send_received` needs this).
     PartialDrain(u8),
+    /// `release_buffers`: the buffers go to the pool when idle, and come back as needed.
+    Release,
 }
 
 /// A peer frame, built by the target (single mode).
@@ -910,6 +912,15 @@ impl Side {
                     }
                 }
                 assert_eq!(self.conn.state(), ConnectionState::Closed);
+            }
+            Cmd::Release => {
+                let before = self.conn.buffered_amount();
+                if self.conn.release_buffers() {
+                    // Nothing was held: no output, no unpolled piece to echo any more.
+                    assert_eq!(self.conn.output().len(), 0, "buffers released with output left");
+                    self.shown = None;
+                }
+                assert_eq!(self.conn.buffered_amount(), before, "release_buffers changed buffered_amount");
             }
             Cmd::Timeout { dt } => {
                 *clock = clock.saturating_add(Millis::from(*dt));
