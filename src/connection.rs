@@ -708,6 +708,20 @@ impl<B: AsRef<[u8]>> Connection<B> {
         Ok(())
     }
 
+    /// True when the host should read from its transport now. False while the output
+    /// holds more than 256 KiB unwritten (a peer that does not read what it is sent is
+    /// not read either: its pings would otherwise pile up pongs; write first), while a
+    /// deferred request waits for [`accept`](Self::accept) or [`reject`](Self::reject),
+    /// after the end of the stream, and once the connection is over.
+    #[must_use]
+    pub fn wants_input(&self) -> bool {
+        match self.phase {
+            Phase::Handshake(_) | Phase::AwaitEof => !self.eof,
+            Phase::Open => !self.eof && self.output_len() < OUTPUT_HIGH_WATER,
+            Phase::AwaitAccept(_) | Phase::Done => false,
+        }
+    }
+
     /// Zero-copy reads: the handle's free receive space, to read into directly; report
     /// what was read with [`commit`](Self::commit). `None` when the connection cannot
     /// take bytes there now: before it is open, and until [`poll_event`](Self::poll_event)
@@ -1452,6 +1466,11 @@ impl<B: AsRef<[u8]>> Connection<B> {
             if self.flight.is_some() {
                 // A large frame is being written: the receive side waits for it, so an
                 // automatic pong cannot land inside it.
+                return None;
+            }
+            if self.output_len() >= OUTPUT_HIGH_WATER {
+                // The peer is not reading what it is sent: nothing more is taken from
+                // it (its pings would pile up pongs) until the output drains.
                 return None;
             }
             self.ensure_receive();

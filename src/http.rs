@@ -170,17 +170,20 @@ impl HeadParser {
     /// bytes pushed after that are kept as [`rest`](Self::rest). Fails when the head
     /// grows past the length limit without ending.
     pub fn push(&mut self, bytes: &[u8]) -> Result<bool> {
-        self.buf.extend_from_slice(bytes);
         if self.head_len.is_some() {
+            self.buf.extend_from_slice(bytes);
             return Ok(true);
         }
-        // Resume the search 3 bytes back, in case "\r\n\r\n" straddles two pushes;
-        // never look past the length limit.
-        let end = self.buf.len().min(self.limits.max_len);
-        let from = self.scanned.saturating_sub(3).min(end);
-        let window = &self.buf[from..end];
-        if let Some(i) = window.windows(4).position(|w| w == b"\r\n\r\n") {
+        // Nothing past the length limit can end the head: it is not even copied (a
+        // megabyte of head costs the limit, not a megabyte).
+        let room = self.limits.max_len.saturating_sub(self.buf.len());
+        let (now, later) = bytes.split_at(bytes.len().min(room));
+        self.buf.extend_from_slice(now);
+        // Resume the search 3 bytes back, in case "\r\n\r\n" straddles two pushes.
+        let from = self.scanned.saturating_sub(3);
+        if let Some(i) = self.buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
             self.head_len = Some(from + i + 4);
+            self.buf.extend_from_slice(later);
             return Ok(true);
         }
         self.scanned = self.buf.len();

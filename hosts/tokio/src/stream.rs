@@ -489,10 +489,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                     continue;
                 }
             }
-            if self.eof {
+            if !self.conn.wants_input() {
+                // Over, at the end of the stream, or the peer is not reading what it is
+                // sent (the write above waits for it): a deadline or the write wakes us.
                 return Poll::Pending;
             }
-            ready!(self.poll_read(cx))?;
+            if self.poll_read(cx)?.is_pending() {
+                // Waiting for the peer with nothing held: the buffers go back to the
+                // thread's pool until bytes arrive (an idle connection then holds
+                // about 1 KiB).
+                self.conn.release_buffers();
+                return Poll::Pending;
+            }
         }
     }
 
