@@ -15,6 +15,9 @@ const KEEP: usize = 64;
 /// The largest buffer kept (the largest receive + send area, and then some): a larger
 /// one is freed rather than held for a connection that may never need it.
 const KEEP_MAX: usize = 256 * 1024;
+/// The smallest buffer kept: smaller ones (a host's short read handed over whole) would
+/// take the places of buffers worth keeping.
+const KEEP_MIN: usize = 1024;
 
 thread_local! {
     static FREE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
@@ -22,7 +25,7 @@ thread_local! {
 
 /// Keeps `v` for reuse on this thread, or frees it.
 pub(crate) fn give(v: Vec<u8>) {
-    if v.capacity() == 0 || v.capacity() > KEEP_MAX {
+    if !(KEEP_MIN..=KEEP_MAX).contains(&v.capacity()) {
         return;
     }
     // `try_with`: a buffer dropped while the thread ends is just freed.
@@ -35,19 +38,30 @@ pub(crate) fn give(v: Vec<u8>) {
     });
 }
 
+/// The kept buffer `pick` chooses, taken out of the pool.
+fn take_kept(pick: impl Fn(&[Vec<u8>]) -> Option<usize>) -> Option<Vec<u8>> {
+    FREE.try_with(|free| {
+        let mut free = free.try_borrow_mut().ok()?;
+        let i = pick(&free)?;
+        Some(free.swap_remove(i))
+    })
+    .ok()
+    .flatten()
+}
+
+/// True for a capacity from `n` to twice `n`: a larger buffer would hold memory its
+/// taker never uses.
+fn fits(capacity: usize, n: usize) -> bool {
+    (n..=n.saturating_mul(2)).contains(&capacity)
+}
+
 /// A buffer of `len` bytes (their values unspecified), kept or new: one of exactly
-/// that length first (connections of one configuration share it), else one large
-/// enough, else a new one.
+/// that length first (handles of one configuration share it), else one of up to twice
+/// that capacity, else a new one.
 pub(crate) fn take(len: usize) -> Vec<u8> {
-    let kept = FREE
-        .try_with(|free| {
-            let mut free = free.try_borrow_mut().ok()?;
-            let i =
-                free.iter().rposition(|v| v.len() == len).or_else(|| free.iter().rposition(|v| v.capacity() >= len))?;
-            Some(free.swap_remove(i))
-        })
-        .ok()
-        .flatten();
+    let kept = take_kept(|free| {
+        free.iter().rposition(|v| v.len() == len).or_else(|| free.iter().rposition(|v| fits(v.capacity(), len)))
+    });
     match kept {
         Some(mut v) => {
             v.resize(len, 0);
@@ -57,11 +71,21 @@ pub(crate) fn take(len: usize) -> Vec<u8> {
     }
 }
 
-/// An empty buffer with room for at least `capacity` bytes, kept or new.
+/// An empty buffer with room for at least `capacity` bytes, kept or new: an output
+/// buffer given back empty is taken again at the size it had grown to.
 pub(crate) fn take_empty(capacity: usize) -> Vec<u8> {
-    let mut v = take(capacity);
-    v.clear();
-    v
+    let kept = take_kept(|free| {
+        free.iter()
+            .rposition(|v| v.is_empty() && v.capacity() >= capacity)
+            .or_else(|| free.iter().rposition(|v| fits(v.capacity(), capacity)))
+    });
+    match kept {
+        Some(mut v) => {
+            v.clear();
+            v
+        }
+        None => Vec::with_capacity(capacity),
+    }
 }
 
 #[cfg(test)]
@@ -80,6 +104,10 @@ mod tests {
         let empty = take_empty(100);
         assert!(empty.is_empty() && empty.capacity() >= 100);
         give(vec![0; KEEP_MAX + 1]);
-        assert!(FREE.with(|f| f.borrow().iter().all(|v| v.capacity() <= KEEP_MAX)));
+        give(vec![0; KEEP_MIN - 1]);
+        assert!(FREE.with(|f| f.borrow().iter().all(|v| (KEEP_MIN..=KEEP_MAX).contains(&v.capacity()))));
+        // A buffer far larger than asked for is left for a need of its size.
+        give(vec![0; 200_000]);
+        assert!(take(5000).capacity() < 200_000);
     }
 }

@@ -376,12 +376,16 @@ mod deflate {
 }
 
 /// Idle connections: open, a receive outstanding, nothing buffered. The figures of the
-/// README's memory section (`cargo test --release --test alloc idle -- --nocapture`).
+/// README's memory section (`IDLE_CONNECTIONS=100000 cargo test --release --test alloc
+/// idle -- --nocapture --test-threads 1`).
 mod idle {
     use super::*;
     use wsengine::ClientRequest;
 
-    const N: usize = 10_000;
+    /// How many connections are measured: `IDLE_CONNECTIONS`, else 10,000.
+    fn n() -> usize {
+        std::env::var("IDLE_CONNECTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+    }
 
     /// Bytes written by `from`, handed to `to`, events drained.
     fn pass(from: &mut Connection, to: &mut Connection) {
@@ -407,17 +411,18 @@ mod idle {
         (c, s)
     }
 
-    /// Bytes per item of `make`, N of them held in a `Vec` (its slots counted), after
+    /// Bytes per item of `make`, `n()` of them held in a `Vec` (its slots counted), after
     /// `then` ran on each.
     fn per_item<T>(make: impl Fn() -> T, then: impl Fn(&mut T)) -> isize {
+        let n = n();
         let before = live();
-        let mut all: Vec<T> = Vec::with_capacity(N);
-        for _ in 0..N {
+        let mut all: Vec<T> = Vec::with_capacity(n);
+        for _ in 0..n {
             let mut item = make();
             then(&mut item);
             all.push(item);
         }
-        let per = (live() - before) / N as isize;
+        let per = (live() - before) / n as isize;
         drop(all);
         per
     }

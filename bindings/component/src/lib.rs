@@ -498,7 +498,7 @@ fn event(e: core::Event<'_>) -> wit::Event {
 
 /// What a call hands back: every event (`poll_event` until `None`), every byte to write
 /// (`take_output`, counted written: the host writes them), and the next
-/// deadline. Taking the output can let more events out (a large frame held the receive
+/// deadline; the connection's buffers are released until the next call. Taking the output can let more events out (a large frame held the receive
 /// side), so both are drained until neither has more.
 fn progress(c: &mut core::Connection<Vec<u8>>) -> wit::Progress {
     drain(c, false, 0)
@@ -526,6 +526,9 @@ fn drain(c: &mut core::Connection<Vec<u8>>, echo: bool, expected: usize) -> wit:
         }
         c.take_output(&mut output);
     }
+    // Between calls nothing is lent or held for the host: an idle connection's buffers
+    // go back to the instance's pool until its next call (it then holds about 1 KiB).
+    c.release_buffers();
     wit::Progress { events, output, wake_up: c.poll_timeout() }
 }
 

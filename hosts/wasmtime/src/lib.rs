@@ -78,7 +78,7 @@ pub fn engine<T>(r: Result<T, wit::Error>) -> Result<T> {
 /// The compiled, pre-linked component, shared by every session (and thread).
 pub struct Runtime {
     engine: Engine,
-    pre: bindings::ComponentPre<()>,
+    pre: bindings::ComponentPre<Memory>,
 }
 
 impl Runtime {
@@ -101,28 +101,60 @@ impl Runtime {
         let component = wasmtime::component::Component::new(&engine, &bytes)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("{} is not a valid component", path.display()))?;
-        let linker = Linker::<()>::new(&engine);
+        let linker = Linker::<Memory>::new(&engine);
         let pre = bindings::ComponentPre::new(linker.instantiate_pre(&component)?)?;
         Ok(Runtime { engine, pre })
     }
 
     /// A fresh store with a fresh instance of the component.
     pub fn session(&self) -> Result<Session> {
-        let mut store = Store::new(&self.engine, ());
+        let mut store = Store::new(&self.engine, Memory::default());
+        store.limiter(|m| m);
         let world = self.pre.instantiate(&mut store)?;
         Ok(Session { store, world })
+    }
+}
+
+/// What a store keeps for the host: the most linear memory its instance has asked for
+/// (a limiter that refuses nothing, only watches).
+#[derive(Debug, Default)]
+pub struct Memory {
+    peak: usize,
+}
+
+impl wasmtime::ResourceLimiter for Memory {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.peak = self.peak.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, _desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(true)
     }
 }
 
 /// One store holding one instance of the component: the engine's functions, called
 /// with the handles (resources) it made.
 pub struct Session {
-    store: Store<()>,
+    store: Store<Memory>,
     world: bindings::Component,
 }
 
 impl Session {
-    fn parts(&mut self) -> (&mut Store<()>, &wit::Guest) {
+    /// The instance's linear memory, in bytes: the most it grew to (it never shrinks).
+    #[must_use]
+    pub fn memory_bytes(&self) -> usize {
+        self.store.data().peak
+    }
+
+    /// Lets the instance hold up to `limit` resources at once (Wasmtime's default,
+    /// 100,000, guards a host against a guest that makes them without end; a server
+    /// holding that many connections in one instance raises it).
+    pub fn set_max_resources(&mut self, limit: usize) {
+        self.store.set_max_component_handles(limit);
+    }
+
+    fn parts(&mut self) -> (&mut Store<Memory>, &wit::Guest) {
         (&mut self.store, self.world.wsengine_websocket_engine())
     }
 
