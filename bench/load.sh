@@ -4,7 +4,10 @@
 # the server's resident memory per connection (idle, then busy). Servers:
 #   wsengine-tokio     hosts/tokio's tokio_echo_server (no deflate)
 #   tokio-tungstenite  bench/src/bin/tungstenite_echo.rs, the same server on tokio-tungstenite
-# Prints a Markdown table. Outside ./dev test (minutes at 10,000); ./dev test runs a smoke.
+#   component          wsengine-host serve: every connection in one instance of the component
+#                      (target/component/wsengine.wasm, built by ./dev) on one thread
+# Prints a Markdown table. Outside ./dev test (minutes at 10,000); ./dev test runs a smoke,
+# with HOST_PROFILE=debug (the release build of Wasmtime takes minutes).
 #
 #   bench/load.sh [-c CONNECTIONS] [-t SECONDS] [-s SIZE] [-i MS]   (defaults 10000, 10, 32, 0)
 # -i MS paces each connection to a message every MS milliseconds (latency at a load the
@@ -29,14 +32,21 @@ done
 ulimit -n $((connections * 2 + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cargo build --release --quiet -p wsengine-tokio --example tokio_echo_server
 cargo build --release --quiet -p wsengine-bench --bin load --bin tungstenite_echo
+host_profile=${HOST_PROFILE:-release}
+if [ "$host_profile" = release ]; then
+  cargo build --release --quiet -p wsengine-host
+else
+  cargo build --quiet -p wsengine-host
+fi
 
 port=${LOAD_PORT:-9010}
 echo "| server | connections | pace | msg/s | p50 µs | p99 µs | p99.9 µs | idle KiB/conn | busy KiB/conn |"
 echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
-for server in wsengine-tokio tokio-tungstenite; do
+for server in wsengine-tokio tokio-tungstenite component; do
   case $server in
     wsengine-tokio) cmd=(target/release/examples/tokio_echo_server "127.0.0.1:$port") ;;
     tokio-tungstenite) cmd=(target/release/tungstenite_echo "127.0.0.1:$port") ;;
+    component) cmd=(target/$host_profile/wsengine-host serve "127.0.0.1:$port") ;;
   esac
   "${cmd[@]}" 2>/dev/null &
   pid=$!

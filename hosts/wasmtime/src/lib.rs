@@ -14,6 +14,7 @@ use wasmtime::component::{Linker, ResourceAny};
 use wasmtime::{Engine, Store};
 
 pub mod net;
+pub mod serve;
 pub mod wasi;
 
 /// The generated bindings of the `component` world.

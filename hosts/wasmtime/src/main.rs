@@ -1,4 +1,5 @@
-//! `wsengine-host`: the wsengine component on Wasmtime, over `std::net`.
+//! `wsengine-host`: the wsengine component on Wasmtime: `serve` holds every connection
+//! in one instance (tokio, one thread; src/serve.rs), the clients run over `std::net`.
 //!
 //! ```sh
 //! wsengine-host serve 127.0.0.1:9012 [--component PATH]
@@ -6,9 +7,7 @@
 //! wsengine-host run-wasi FILE.wasm [ARGS...]
 //! ```
 
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use wsengine_host::net::{self, Ended};
@@ -48,38 +47,13 @@ fn run() -> Result<()> {
     }
     let runtime = Runtime::load(&component)?;
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        ["serve"] => serve(runtime, "127.0.0.1:9012"),
-        ["serve", addr] => serve(runtime, addr),
+        ["serve"] => wsengine_host::serve::serve(&runtime, "127.0.0.1:9012"),
+        ["serve", addr] => wsengine_host::serve::serve(&runtime, addr),
         ["autobahn-client"] => autobahn_client(&runtime, "ws://127.0.0.1:9001", "wsengine-component"),
         ["autobahn-client", url] => autobahn_client(&runtime, url, "wsengine-component"),
         ["autobahn-client", url, agent] => autobahn_client(&runtime, url, agent),
         _ => bail!("{USAGE}"),
     }
-}
-
-/// The echo server: a thread per connection, each with its own store and instance;
-/// every data piece goes back as it came (`read-echo`); `chat.v2` is chosen when offered.
-fn serve(runtime: Runtime, addr: &str) -> Result<()> {
-    let runtime = Arc::new(runtime);
-    let listener = TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
-    eprintln!("wsengine-host listening on ws://{}", listener.local_addr()?);
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        let runtime = Arc::clone(&runtime);
-        std::thread::spawn(move || {
-            let _ = stream.set_nodelay(true);
-            let served = runtime.session().and_then(|mut session| {
-                let options = net::options(&mut session, &["chat.v2"])?;
-                net::accept(session, stream, &options)?.run(true, |_, _| {})
-            });
-            match served {
-                Ok(Ended { failure: Some(f), .. }) => eprintln!("connection failed: {}", EngineError(f.error)),
-                Ok(_) => {}
-                Err(e) => eprintln!("connection failed: {e:#}"),
-            }
-        });
-    }
-    Ok(())
 }
 
 /// One client connection to `url`, run to its end (`echo`: see `net::Connection::run`).
