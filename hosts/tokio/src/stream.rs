@@ -51,8 +51,6 @@ pub struct WebSocketStream<S> {
     send_high_water: usize,
     /// Bytes were written since the last flush of the transport.
     unflushed: bool,
-    /// The transport's read side ended (or failed).
-    eof: bool,
     /// The connection said `Closed`.
     closed: bool,
     /// The transport was shut down and the stream has ended.
@@ -172,7 +170,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             scratch: Vec::new(),
             send_high_water: DEFAULT_SEND_HIGH_WATER,
             unflushed: false,
-            eof: false,
             closed: false,
             finished: false,
         }
@@ -398,10 +395,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         };
         let now = self.now();
         match result {
-            Ok(0) => {
-                self.eof = true;
-                self.conn.read_eof();
-            }
+            Ok(0) => self.conn.read_eof(),
             Ok(n) if direct => self.conn.commit(n, now),
             Ok(n) => {
                 self.conn.feed(&self.scratch[..n], now)?;
@@ -414,7 +408,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 // Once the closing handshake is under way a reset is how many peers
                 // hang up: the connection's end says whether it was clean.
                 let closing = matches!(self.conn.state(), ConnectionState::Closing | ConnectionState::Closed);
-                self.eof = true;
                 self.conn.read_eof();
                 if !closing {
                     return Poll::Ready(Err(Error::Io(e)));
