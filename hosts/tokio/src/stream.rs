@@ -182,7 +182,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         let options = Options { defer_accept: false, ..options };
         let epoch = Instant::now();
         let mut ws = Self::new(io, Connection::server(0, options)?, epoch);
-        ws.handshake(|_| unreachable!("no request is indicated without defer_accept")).await?;
+        // No request is indicated without defer_accept.
+        ws.handshake(|_| None).await?;
         Ok(ws)
     }
 
@@ -271,9 +272,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
     }
 
-    /// Runs the connection to its end, discarding what it indicates.
+    /// Runs the connection to its end (writing what it has to say, a server's
+    /// rejection say), discarding what it indicates.
     async fn finish(&mut self) {
-        while let Ok(Some(())) = poll_fn(|cx| self.poll_drive(cx, |_, _| None::<()>)).await {}
+        let _ = poll_fn(|cx| self.poll_drive(cx, |_, _| None::<()>)).await;
     }
 
     /// The connection: its state, subprotocol, extensions, buffered amount.
