@@ -717,7 +717,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     pub fn wants_input(&self) -> bool {
         match self.phase {
             Phase::Handshake(_) | Phase::AwaitEof => !self.eof,
-            Phase::Open => !self.eof && self.output_len() < OUTPUT_HIGH_WATER,
+            Phase::Open => !self.eof && !self.output_full(),
             Phase::AwaitAccept(_) | Phase::Done => false,
         }
     }
@@ -1203,6 +1203,12 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.staging.len() - self.written + self.flight.map_or(0, |(_, len, done)| len - done)
     }
 
+    /// True while the output holds more than the high-water mark unwritten: nothing
+    /// more is read until it drains.
+    fn output_full(&self) -> bool {
+        self.output_len() >= OUTPUT_HIGH_WATER
+    }
+
     /// True when there are bytes to write.
     #[must_use]
     pub fn wants_write(&self) -> bool {
@@ -1468,7 +1474,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
                 // automatic pong cannot land inside it.
                 return None;
             }
-            if self.output_len() >= OUTPUT_HIGH_WATER {
+            if self.output_full() {
                 // The peer is not reading what it is sent: nothing more is taken from
                 // it (its pings would pile up pongs) until the output drains.
                 return None;

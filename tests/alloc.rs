@@ -429,19 +429,10 @@ mod idle {
 
     #[test]
     fn an_idle_connection_holds_at_most_1_kib_once_its_buffers_are_released() {
-        let servers = |release: bool| {
+        // One side of each pair, kept; the other dropped.
+        let held = |side: fn((Connection, Connection)) -> Connection, release: bool| {
             per_item(
-                || pair().1,
-                move |s| {
-                    if release {
-                        assert!(s.release_buffers());
-                    }
-                },
-            )
-        };
-        let clients = |release: bool| {
-            per_item(
-                || pair().0,
+                || side(pair()),
                 move |c| {
                     if release {
                         assert!(c.release_buffers());
@@ -449,8 +440,8 @@ mod idle {
                 },
             )
         };
-        let (server, server_released) = (servers(false), servers(true));
-        let (client, client_released) = (clients(false), clients(true));
+        let (server, server_released) = (held(|p| p.1, false), held(|p| p.1, true));
+        let (client, client_released) = (held(|p| p.0, false), held(|p| p.0, true));
         println!("idle server connection: {server} B, {server_released} B with its buffers released");
         println!("idle client connection: {client} B, {client_released} B with its buffers released");
         // The pool's kept buffers (64 at most on this thread) are in the figures too.

@@ -1,6 +1,7 @@
 //! The load generator: many WebSocket connections to one echo server on loopback, each
 //! sending a message and waiting for its echo in a loop, bounded in time and count.
-//! A raw client (its handshake and frames built here, no WebSocket library), so that
+//! A raw client (its handshake written here, its one message framed once at the start by
+//! the workload helper of examples/echo_speed, no WebSocket library on the way), so that
 //! every server meets the same peer at the same cost.
 //!
 //! ```sh
@@ -21,6 +22,11 @@ use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
+
+/// `wire`: masked client text frames, as examples/echo_speed builds them.
+#[allow(dead_code)]
+#[path = "../../../examples/echo_speed/workload.rs"]
+mod workload;
 
 struct Args {
     host: String,
@@ -92,42 +98,17 @@ async fn handshake(host: &str) -> std::io::Result<TcpStream> {
     Ok(tcp)
 }
 
-/// A masked text frame of `size` bytes.
-fn frame(size: usize) -> Vec<u8> {
-    let key = [0x5a, 0x17, 0xc3, 0x08];
-    let mut f = vec![0x81];
-    match size {
-        0..=125 => f.push(0x80 | size as u8),
-        126..=0xFFFF => {
-            f.push(0x80 | 126);
-            f.extend_from_slice(&(size as u16).to_be_bytes());
-        }
-        _ => {
-            f.push(0x80 | 127);
-            f.extend_from_slice(&(size as u64).to_be_bytes());
-        }
-    }
-    f.extend_from_slice(&key);
-    f.extend((0..size).map(|i| b'a' + (i % 26) as u8).enumerate().map(|(i, b)| b ^ key[i % 4]));
-    f
-}
-
 /// Echoes until `stop` or `limit` messages; returns the latencies in microseconds.
 async fn echo(
     mut tcp: TcpStream,
     frame: Arc<Vec<u8>>,
-    size: usize,
     limit: u64,
     interval: u64,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<Histogram<u64>> {
     let mut latencies = Histogram::<u64>::new(3).map_err(std::io::Error::other)?;
-    let header = match size {
-        0..=125 => 2,
-        126..=0xFFFF => 4,
-        _ => 10,
-    };
-    let mut reply = vec![0u8; header + size];
+    // The echo is the same frame unmasked: four bytes of masking key fewer.
+    let mut reply = vec![0u8; frame.len() - 4];
     let mut sent = 0;
     // Paced connections start at spread-out moments, not all at once.
     let mut ticks = (interval > 0).then(|| {
@@ -182,11 +163,11 @@ async fn main() -> std::io::Result<()> {
     let idle = rss(a.pid);
 
     let stop = Arc::new(AtomicBool::new(false));
-    let frame = Arc::new(frame(a.size));
+    let frame = Arc::new(workload::wire(a.size, 1).map_err(std::io::Error::other)?);
     let start = Instant::now();
     let tasks: Vec<_> = streams
         .into_iter()
-        .map(|tcp| tokio::spawn(echo(tcp, frame.clone(), a.size, a.messages, a.interval, stop.clone())))
+        .map(|tcp| tokio::spawn(echo(tcp, frame.clone(), a.messages, a.interval, stop.clone())))
         .collect();
     tokio::time::sleep(Duration::from_secs(a.seconds)).await;
     let busy = rss(a.pid);

@@ -55,6 +55,8 @@ pub fn upgrade<B, R: From<String>>(
     let head = RequestHead {
         method: request.method().as_str(),
         target: request.uri().path_and_query().map_or("/", |p| p.as_str()),
+        // The minor version of HTTP/1.x. An HTTP/2 or HTTP/3 request carries no
+        // Upgrade (RFC 8441's extended CONNECT is not taken here): refused with 400.
         version: match request.version() {
             Version::HTTP_09 | Version::HTTP_10 => 0,
             _ => 1,

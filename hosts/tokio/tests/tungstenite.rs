@@ -10,10 +10,16 @@ use tokio_tungstenite::tungstenite::{self, protocol::CloseFrame as TgCloseFrame}
 use wsengine_tokio::wsengine::{CloseStatus, HttpHeader, offered_subprotocols};
 use wsengine_tokio::{Answer, CloseFrame, Error, Message, Options, WebSocketStream};
 
-/// A tokio-tungstenite echo server on a free port; echoes text and binary messages.
-async fn tungstenite_echo() -> u16 {
+/// A listener on a free loopback port, and the port.
+async fn listen() -> (TcpListener, u16) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+/// A tokio-tungstenite echo server on a free port; echoes text and binary messages.
+async fn tungstenite_echo() -> u16 {
+    let (listener, port) = listen().await;
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             tokio::spawn(async move {
@@ -65,8 +71,7 @@ async fn a_client_exchanges_every_size_with_a_tungstenite_server_and_closes_clea
 
 #[tokio::test]
 async fn a_server_answers_a_tungstenite_client_and_closes_with_its_own_status() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (listener, port) = listen().await;
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let mut ws = WebSocketStream::accept_with_callback(tcp, Options::default(), |request| {
@@ -163,8 +168,7 @@ async fn split_halves_send_and_receive_at_once_and_flush_means_written() {
 
 #[tokio::test]
 async fn dropping_both_halves_closes_the_connection_going_away() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (listener, port) = listen().await;
     let peer = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
@@ -186,8 +190,7 @@ async fn dropping_both_halves_closes_the_connection_going_away() {
 
 #[tokio::test]
 async fn a_bad_upgrade_request_is_answered_and_fails_the_accept() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (listener, port) = listen().await;
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         wsengine_tokio::accept(tcp).await.map(|_| ())

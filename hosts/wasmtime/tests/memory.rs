@@ -8,14 +8,10 @@ mod common;
 use common::{ok, session};
 use wsengine_host::{Event, Outgoing, Piece, Role};
 
-/// A client's masked text frame carrying `text`.
-fn masked_text(text: &[u8]) -> Vec<u8> {
-    let key = [0x11, 0x22, 0x33, 0x44];
-    let mut f = vec![0x81, 0x80 | text.len() as u8];
-    f.extend_from_slice(&key);
-    f.extend(text.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    f
-}
+/// `wire`: a client's masked text frames, as examples/echo_speed builds them.
+#[allow(dead_code)]
+#[path = "../../../examples/echo_speed/workload.rs"]
+mod workload;
 
 #[test]
 fn one_hundred_thousand_idle_connections_fit_in_128_mib_of_linear_memory() {
@@ -24,7 +20,7 @@ fn one_hundred_thousand_idle_connections_fit_in_128_mib_of_linear_memory() {
     s.set_max_resources(2 * N);
     let before = s.memory_bytes();
     let options = s.default_options().unwrap();
-    let hello = masked_text(b"hello, are you there?");
+    let hello = workload::wire(21, 1).unwrap();
     let mut connections = Vec::with_capacity(N);
     for _ in 0..N {
         let c = ok(s.connection_from_upgraded(Role::Server, 0, &options));
