@@ -50,7 +50,8 @@ const SERVER_ZERO_COPY_MIN: usize = 2 * 1024;
 /// more are written from there.
 const CLIENT_ZERO_COPY_MIN: usize = 16 * 1024;
 /// The output buffer stops taking frames at this many unwritten bytes (a large masked
-/// message is copied in as it is written, not all at once).
+/// message is copied in as it is written, not all at once); and answers to the peer's
+/// pings unwritten past it stop the reading.
 const OUTPUT_HIGH_WATER: usize = 256 * 1024;
 /// A reassembly buffer grown past this is released after its message.
 const ASSEMBLY_KEEP: usize = 1 << 20;
@@ -441,6 +442,12 @@ pub struct Connection<B = Vec<u8>> {
     written: usize,
     /// A large frame written from where it lies: its action, length and bytes written.
     flight: Option<(ActionContext, usize, usize)>,
+    /// The automatic answers (pongs) in the output: where the last one staged ends in
+    /// `staging`, and the bytes staged since the output was last written past one (at
+    /// least those unwritten). Only these stop the reading: the host's own sends never
+    /// do, or two peers sending more than they read would each wait for the other.
+    answers_end: u32,
+    answers: u32,
     /// The data event last shown (its buffer type), while its data is still valid.
     shown: Option<BufferType>,
     /// A buffer a copied send gave back, for the next copy.
@@ -548,6 +555,8 @@ impl<B: AsRef<[u8]>> Connection<B> {
             staging: Vec::new(),
             written: 0,
             flight: None,
+            answers_end: 0,
+            answers: 0,
             shown: None,
             spare: Vec::new(),
             assembly: Vec::new(),
@@ -708,16 +717,16 @@ impl<B: AsRef<[u8]>> Connection<B> {
         Ok(())
     }
 
-    /// True when the host should read from its transport now. False while the output
-    /// holds more than 256 KiB unwritten (a peer that does not read what it is sent is
-    /// not read either: its pings would otherwise pile up pongs; write first), while a
+    /// True when the host should read from its transport now. False while more than
+    /// 256 KiB of answers to the peer's pings wait unwritten (a peer that pings and does
+    /// not read what it is sent is not read either; write first), while a
     /// deferred request waits for [`accept`](Self::accept) or [`reject`](Self::reject),
     /// after the end of the stream, and once the connection is over.
     #[must_use]
     pub fn wants_input(&self) -> bool {
         match self.phase {
             Phase::Handshake(_) | Phase::AwaitEof => !self.eof,
-            Phase::Open => !self.eof && !self.output_full(),
+            Phase::Open => !self.eof && !self.answers_full(),
             Phase::AwaitAccept(_) | Phase::Done => false,
         }
     }
@@ -1114,6 +1123,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.staging.clear();
         self.written = 0;
         self.flight = None;
+        self.written_past_answers();
         self.end();
     }
 
@@ -1203,10 +1213,15 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.staging.len() - self.written + self.flight.map_or(0, |(_, len, done)| len - done)
     }
 
-    /// True while the output holds more than the high-water mark unwritten: nothing
-    /// more is read until it drains.
-    fn output_full(&self) -> bool {
-        self.output_len() >= OUTPUT_HIGH_WATER
+    /// True while more than the high-water mark of answers to the peer's pings wait
+    /// unwritten: nothing more is read until they are written.
+    fn answers_full(&self) -> bool {
+        self.answers as usize >= OUTPUT_HIGH_WATER
+    }
+
+    /// Every answer staged so far has been written.
+    fn written_past_answers(&mut self) {
+        (self.answers_end, self.answers) = (0, 0);
     }
 
     /// True when there are bytes to write.
@@ -1215,14 +1230,15 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.output_len() > 0
     }
 
-    /// True while the output ends with a large frame written from where it lies: until
-    /// [`advance`](Self::advance) counts it written, [`poll_event`](Self::poll_event)
-    /// gives no event (an automatic pong must not land inside the frame), however much
-    /// input waits. A host that reports writes late (with its next call) calls `advance`
-    /// at once when this is true.
+    /// True while [`poll_event`](Self::poll_event) gives no event until output is
+    /// written, however much input waits: the output ends with a large frame written
+    /// from where it lies (an automatic pong must not land inside it), or holds more
+    /// than 256 KiB of automatic pongs (see [`wants_input`](Self::wants_input)). A host
+    /// that reports writes late (with its next call) calls [`advance`](Self::advance) at
+    /// once when this is true.
     #[must_use]
     pub fn events_wait_for_output(&self) -> bool {
-        self.flight.is_some()
+        self.flight.is_some() || self.answers_full()
     }
 
     /// The bytes to write now, in order, as up to three slices (for a vectored
@@ -1248,6 +1264,9 @@ impl<B: AsRef<[u8]>> Connection<B> {
         let staged = (self.staging.len() - self.written).min(n);
         self.written += staged;
         n -= staged;
+        if self.written >= self.answers_end as usize {
+            self.written_past_answers();
+        }
         if self.written == self.staging.len() {
             self.staging.clear();
             self.written = 0;
@@ -1273,6 +1292,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         while self.wants_write() {
             if out.is_empty() && self.written == 0 && self.flight.is_none() {
                 std::mem::swap(out, &mut self.staging);
+                self.written_past_answers();
                 self.pump_send();
             } else {
                 self.output().copy_to(out);
@@ -1474,9 +1494,9 @@ impl<B: AsRef<[u8]>> Connection<B> {
                 // automatic pong cannot land inside it.
                 return None;
             }
-            if self.output_full() {
-                // The peer is not reading what it is sent: nothing more is taken from
-                // it (its pings would pile up pongs) until the output drains.
+            if self.answers_full() {
+                // The peer pings and does not read the answers: nothing more is taken
+                // from it until they are written.
                 return None;
             }
             self.ensure_receive();
@@ -1490,6 +1510,9 @@ impl<B: AsRef<[u8]>> Connection<B> {
                     // An automatic pong: into the output, then tell the host of the ping.
                     let len = buffers.len();
                     buffers.copy_to(&mut self.staging);
+                    // Both stay far below 4 GiB: staging stops at the high-water mark.
+                    self.answers_end = self.staging.len() as u32;
+                    self.answers = self.answers.saturating_add(len as u32);
                     let _ = self.handle.complete_action(action, len);
                     Step::Ping
                 }

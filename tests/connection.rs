@@ -1216,3 +1216,42 @@ mod deflate {
         assert_eq!(messages(&p.server.events).len(), 8);
     }
 }
+
+#[test]
+fn peers_that_both_send_more_than_they_read_keep_reading_each_other() {
+    // Each side's own sends fill its output past the high-water mark, none of it written
+    // yet. If a side stopped reading for its own sends, each would wait for the other
+    // (found by the npm facade's pipelined 1 KiB echo, which stalled).
+    const N: usize = 600;
+    let mut p = Pair::open(no_timers(), no_timers(), 11);
+    for i in 0..N {
+        p.client.conn.send_binary(vec![i as u8; 1024], true).unwrap();
+        p.server.conn.send_binary(vec![!i as u8; 1024], true).unwrap();
+    }
+    for side in [&p.client, &p.server] {
+        assert!(side.conn.output().len() >= 256 * 1024, "{}", side.conn.output().len());
+        assert!(side.conn.wants_input());
+        assert!(!side.conn.events_wait_for_output());
+    }
+    // Everything each side writes goes to the other, in turn; each reads all of it.
+    fn hop(from: &mut Side, to: &mut Side, got: &mut usize) -> bool {
+        let mut bytes = Vec::new();
+        from.conn.output().copy_to(&mut bytes);
+        let chunk = &bytes[..bytes.len().min(64 * 1024)];
+        if chunk.is_empty() {
+            return false;
+        }
+        from.conn.advance(chunk.len()).unwrap();
+        assert!(to.conn.wants_input());
+        to.conn.feed(chunk, 0).unwrap();
+        while let Some(e) = to.conn.poll_event() {
+            if let Event::Message { data, .. } = e {
+                *got += data.len();
+            }
+        }
+        true
+    }
+    let (mut to_client, mut to_server) = (0, 0);
+    while hop(&mut p.server, &mut p.client, &mut to_client) | hop(&mut p.client, &mut p.server, &mut to_server) {}
+    assert_eq!((to_client, to_server), (N * 1024, N * 1024));
+}

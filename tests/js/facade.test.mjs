@@ -456,7 +456,12 @@ describe('pipelined large messages over an in-memory pair', () => {
     server.binaryType = 'uint8array';
     server.onmessage = (e) => server.send(e.data);
     await opened;
-    const sizes = Array.from({ length: 60 }, (_, i) => [16384, 65536, 100000, 1000][i % 4] + i);
+    // Large messages (written from where they lie), then more small ones than the
+    // 256 KiB of unwritten echoes the engine holds before it stops taking input.
+    const sizes = [
+      ...Array.from({ length: 60 }, (_, i) => [16384, 65536, 100000, 1000][i % 4] + i),
+      ...Array.from({ length: 20000 }, (_, i) => 1024 + (i % 7)),
+    ];
     const echoed = messages(client, sizes.length);
     for (const [i, size] of sizes.entries()) client.send(pattern(size, i));
     const got = await echoed;

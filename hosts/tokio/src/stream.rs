@@ -460,7 +460,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             match self.poll_write_out(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                // Events wait for the frame being written; reading can go on.
+                // Events wait for output (a large frame, or pongs past their bound): the
+                // write wakes this. Otherwise reading goes on.
                 Poll::Pending if self.conn.events_wait_for_output() || self.closed => return Poll::Pending,
                 Poll::Pending => {}
             }
