@@ -83,8 +83,11 @@ fn check_extension(ext: &str) -> Result<()> {
     if ok { Ok(()) } else { Err(Error::InvalidToken) }
 }
 
+/// A header's list of items. Whitespace around an item is not part of it (HTTP strips
+/// it around a value and beside commas), so it is not written: the header then reads
+/// back as the items given.
 fn join(items: &[&str]) -> String {
-    items.join(", ")
+    items.iter().map(|item| item.trim_ascii()).collect::<Vec<_>>().join(", ")
 }
 
 /// The headers a client adds to its upgrade request (`WebSocketBeginClientHandshake`),
@@ -191,6 +194,15 @@ pub(crate) fn check_request_line(method: &str, minor_version: u8) -> Result<()> 
     Ok(())
 }
 
+/// True when a `Sec-WebSocket-Key` is the base64 of 16 bytes (RFC 6455 §4.2.1), as
+/// the base64 crate decodes it (the tests compare): 22 characters of the alphabet,
+/// the last holding 2 bits (its 4 others zero), then "==". Checked by its shape: the
+/// crate's decoder would be the only one in the npm wasm (1.2 KB gzipped).
+fn is_key(key: &[u8]) -> bool {
+    let digit = |c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
+    key.len() == 24 && key[22..] == *b"==" && key[..22].iter().all(|&c| digit(c)) && b"AQgw".contains(&key[21])
+}
+
 /// Checks a client's upgrade request headers (`WebSocketBeginServerHandshake`) and
 /// returns the response headers: Connection, Upgrade, Sec-WebSocket-Accept, then the
 /// selected subprotocol and extensions; and the permessage-deflate agreement the
@@ -219,7 +231,7 @@ pub(crate) fn server_response_headers(
         });
     }
     let key = required(request, "Sec-WebSocket-Key")?.value.trim_ascii();
-    if !matches!(BASE64.decode(key), Ok(raw) if raw.len() == 16) {
+    if !is_key(key) {
         return Err(Error::InvalidHeaderValue("Sec-WebSocket-Key"));
     }
     let mut agreed = None;
@@ -279,6 +291,48 @@ mod tests {
     fn accept_key_matches_rfc6455_and_the_spec_vectors() {
         assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
         assert_eq!(accept_key(b"AAAAAAAAAAAAAAAAAAAAAA=="), "ICX+Yqv66kxgM0FcWaLWlFLwTAI=");
+    }
+
+    #[test]
+    fn a_key_is_accepted_exactly_when_it_decodes_to_16_bytes() {
+        use base64::Engine as _;
+        let decodes = |k: &[u8]| matches!(BASE64.decode(k), Ok(raw) if raw.len() == 16);
+        let mut keys: Vec<Vec<u8>> = vec![b"dGhlIHNhbXBsZSBub25jZQ==".to_vec(), Vec::new(), b"==".to_vec()];
+        // Every character at every place of a valid key, and keys of every length near 24.
+        for at in 0..24 {
+            for c in 0..=255u8 {
+                let mut k = b"dGhlIHNhbXBsZSBub25jZQ==".to_vec();
+                k[at] = c;
+                keys.push(k);
+            }
+        }
+        for len in 0..40 {
+            keys.push(std::iter::repeat_n(b'A', len).collect());
+            keys.push([&b"AAAAAAAAAAAAAAAAAAAAAA"[..len.min(22)], b"=="].concat());
+        }
+        for k in &keys {
+            assert_eq!(is_key(k), decodes(k), "{:?}", String::from_utf8_lossy(k));
+        }
+        assert!(keys.iter().filter(|k| is_key(k)).count() > 60);
+    }
+
+    #[test]
+    fn extension_lists_are_written_without_the_whitespace_around_items() {
+        // Found by the handshake fuzz target: a selection "p " was written as is and read
+        // back as "p" (HTTP strips it), so the response did not survive its own encoding.
+        let req = [
+            h("Connection", "Upgrade"),
+            h("Upgrade", "websocket"),
+            h("Host", "x"),
+            h("Sec-WebSocket-Version", "13"),
+            h("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA=="),
+        ];
+        let (out, _) = server_response_headers(&req, None, &["p ", "\tq; a=1 "]).unwrap();
+        assert_eq!(out[3], h("Sec-WebSocket-Extensions", "p, q; a=1"));
+        let bytes = crate::http::encode_response_head(101, "Switching Protocols", &out).unwrap();
+        let mut p = crate::HeadParser::new(crate::HeadLimits::default());
+        assert!(p.push(&bytes).unwrap());
+        assert_eq!(p.response().unwrap().headers, out);
     }
 
     #[test]
