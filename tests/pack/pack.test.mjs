@@ -9,9 +9,10 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { expectWebTransportEcho, freePort, launchChromium, listening, root, staticServer, webTransportEcho } from '../support.mjs';
 
@@ -36,6 +37,16 @@ before(async () => {
 after(() => {
   echo?.kill();
   rmSync(project, { recursive: true, force: true });
+});
+
+test('the installed wasm files stay within their gzipped budgets (56 KiB, 96 KiB with permessage-deflate)', () => {
+  // What a browser downloads: the budgets of the issue that added permessage-deflate.
+  // ./dev prints the sizes at each build; bench/README.md says what they are made of.
+  const wasm = join(project, 'node_modules/wsengine/wasm');
+  for (const [file, budget] of [['wsengine_bg.wasm', 56 * 1024], ['wsengine_deflate_bg.wasm', 96 * 1024]]) {
+    const size = gzipSync(readFileSync(join(wasm, file)), { level: 9 }).length;
+    assert.ok(size <= budget, `${file}: ${size} bytes gzipped, over ${budget}`);
+  }
 });
 
 test('the installed package runs a client against echo_server from Node ESM', () => {

@@ -110,6 +110,7 @@ fn millis(now: f64) -> core::Millis {
 }
 
 /// A whole number of milliseconds, `None` for `null` or `false`, the default when absent.
+#[cfg_attr(wsengine_size, optimize(size))]
 fn duration(o: &Object, key: &str, default: Option<core::Millis>) -> Result<Option<core::Millis>, JsValue> {
     let v = js_sys::Reflect::get(o, &JsValue::from_str(key))?;
     if v.is_undefined() {
@@ -124,6 +125,7 @@ fn duration(o: &Object, key: &str, default: Option<core::Millis>) -> Result<Opti
     }
 }
 
+#[cfg_attr(wsengine_size, optimize(size))]
 fn whole(o: &Object, key: &str) -> Result<Option<f64>, JsValue> {
     let v = js_sys::Reflect::get(o, &JsValue::from_str(key))?;
     if v.is_undefined() {
@@ -155,6 +157,7 @@ const OPTION_KEYS: [&str; 16] = [
 ];
 
 /// `Options` from a plain object (see `ConnectionOptions` in index.d.ts).
+#[cfg_attr(wsengine_size, optimize(size))]
 fn options(o: &JsValue, client: bool) -> Result<core::Options, JsValue> {
     let mut out = core::Options::default();
     if o.is_undefined() || o.is_null() {
@@ -207,6 +210,7 @@ fn options(o: &JsValue, client: bool) -> Result<core::Options, JsValue> {
 /// The `deflate` option: `true` for the defaults, an object of `DeflateOptions`' fields
 /// (camelCase, each optional), or `false`/`undefined` for none.
 #[cfg(feature = "deflate")]
+#[cfg_attr(wsengine_size, optimize(size))]
 fn deflate(v: &JsValue, out: &mut core::Options) -> Result<(), JsValue> {
     if v.is_undefined() || v.is_null() || v.as_bool() == Some(false) {
         return Ok(());
@@ -238,6 +242,7 @@ fn deflate(v: &JsValue, out: &mut core::Options) -> Result<(), JsValue> {
 
 /// The `deflate` option in a build without permessage-deflate: refused unless off.
 #[cfg(not(feature = "deflate"))]
+#[cfg_attr(wsengine_size, optimize(size))]
 fn deflate(v: &JsValue, _: &mut core::Options) -> Result<(), JsValue> {
     if v.is_undefined() || v.is_null() || v.as_bool() == Some(false) {
         return Ok(());
@@ -291,6 +296,7 @@ pub struct JsConnection {
 }
 
 impl JsConnection {
+    #[cfg_attr(wsengine_size, optimize(size))]
     fn new(inner: core::Result<core::Connection<Vec<u8>>>, now: core::Millis) -> Result<JsConnection, JsValue> {
         let mut c = JsConnection {
             inner: inner.map_err(|e| error(&e))?,
@@ -529,6 +535,7 @@ impl JsConnection {
     /// A client for a `ws:` or `wss:` URL at `now` (ms on any monotonic clock): its upgrade
     /// request is in the output at once. Without a `randomSeed` property the client is
     /// seeded from `crypto.getRandomValues`.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn client(url: &str, options_: JsValue, now: f64) -> Result<JsConnection, JsValue> {
         let request = core::ClientRequest::from_url(url).map_err(|e| error(&e))?;
         let now = millis(now);
@@ -536,6 +543,7 @@ impl JsConnection {
     }
 
     /// A server waiting for the client's upgrade request.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn server(options_: JsValue, now: f64) -> Result<JsConnection, JsValue> {
         let now = millis(now);
         Self::new(core::Connection::server(now, options(&options_, false)?), now)
@@ -543,6 +551,7 @@ impl JsConnection {
 
     /// A connection upgraded elsewhere, open at once (its first event is `Open`).
     #[wasm_bindgen(js_name = fromUpgraded)]
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn from_upgraded(client: bool, options_: JsValue, now: f64) -> Result<JsConnection, JsValue> {
         let role = if client { core::Role::Client } else { core::Role::Server };
         let now = millis(now);
@@ -627,6 +636,7 @@ impl JsConnection {
 
     /// Makes the inbox at least `n` bytes (the report's `INBOX` may move).
     #[wasm_bindgen(js_name = reserveInput)]
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn reserve_input(&mut self, n: u32) {
         if self.inbox.len() < n as usize {
             self.inbox = vec![0; (n as usize).next_power_of_two()];
@@ -638,6 +648,7 @@ impl JsConnection {
     /// Makes the send area at least `n` bytes, keeping what is staged in it (the report's
     /// `SENDS` may move).
     #[wasm_bindgen(js_name = reserveSends)]
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn reserve_sends(&mut self, n: u32) {
         if self.sends.len() < n as usize {
             self.sends.resize((n as usize).next_power_of_two(), 0);
@@ -648,12 +659,14 @@ impl JsConnection {
 
     /// The error of a call or staged send that failed (`ERROR` in the report), once.
     #[wasm_bindgen(js_name = takeError)]
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn take_error(&mut self) -> JsValue {
         self.call_error.take().map_or(JsValue::UNDEFINED, |e| error(&e))
     }
 
     /// The error the connection failed with (the `Failed` event's), as a `WebSocketError`.
     #[wasm_bindgen(getter)]
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn error(&self) -> JsValue {
         self.failure.as_ref().map_or(JsValue::UNDEFINED, error)
     }
@@ -671,16 +684,19 @@ impl JsConnection {
     }
 
     /// Queues a ping with up to 125 bytes of payload.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn ping(&mut self, payload: Option<Box<[u8]>>) -> Result<(), JsValue> {
         self.inner.ping(payload.as_deref().unwrap_or_default()).map_err(|e| error(&e))
     }
 
     /// Queues an unsolicited pong with up to 125 bytes of payload.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn pong(&mut self, payload: Option<Box<[u8]>>) -> Result<(), JsValue> {
         self.inner.pong(payload.as_deref().unwrap_or_default()).map_err(|e| error(&e))
     }
 
     /// Starts the closing handshake at `now` with `code` (none: an empty close) and `reason`.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn close(&mut self, code: Option<u16>, reason: Option<String>, now: f64) -> Result<(), JsValue> {
         self.now = self.now.max(millis(now));
         let reason = reason.unwrap_or_default();
@@ -688,24 +704,28 @@ impl JsConnection {
     }
 
     /// Ends the connection without a closing handshake; `Closed` follows (not clean).
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn abort(&mut self) {
         self.inner.abort();
     }
 
     /// Deferred server, after `Request`: accepts with a subprotocol the client offered (or
     /// none) and extra response headers.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn accept(&mut self, subprotocol: Option<String>, headers: JsValue) -> Result<(), JsValue> {
         let headers = if headers.is_undefined() || headers.is_null() { Vec::new() } else { headers_in(&headers)? };
         self.inner.accept(subprotocol.as_deref(), &headers).map_err(|e| error(&e))
     }
 
     /// Deferred server, after `Request`: refuses with an HTTP status and a message.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn reject(&mut self, status: u16, message: Option<String>) -> Result<(), JsValue> {
         self.inner.reject(status, message.as_deref().unwrap_or_default()).map_err(|e| error(&e))
     }
 
     /// The request a deferred server was shown: `{ target, headers }`, or undefined.
     #[wasm_bindgen(getter)]
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn request(&self) -> JsValue {
         let Some((target, headers)) = &self.request else { return JsValue::UNDEFINED };
         let o = Object::new();
@@ -717,18 +737,21 @@ impl JsConnection {
     /// The peer's head at `Open` (the client's request, the server's response), as
     /// `[name, value]` pairs; empty for a connection made with `fromUpgraded`.
     #[wasm_bindgen(getter)]
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn headers(&self) -> Array {
         headers_out(&self.head)
     }
 
     /// A server's request target (`/chat?room=1`) once open, or undefined.
     #[wasm_bindgen(getter)]
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn target(&self) -> Option<String> {
         self.target.clone()
     }
 
     /// The subprotocol in force, or undefined.
     #[wasm_bindgen(getter)]
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn subprotocol(&self) -> Option<String> {
         self.inner.subprotocol().map(str::to_owned)
     }
@@ -736,6 +759,7 @@ impl JsConnection {
     /// The extensions in force once open, as the server's response lists them, or
     /// undefined.
     #[wasm_bindgen(getter)]
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn extensions(&self) -> Option<String> {
         self.inner.extensions().map(str::to_owned)
     }
@@ -748,6 +772,7 @@ impl JsConnection {
 
     /// "connecting", "open", "closing" or "closed".
     #[wasm_bindgen(getter)]
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn state(&self) -> String {
         match self.inner.state() {
             core::ConnectionState::Connecting => "connecting",
@@ -768,6 +793,7 @@ impl JsConnection {
 /// The layout of the report, the records and the staged sends, for the glue to check its
 /// constants against (one source: this file).
 #[wasm_bindgen(js_name = connectionLayout)]
+#[cfg_attr(wsengine_size, optimize(size))]
 pub fn connection_layout() -> Object {
     let o = Object::new();
     let report = Object::new();
@@ -816,6 +842,7 @@ pub fn connection_layout() -> Object {
 
 /// The subprotocols a request offers, in order.
 #[wasm_bindgen(js_name = offeredSubprotocols)]
+#[cfg_attr(wsengine_size, optimize(size))]
 pub fn offered_subprotocols(request_headers: JsValue) -> Result<Array, JsValue> {
     let headers = headers_in(&request_headers)?;
     Ok(core::offered_subprotocols(&headers).into_iter().map(JsValue::from_str).collect())
@@ -826,6 +853,7 @@ pub fn offered_subprotocols(request_headers: JsValue) -> Result<Array, JsValue> 
 
 /// WebSocketGetGlobalProperty(KEEPALIVE_INTERVAL), in milliseconds.
 #[wasm_bindgen(js_name = keepaliveInterval)]
+#[cfg_attr(wsengine_size, optimize(size))]
 pub fn keepalive_interval() -> u32 {
     match core::global_property(core::PropertyType::KeepaliveInterval) {
         Ok(core::GlobalProperty::KeepaliveInterval(ms)) => ms,
@@ -835,12 +863,14 @@ pub fn keepalive_interval() -> u32 {
 
 /// Sets the keepalive interval (clamped as the registry value is); returns the value set.
 #[wasm_bindgen(js_name = setKeepaliveInterval)]
+#[cfg_attr(wsengine_size, optimize(size))]
 pub fn set_keepalive_interval(ms: u32) -> u32 {
     core::set_keepalive_interval(ms)
 }
 
 /// WebSocketGetGlobalProperty(SUPPORTED_VERSIONS).
 #[wasm_bindgen(js_name = supportedVersions)]
+#[cfg_attr(wsengine_size, optimize(size))]
 pub fn supported_versions() -> Vec<u32> {
     core::SUPPORTED_VERSIONS.to_vec()
 }
