@@ -422,9 +422,8 @@ pub struct Connection<B = Vec<u8>> {
     phase: Phase,
     /// The peer's head, kept until `Open` is indicated.
     head: Option<Box<HeadParser>>,
-    subprotocol: Option<Box<str>>,
-    /// The extensions in force, as the server's response lists them.
-    extensions: Option<Box<str>>,
+    /// What the handshake agreed on, when it agreed on anything.
+    negotiated: Option<Box<Negotiated>>,
     pending: PendingQueue,
     failure: Option<Box<(Error, Option<CloseStatus>)>>,
     /// Sends waiting for the handle's slot, and the send state as of the queue's tail.
@@ -543,8 +542,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
             setup: Some(Box::new(options)),
             phase,
             head: None,
-            subprotocol: None,
-            extensions: None,
+            negotiated: None,
             pending: PendingQueue::default(),
             failure: None,
             queue: VecDeque::new(),
@@ -621,13 +619,13 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// `permessage-deflate; client_max_window_bits=15`), or `None`.
     #[must_use]
     pub fn extensions(&self) -> Option<&str> {
-        self.extensions.as_deref()
+        self.negotiated.as_deref()?.extensions.as_deref()
     }
 
     /// The subprotocol in force, once open.
     #[must_use]
     pub fn subprotocol(&self) -> Option<&str> {
-        self.subprotocol.as_deref()
+        self.negotiated.as_deref()?.subprotocol.as_deref()
     }
 
     /// True unless UTF-8 verification was turned off ([`Property::DisableUtf8Verification`]):
@@ -797,10 +795,10 @@ impl<B: AsRef<[u8]>> Connection<B> {
         });
         match outcome {
             Ok(outcome) => {
-                self.subprotocol = outcome
-                    .subprotocol
-                    .and_then(|i| self.setup.as_deref()?.subprotocols.get(i).map(|s| s.as_str().into()));
-                self.extensions = parser.response().ok().and_then(|r| listed_extensions(&r.headers)).map(Into::into);
+                let subprotocol =
+                    outcome.subprotocol.and_then(|i| self.setup.as_deref()?.subprotocols.get(i).map(String::as_str));
+                let extensions = parser.response().ok().and_then(|r| listed_extensions(&r.headers));
+                self.negotiated = Negotiated::new(subprotocol, extensions.as_deref());
                 let _ = self.handle.push_received(parser.rest());
                 self.head = Some(parser);
                 self.opened();
@@ -881,8 +879,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.handle.end_server_handshake()?;
         self.handle.push_received(parser.rest())?;
         self.staging.extend_from_slice(&head);
-        self.subprotocol = subprotocol.map(Into::into);
-        self.extensions = selected.map(Into::into);
+        self.negotiated = Negotiated::new(subprotocol, selected.as_deref());
         let Phase::AwaitAccept(parser) = std::mem::replace(&mut self.phase, Phase::Open) else {
             return Err(Error::HeadIncomplete);
         };
@@ -912,8 +909,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         let chosen = handshake::choose_subprotocol(&request.headers, &setup.subprotocols).map(str::to_owned);
         let (headers, selected) = response(&mut c.handle, setup, &request.headers, chosen.as_deref(), &[])?;
         c.handle.end_server_handshake()?;
-        c.subprotocol = chosen.map(Into::into);
-        c.extensions = selected.map(Into::into);
+        c.negotiated = Negotiated::new(chosen.as_deref(), selected.as_deref());
         c.opened();
         Ok((c, headers))
     }
@@ -1123,7 +1119,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.staging.clear();
         self.written = 0;
         self.flight = None;
-        self.written_past_answers();
+        self.forget_answers();
         self.end();
     }
 
@@ -1219,8 +1215,8 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.answers as usize >= OUTPUT_HIGH_WATER
     }
 
-    /// Every answer staged so far has been written.
-    fn written_past_answers(&mut self) {
+    /// No answer staged so far waits any more (written, or dropped).
+    fn forget_answers(&mut self) {
         (self.answers_end, self.answers) = (0, 0);
     }
 
@@ -1265,7 +1261,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.written += staged;
         n -= staged;
         if self.written >= self.answers_end as usize {
-            self.written_past_answers();
+            self.forget_answers();
         }
         if self.written == self.staging.len() {
             self.staging.clear();
@@ -1292,7 +1288,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         while self.wants_write() {
             if out.is_empty() && self.written == 0 && self.flight.is_none() {
                 std::mem::swap(out, &mut self.staging);
-                self.written_past_answers();
+                self.forget_answers();
                 self.pump_send();
             } else {
                 self.output().copy_to(out);
@@ -1661,7 +1657,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
                     (Role::Server, Some(h)) => h.request().ok().map(|r| r.target),
                     _ => None,
                 };
-                Event::Open { subprotocol: self.subprotocol.as_deref(), target, headers }
+                Event::Open { subprotocol: self.subprotocol(), target, headers }
             }
             Pending::Failed => {
                 let (error, status_sent) = self.failure.as_deref().cloned().unwrap_or((Error::ConnectionClosed, None));
@@ -1769,6 +1765,21 @@ fn response<B: AsRef<[u8]>>(
     headers.extend(options.headers.iter().cloned());
     headers.extend(extra.iter().map(|h| h.clone().into_owned()));
     Ok((headers, selected))
+}
+
+/// The subprotocol and the extensions (as the server's response lists them) a handshake
+/// agreed on. Boxed, and only when there is one: most connections agree on neither.
+#[derive(Debug)]
+struct Negotiated {
+    subprotocol: Option<Box<str>>,
+    extensions: Option<Box<str>>,
+}
+
+impl Negotiated {
+    fn new(subprotocol: Option<&str>, extensions: Option<&str>) -> Option<Box<Self>> {
+        (subprotocol.is_some() || extensions.is_some())
+            .then(|| Box::new(Self { subprotocol: subprotocol.map(Into::into), extensions: extensions.map(Into::into) }))
+    }
 }
 
 /// The `Sec-WebSocket-Extensions` values of a response, joined, if any.
