@@ -1777,8 +1777,9 @@ struct Negotiated {
 
 impl Negotiated {
     fn new(subprotocol: Option<&str>, extensions: Option<&str>) -> Option<Box<Self>> {
-        (subprotocol.is_some() || extensions.is_some())
-            .then(|| Box::new(Self { subprotocol: subprotocol.map(Into::into), extensions: extensions.map(Into::into) }))
+        (subprotocol.is_some() || extensions.is_some()).then(|| {
+            Box::new(Self { subprotocol: subprotocol.map(Into::into), extensions: extensions.map(Into::into) })
+        })
     }
 }
 
