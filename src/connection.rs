@@ -67,6 +67,8 @@ const OUTPUT_START: usize = 4096;
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Properties of the handle underneath (buffer sizes, masking, UTF-8 checks, seed).
+    /// Not [`Property::ExtendedConnect`]: the constructor sets the handshake profile
+    /// (`DuplicateProperty` when given here).
     pub properties: Vec<Property>,
     /// Client: the subprotocols offered, in preference order. Server: those it speaks,
     /// in preference order; the first one the client offered is selected.
@@ -214,8 +216,9 @@ pub enum Event<'a> {
         /// Server: the request target the client asked for (`/chat?room=1`); none for a
         /// client or a connection made with [`Connection::from_upgraded`].
         target: Option<&'a str>,
-        /// The peer's head: the client's request, or the server's response (none for
-        /// a connection made with [`Connection::from_upgraded`]).
+        /// The peer's head: the client's request, or the server's response (none when
+        /// the host's HTTP stack read it: [`Connection::from_upgraded`],
+        /// [`Connection::accept_request`], and over HTTP/2 or HTTP/3).
         headers: Vec<HttpHeader<'a>>,
     },
     /// Message data: a piece (`fin` false when more of the message follows) or, with
@@ -316,6 +319,9 @@ enum Phase {
     Handshake(Box<HeadParser>),
     /// Server with deferred accept: the request was indicated; waiting for the host.
     AwaitAccept(Box<HeadParser>),
+    /// A client's extended CONNECT: waiting for the host to hand in the response
+    /// ([`Connection::connect_response`]).
+    AwaitResponse,
     /// The handshake is done; `head` holds the peer's head until `Open` is indicated.
     Open,
     /// A client after the closing handshake: waiting for the server to close.
@@ -475,35 +481,105 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// A client connection: queues the upgrade request for `request` (its bytes are in
     /// [`output`](Self::output) at once) and waits for the response.
     pub fn client(now: Millis, options: Options, request: &ClientRequest) -> Result<Self> {
-        let mut c = Self::create(Role::Client, now, options, false)?;
-        let Some(setup) = c.setup.as_deref() else { return Err(Error::HeadIncomplete) };
+        let mut c = Self::create(Role::Client, now, options, Start::Head)?;
+        let mut headers = c.begin_client()?;
+        headers.insert(0, HttpHeader::new("Host", &request.host));
+        c.staging = http::encode_request_head(&request.target, &headers)?;
+        Ok(c)
+    }
+
+    /// A client connection over HTTP/2 (RFC 8441) or HTTP/3 (RFC 9220): returns it,
+    /// waiting for the response, with the header fields of the extended CONNECT request
+    /// for the host to send on a new stream: `:method CONNECT`, `:protocol websocket`,
+    /// `:scheme` (`https` for `wss:`, else `http`), `:authority`, `:path`, then
+    /// `sec-websocket-version 13`, the offers and [`Options::headers`]. Hand the
+    /// response to [`connect_response`](Self::connect_response), then the stream's data
+    /// to [`feed`](Self::feed); its end (END_STREAM, a FIN) is
+    /// [`read_eof`](Self::read_eof), and [`Event::Closed`] says when to end this side of
+    /// the stream. The server must have allowed extended CONNECT (HTTP/2's
+    /// `SETTINGS_ENABLE_CONNECT_PROTOCOL`): the host checks that before.
+    pub fn client_connect(
+        now: Millis,
+        options: Options,
+        request: &ClientRequest,
+    ) -> Result<(Self, Vec<HttpHeader<'static>>)> {
+        let mut c = Self::create(Role::Client, now, options, Start::Connect)?;
+        let mut fields = c.begin_client()?;
+        let scheme = if request.secure { "https" } else { "http" };
+        // Pseudo-header fields come first: after the handle's :method and :protocol.
+        fields.splice(
+            2..2,
+            [
+                HttpHeader::owned(":scheme", scheme),
+                HttpHeader::owned(":authority", request.host.as_str()),
+                HttpHeader::owned(":path", request.target.as_str()),
+            ],
+        );
+        Ok((c, fields))
+    }
+
+    /// Begins the client handshake with the options' offers: the handle's request
+    /// fields, then [`Options::headers`].
+    fn begin_client(&mut self) -> Result<Vec<HttpHeader<'static>>> {
+        let Some(setup) = self.setup.as_deref() else { return Err(Error::HeadIncomplete) };
         let subprotocols: Vec<&str> = setup.subprotocols.iter().map(String::as_str).collect();
         #[cfg(feature = "deflate")]
         let offer = setup.deflate.as_ref().map(crate::DeflateOptions::offer).transpose()?;
         #[cfg(not(feature = "deflate"))]
         let offer: Option<String> = None;
         let extensions: Vec<&str> = offer.iter().chain(setup.extensions.iter()).map(String::as_str).collect();
-        let mut headers = vec![HttpHeader::new("Host", &request.host)];
-        headers.extend(c.handle.begin_client_handshake(&subprotocols, &extensions, &setup.headers)?.iter().cloned());
-        headers.extend(setup.headers.iter().cloned());
-        c.staging = http::encode_request_head(&request.target, &headers)?;
-        Ok(c)
+        let mut fields = self.handle.begin_client_handshake(&subprotocols, &extensions, &setup.headers)?.to_vec();
+        fields.extend(setup.headers.iter().cloned());
+        Ok(fields)
+    }
+
+    /// Client made with [`client_connect`](Self::client_connect): the server's response,
+    /// its status and header fields. A 2xx whose fields agree with the request opens
+    /// the connection ([`Event::Open`] comes next, with no headers: the host has them);
+    /// anything else fails it (`UnexpectedStatus`, or the handshake error
+    /// [`Handle::end_client_handshake`] gives): [`Event::Failed`] and [`Event::Closed`]
+    /// follow, and the error is returned too. Fails with `ERROR_INVALID_STATE`, changing
+    /// nothing, when no response is awaited.
+    pub fn connect_response(&mut self, status: u16, headers: &[HttpHeader<'_>]) -> Result<()> {
+        if !matches!(self.phase, Phase::AwaitResponse) {
+            return Err(Error::InvalidState { call: "connect_response", state: self.handle.state() });
+        }
+        self.answering = false;
+        let opened = if (200..300).contains(&status) {
+            self.client_response(headers)
+        } else {
+            Err(Error::UnexpectedStatus(status))
+        };
+        if let Err(e) = &opened {
+            self.fail(e.clone(), None);
+        }
+        opened
+    }
+
+    /// The server's response fields: checked, the handshake's agreement kept, open.
+    fn client_response(&mut self, headers: &[HttpHeader<'_>]) -> Result<()> {
+        let outcome = self.handle.end_client_handshake(headers)?;
+        let subprotocol =
+            outcome.subprotocol.and_then(|i| self.setup.as_deref()?.subprotocols.get(i).map(String::as_str));
+        self.negotiated = Negotiated::new(subprotocol, listed_extensions(headers).as_deref());
+        self.opened();
+        Ok(())
     }
 
     /// A server connection: waits for the client's upgrade request.
     pub fn server(now: Millis, options: Options) -> Result<Self> {
-        Self::create(Role::Server, now, options, false)
+        Self::create(Role::Server, now, options, Start::Head)
     }
 
     /// A connection whose upgrade was done elsewhere (an HTTP server, a proxy, an
     /// HTTP/2 or HTTP/3 extended CONNECT): open at once; [`Event::Open`] comes first.
     pub fn from_upgraded(role: Role, now: Millis, options: Options) -> Result<Self> {
-        let mut c = Self::create(role, now, options, true)?;
+        let mut c = Self::create(role, now, options, Start::Upgraded)?;
         c.opened();
         Ok(c)
     }
 
-    fn create(role: Role, now: Millis, options: Options, upgraded: bool) -> Result<Self> {
+    fn create(role: Role, now: Millis, options: Options, start: Start) -> Result<Self> {
         #[cfg(feature = "deflate")]
         let deflate_props = match &options.deflate {
             Some(d) => {
@@ -514,17 +590,23 @@ impl<B: AsRef<[u8]>> Connection<B> {
         };
         #[cfg(not(feature = "deflate"))]
         let deflate_props = Vec::new();
-        let props = options.properties.iter().cloned().chain(deflate_props);
-        let (mut handle, phase) = match (upgraded, role) {
-            (true, _) => (Handle::from_upgraded(role, props)?, Phase::Open),
-            (false, Role::Client) => {
-                (Handle::new_client(props)?, Phase::Handshake(Box::new(HeadParser::new(options.head_limits))))
-            }
-            (false, Role::Server) => {
-                (Handle::new_server(props)?, Phase::Handshake(Box::new(HeadParser::new(options.head_limits))))
-            }
+        // The profile is the constructor's: given among the options, it is given twice.
+        let profile = Property::ExtendedConnect(start == Start::Connect);
+        let props = options.properties.iter().cloned().chain(deflate_props).chain([profile]);
+        let phase = match start {
+            Start::Head => Phase::Handshake(Box::new(HeadParser::new(options.head_limits))),
+            Start::Connect => Phase::AwaitResponse,
+            Start::Upgraded => Phase::Open,
         };
-        let open_deadline = if upgraded { None } else { options.open_timeout.map(|t| now.saturating_add(t)) };
+        let mut handle = match (start, role) {
+            (Start::Upgraded, _) => Handle::from_upgraded(role, props)?,
+            (_, Role::Client) => Handle::new_client(props)?,
+            (_, Role::Server) => Handle::new_server(props)?,
+        };
+        let open_deadline = match start {
+            Start::Upgraded => None,
+            _ => options.open_timeout.map(|t| now.saturating_add(t)),
+        };
         handle.set_message_limits(MessageLimits {
             max_size: options.max_message_size,
             max_frames: options.max_fragments,
@@ -599,7 +681,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     #[must_use]
     pub fn state(&self) -> ConnectionState {
         match self.phase {
-            Phase::Handshake(_) | Phase::AwaitAccept(_) => ConnectionState::Connecting,
+            Phase::Handshake(_) | Phase::AwaitAccept(_) | Phase::AwaitResponse => ConnectionState::Connecting,
             Phase::Done => ConnectionState::Closed,
             Phase::AwaitEof => ConnectionState::Closing,
             Phase::Open => match self.handle.state() {
@@ -674,7 +756,8 @@ impl<B: AsRef<[u8]>> Connection<B> {
                 let _ = parser.push(bytes);
                 return Ok(());
             }
-            Phase::Open => {}
+            // Before a response handed in (a stream's data cannot come first): kept.
+            Phase::Open | Phase::AwaitResponse => {}
             Phase::AwaitEof | Phase::Done => return Ok(()),
         }
         self.check_input_room(bytes.len())?;
@@ -723,7 +806,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     #[must_use]
     pub fn wants_input(&self) -> bool {
         match self.phase {
-            Phase::Handshake(_) | Phase::AwaitEof => !self.eof,
+            Phase::Handshake(_) | Phase::AwaitResponse | Phase::AwaitEof => !self.eof,
             Phase::Open => !self.eof && !self.answers_full(),
             Phase::AwaitAccept(_) | Phase::Done => false,
         }
@@ -763,7 +846,9 @@ impl<B: AsRef<[u8]>> Connection<B> {
     pub fn read_eof(&mut self) {
         self.answering = false;
         match self.phase {
-            Phase::Handshake(_) | Phase::AwaitAccept(_) => self.fail(Error::ConnectionClosed, None),
+            Phase::Handshake(_) | Phase::AwaitAccept(_) | Phase::AwaitResponse => {
+                self.fail(Error::ConnectionClosed, None);
+            }
             Phase::Open => {
                 self.eof = true;
                 if let Some(token) = self.handle.read_in_flight() {
@@ -787,21 +872,16 @@ impl<B: AsRef<[u8]>> Connection<B> {
     }
 
     fn client_head(&mut self, parser: Box<HeadParser>) {
-        let outcome = parser.response().and_then(|response| {
+        let opened = parser.response().and_then(|response| {
             if response.status != 101 {
                 return Err(Error::UnexpectedStatus(response.status));
             }
-            self.handle.end_client_handshake(&response.headers)
+            self.client_response(&response.headers)
         });
-        match outcome {
-            Ok(outcome) => {
-                let subprotocol =
-                    outcome.subprotocol.and_then(|i| self.setup.as_deref()?.subprotocols.get(i).map(String::as_str));
-                let extensions = parser.response().ok().and_then(|r| listed_extensions(&r.headers));
-                self.negotiated = Negotiated::new(subprotocol, extensions.as_deref());
+        match opened {
+            Ok(()) => {
                 let _ = self.handle.push_received(parser.rest());
                 self.head = Some(parser);
-                self.opened();
             }
             Err(e) => self.fail(e, None),
         }
@@ -812,7 +892,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         // then fails only on the host's own arguments).
         let checked = parser.request().and_then(|r| {
             handshake::check_request_line(r.method, r.version)?;
-            handshake::server_response_headers(&r.headers, None, &[]).map(|_| ())
+            handshake::server_response_headers(&r.headers, None, &[], false).map(|_| ())
         });
         if let Err(e) = checked {
             self.refuse(&e);
@@ -904,10 +984,40 @@ impl<B: AsRef<[u8]>> Connection<B> {
         request: &RequestHead<'_>,
     ) -> Result<(Self, Vec<HttpHeader<'static>>)> {
         handshake::check_request_line(request.method, request.version)?;
-        let mut c = Self::create(Role::Server, now, options, false)?;
+        Self::accepted(now, options, &request.headers, Start::Head)
+    }
+
+    /// A server connection for an HTTP/2 (RFC 8441) or HTTP/3 (RFC 9220) extended
+    /// CONNECT request, given by its header fields, pseudo-header fields included
+    /// (`:method CONNECT`, `:protocol websocket`, `:scheme`, `:path`, and `:authority`
+    /// or `host`; no `sec-websocket-key`, `upgrade` or `connection`). Checked and
+    /// answered as [`accept_request`](Self::accept_request) does an HTTP/1.1 upgrade:
+    /// returns the connection, open, with the fields of the response to send on the
+    /// stream (`:status 200`, the selected subprotocol and extensions,
+    /// [`Options::headers`]); then the stream's data goes to [`feed`](Self::feed), its
+    /// end to [`read_eof`](Self::read_eof), and [`Event::Closed`] says when to end this
+    /// side of it. A request that is no valid WebSocket CONNECT fails with the error
+    /// whose [`Error::http_status`] (400, 426) answers it.
+    pub fn accept_connect(
+        now: Millis,
+        options: Options,
+        request: &[HttpHeader<'_>],
+    ) -> Result<(Self, Vec<HttpHeader<'static>>)> {
+        Self::accepted(now, options, request, Start::Connect)
+    }
+
+    /// A server connection open on a request its host read: the subprotocol and
+    /// permessage-deflate selected as [`server`](Self::server) selects them.
+    fn accepted(
+        now: Millis,
+        options: Options,
+        request: &[HttpHeader<'_>],
+        start: Start,
+    ) -> Result<(Self, Vec<HttpHeader<'static>>)> {
+        let mut c = Self::create(Role::Server, now, options, start)?;
         let Some(setup) = c.setup.as_deref() else { return Err(Error::HeadIncomplete) };
-        let chosen = handshake::choose_subprotocol(&request.headers, &setup.subprotocols).map(str::to_owned);
-        let (headers, selected) = response(&mut c.handle, setup, &request.headers, chosen.as_deref(), &[])?;
+        let chosen = handshake::choose_subprotocol(request, &setup.subprotocols).map(str::to_owned);
+        let (headers, selected) = response(&mut c.handle, setup, request, chosen.as_deref(), &[])?;
         c.handle.end_server_handshake()?;
         c.negotiated = Negotiated::new(chosen.as_deref(), selected.as_deref());
         c.opened();
@@ -1724,6 +1834,18 @@ impl<B: AsRef<[u8]>> Connection<B> {
         self.handle.cancel_pong();
         self.pump_send();
     }
+}
+
+/// How a connection begins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Start {
+    /// HTTP/1.1: an upgrade head read or written by the connection, or read by the
+    /// host's HTTP server ([`Connection::accept_request`]).
+    Head,
+    /// An extended CONNECT over HTTP/2 or HTTP/3, the fields passed by the host.
+    Connect,
+    /// The upgrade was done elsewhere.
+    Upgraded,
 }
 
 /// What the receive queue produced, read out before the handle is borrowed again.

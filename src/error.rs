@@ -159,6 +159,10 @@ pub enum Error {
     DuplicateHeader(&'static str),
     /// A handshake header had a value that is not allowed.
     InvalidHeaderValue(&'static str),
+    /// A header the handshake profile does not allow: `Sec-WebSocket-Key`, `Upgrade` or
+    /// `Connection` in an extended CONNECT (RFC 8441 §5 replaces them with
+    /// `:protocol`; HTTP/2 and HTTP/3 forbid connection-specific fields).
+    UnexpectedHeader(&'static str),
     /// `Sec-WebSocket-Accept` did not match the key this client sent.
     AcceptMismatch,
     /// The request asked for a WebSocket version other than 13.
@@ -170,7 +174,8 @@ pub enum Error {
     /// The server's permessage-deflate response is malformed or answers none of the
     /// offers (RFC 7692 §7.1: the client fails the connection); the text says why.
     UnacceptableExtensionResponse(&'static str),
-    /// The response status was not `101 Switching Protocols`.
+    /// The response status was not `101 Switching Protocols` (2xx for an extended
+    /// CONNECT).
     UnexpectedStatus(u16),
     /// An HTTP head was longer than the limit.
     HeadTooLarge {
@@ -355,6 +360,7 @@ impl Error {
             | Self::MissingHeader(_)
             | Self::DuplicateHeader(_)
             | Self::InvalidHeaderValue(_)
+            | Self::UnexpectedHeader(_)
             | Self::AcceptMismatch
             | Self::UnexpectedStatus(_)
             | Self::HeadTooLarge { .. }
@@ -427,6 +433,7 @@ impl Error {
                     | Self::MissingHeader(_)
                     | Self::DuplicateHeader(_)
                     | Self::InvalidHeaderValue(_)
+                    | Self::UnexpectedHeader(_)
                     | Self::AcceptMismatch
                     | Self::UnsupportedVersion
                     | Self::SubprotocolNotOffered
@@ -483,6 +490,7 @@ impl Error {
             Self::MissingHeader(_)
             | Self::DuplicateHeader(_)
             | Self::InvalidHeaderValue(_)
+            | Self::UnexpectedHeader(_)
             | Self::MalformedHead(_) => Some(400),
             Self::Rejected(status) => Some(*status),
             _ => None,
@@ -524,6 +532,7 @@ impl fmt::Display for Error {
             Self::MissingHeader(h) => write!(f, "handshake header {h} is missing"),
             Self::DuplicateHeader(h) => write!(f, "handshake header {h} appears more than once"),
             Self::InvalidHeaderValue(h) => write!(f, "handshake header {h} has an invalid value"),
+            Self::UnexpectedHeader(h) => write!(f, "handshake header {h} is not allowed in this handshake"),
             Self::AcceptMismatch => f.write_str("Sec-WebSocket-Accept does not match the key sent"),
             Self::UnsupportedVersion => f.write_str("request asks for a WebSocket version other than 13"),
             Self::SubprotocolNotOffered => f.write_str("server selected a subprotocol that was not offered"),
@@ -531,7 +540,7 @@ impl fmt::Display for Error {
             Self::UnacceptableExtensionResponse(why) => {
                 write!(f, "server's permessage-deflate response is not acceptable: {why}")
             }
-            Self::UnexpectedStatus(s) => write!(f, "response status is {s}, not 101 Switching Protocols"),
+            Self::UnexpectedStatus(s) => write!(f, "response status {s} does not accept the WebSocket"),
             Self::HeadTooLarge { limit } => write!(f, "HTTP head is longer than {limit} bytes"),
             Self::TooManyHeaders { limit } => write!(f, "HTTP head has more than {limit} header fields"),
             Self::MalformedHead(why) => write!(f, "HTTP head is malformed: {why}"),

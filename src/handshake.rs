@@ -90,11 +90,35 @@ fn join(items: &[&str]) -> String {
     items.iter().map(|item| item.trim_ascii()).collect::<Vec<_>>().join(", ")
 }
 
+/// The field names a profile writes: HTTP/1.1's usual spelling, or lower case for an
+/// extended CONNECT (HTTP/2 and HTTP/3 refuse upper case, RFC 9113 §8.2.1).
+fn name(extended: bool, name: &'static str) -> &'static str {
+    match (extended, name) {
+        (false, n) => n,
+        (true, "Sec-WebSocket-Version") => "sec-websocket-version",
+        (true, "Sec-WebSocket-Protocol") => "sec-websocket-protocol",
+        (true, "Sec-WebSocket-Extensions") => "sec-websocket-extensions",
+        (true, n) => n,
+    }
+}
+
+/// The subprotocol and extension fields both profiles end with.
+fn push_selection(out: &mut Vec<HttpHeader<'static>>, extended: bool, subprotocols: &[&str], extensions: &[&str]) {
+    if !subprotocols.is_empty() {
+        out.push(HttpHeader::owned(name(extended, "Sec-WebSocket-Protocol"), join(subprotocols)));
+    }
+    if !extensions.is_empty() {
+        out.push(HttpHeader::owned(name(extended, "Sec-WebSocket-Extensions"), join(extensions)));
+    }
+}
+
 /// The headers a client adds to its upgrade request (`WebSocketBeginClientHandshake`),
 /// in a fixed order: Connection, Upgrade, Sec-WebSocket-Key, Sec-WebSocket-Version,
-/// then Sec-WebSocket-Protocol and Sec-WebSocket-Extensions when offered.
+/// then Sec-WebSocket-Protocol and Sec-WebSocket-Extensions when offered. With no `key`,
+/// an extended CONNECT's (RFC 8441 §4-5): `:method CONNECT`, `:protocol websocket`,
+/// then the version and offers; the host adds `:scheme`, `:authority` and `:path`.
 pub(crate) fn client_request_headers(
-    key: &str,
+    key: Option<&str>,
     subprotocols: &[&str],
     extensions: &[&str],
     initial: &[HttpHeader<'_>],
@@ -107,18 +131,20 @@ pub(crate) fn client_request_headers(
     if initial.iter().any(|h| !h.is_writable()) {
         return Err(Error::InvalidHeader);
     }
-    let mut out = vec![
-        HttpHeader::owned("Connection", "Upgrade"),
-        HttpHeader::owned("Upgrade", "websocket"),
-        HttpHeader::owned("Sec-WebSocket-Key", key),
-        HttpHeader::owned("Sec-WebSocket-Version", "13"),
-    ];
-    if !subprotocols.is_empty() {
-        out.push(HttpHeader::owned("Sec-WebSocket-Protocol", join(subprotocols)));
-    }
-    if !extensions.is_empty() {
-        out.push(HttpHeader::owned("Sec-WebSocket-Extensions", join(extensions)));
-    }
+    let mut out = match key {
+        Some(key) => vec![
+            HttpHeader::owned("Connection", "Upgrade"),
+            HttpHeader::owned("Upgrade", "websocket"),
+            HttpHeader::owned("Sec-WebSocket-Key", key),
+            HttpHeader::owned("Sec-WebSocket-Version", "13"),
+        ],
+        None => vec![
+            HttpHeader::owned(":method", "CONNECT"),
+            HttpHeader::owned(":protocol", "websocket"),
+            HttpHeader::owned("sec-websocket-version", "13"),
+        ],
+    };
+    push_selection(&mut out, key.is_none(), subprotocols, extensions);
     Ok(out)
 }
 
@@ -133,18 +159,36 @@ pub struct ClientHandshakeOutcome {
     pub extensions: Vec<usize>,
 }
 
-/// Checks the server's response headers against what the client sent; also returns
-/// what permessage-deflate agreement is in force, if any.
+/// Checks the server's response headers against what the client sent (with no `key`,
+/// an extended CONNECT's response: no Upgrade or accept key, and a `:status`, when
+/// given, of 2xx); also returns what permessage-deflate agreement is in force, if any.
 pub(crate) fn check_client_response(
-    key: &str,
+    key: Option<&str>,
     offered_subprotocols: &[String],
     offered_extensions: &[String],
     response: &[HttpHeader<'_>],
 ) -> Result<(ClientHandshakeOutcome, Option<Agreed>)> {
-    check_upgrade(response)?;
-    let accept = required(response, "Sec-WebSocket-Accept")?;
-    if accept.value.trim_ascii() != accept_key(key.as_bytes()).as_bytes() {
-        return Err(Error::AcceptMismatch);
+    match key {
+        Some(key) => {
+            check_upgrade(response)?;
+            let accept = required(response, "Sec-WebSocket-Accept")?;
+            if accept.value.trim_ascii() != accept_key(key.as_bytes()).as_bytes() {
+                return Err(Error::AcceptMismatch);
+            }
+        }
+        None => {
+            if let Some(status) = single(response, ":status")? {
+                let code = match *status.value {
+                    [a, b, c] if [a, b, c].iter().all(u8::is_ascii_digit) => {
+                        [a, b, c].iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'))
+                    }
+                    _ => return Err(Error::InvalidHeaderValue(":status")),
+                };
+                if !(200..300).contains(&code) {
+                    return Err(Error::UnexpectedStatus(code));
+                }
+            }
+        }
     }
     let subprotocol = match single(response, "Sec-WebSocket-Protocol")? {
         None => None,
@@ -203,14 +247,41 @@ fn is_key(key: &[u8]) -> bool {
     key.len() == 24 && key[22..] == *b"==" && key[..22].iter().all(|&c| digit(c)) && b"AQgw".contains(&key[21])
 }
 
+/// Checks an extended CONNECT request's own fields (RFC 8441 §4-5, RFC 9220 §3): the
+/// method, `:protocol websocket`, the target's `:scheme`, `:path` and authority, and
+/// none of HTTP/1.1's upgrade fields.
+fn check_connect_request(request: &[HttpHeader<'_>]) -> Result<()> {
+    if required(request, ":method")?.value.as_ref() != b"CONNECT" {
+        return Err(Error::InvalidHeaderValue(":method"));
+    }
+    if !required(request, ":protocol")?.value.trim_ascii().eq_ignore_ascii_case(b"websocket") {
+        return Err(Error::InvalidHeaderValue(":protocol"));
+    }
+    required(request, ":scheme")?;
+    if required(request, ":path")?.value.is_empty() {
+        return Err(Error::InvalidHeaderValue(":path"));
+    }
+    // The authority is :authority, or Host (RFC 9113 §8.3.1).
+    if single(request, ":authority")?.is_none() && single(request, "Host")?.is_none() {
+        return Err(Error::MissingHeader(":authority"));
+    }
+    match ["Sec-WebSocket-Key", "Upgrade", "Connection"].into_iter().find(|n| request.iter().any(|h| h.is(n))) {
+        Some(n) => Err(Error::UnexpectedHeader(n)),
+        None => Ok(()),
+    }
+}
+
 /// Checks a client's upgrade request headers (`WebSocketBeginServerHandshake`) and
 /// returns the response headers: Connection, Upgrade, Sec-WebSocket-Accept, then the
 /// selected subprotocol and extensions; and the permessage-deflate agreement the
-/// selection makes, if any (checked to answer one of the request's offers).
+/// selection makes, if any (checked to answer one of the request's offers). With
+/// `extended`, the request is an extended CONNECT, its pseudo-header fields among the
+/// headers, and the response `:status 200` and the selections.
 pub(crate) fn server_response_headers(
     request: &[HttpHeader<'_>],
     subprotocol: Option<&str>,
     extensions: &[&str],
+    extended: bool,
 ) -> Result<(Vec<HttpHeader<'static>>, Option<Agreed>)> {
     if let Some(p) = subprotocol
         && !p.is_empty()
@@ -219,8 +290,12 @@ pub(crate) fn server_response_headers(
         return Err(Error::InvalidToken);
     }
     extensions.iter().try_for_each(|e| check_extension(e))?;
-    required(request, "Host")?;
-    check_upgrade(request)?;
+    if extended {
+        check_connect_request(request)?;
+    } else {
+        required(request, "Host")?;
+        check_upgrade(request)?;
+    }
     let version = required(request, "Sec-WebSocket-Version")?;
     let version = version.value.trim_ascii();
     if version != b"13" {
@@ -230,8 +305,8 @@ pub(crate) fn server_response_headers(
             Error::InvalidHeaderValue("Sec-WebSocket-Version")
         });
     }
-    let key = required(request, "Sec-WebSocket-Key")?.value.trim_ascii();
-    if !is_key(key) {
+    let key = if extended { None } else { Some(required(request, "Sec-WebSocket-Key")?.value.trim_ascii()) };
+    if key.is_some_and(|k| !is_key(k)) {
         return Err(Error::InvalidHeaderValue("Sec-WebSocket-Key"));
     }
     let mut agreed = None;
@@ -244,17 +319,16 @@ pub(crate) fn server_response_headers(
             None => {}
         }
     }
-    let mut out = vec![
-        HttpHeader::owned("Connection", "Upgrade"),
-        HttpHeader::owned("Upgrade", "websocket"),
-        HttpHeader::owned("Sec-WebSocket-Accept", accept_key(key)),
-    ];
-    if let Some(p) = subprotocol.filter(|p| !p.is_empty()) {
-        out.push(HttpHeader::owned("Sec-WebSocket-Protocol", p));
-    }
-    if !extensions.is_empty() {
-        out.push(HttpHeader::owned("Sec-WebSocket-Extensions", join(extensions)));
-    }
+    let mut out = match key {
+        Some(key) => vec![
+            HttpHeader::owned("Connection", "Upgrade"),
+            HttpHeader::owned("Upgrade", "websocket"),
+            HttpHeader::owned("Sec-WebSocket-Accept", accept_key(key)),
+        ],
+        None => vec![HttpHeader::owned(":status", "200")],
+    };
+    let subprotocol: Option<&str> = subprotocol.filter(|p| !p.is_empty());
+    push_selection(&mut out, extended, subprotocol.as_slice(), extensions);
     Ok((out, agreed))
 }
 
@@ -327,7 +401,7 @@ mod tests {
             h("Sec-WebSocket-Version", "13"),
             h("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA=="),
         ];
-        let (out, _) = server_response_headers(&req, None, &["p ", "\tq; a=1 "]).unwrap();
+        let (out, _) = server_response_headers(&req, None, &["p ", "\tq; a=1 "], false).unwrap();
         assert_eq!(out[3], h("Sec-WebSocket-Extensions", "p, q; a=1"));
         let bytes = crate::http::encode_response_head(101, "Switching Protocols", &out).unwrap();
         let mut p = crate::HeadParser::new(crate::HeadLimits::default());
@@ -344,7 +418,7 @@ mod tests {
             h("Sec-WebSocket-Version", "13"),
             h("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA=="),
         ];
-        let (out, _) = server_response_headers(&req, None, &[]).unwrap();
+        let (out, _) = server_response_headers(&req, None, &[], false).unwrap();
         assert_eq!(out[2], h("Sec-WebSocket-Accept", "ICX+Yqv66kxgM0FcWaLWlFLwTAI="));
         assert_eq!(out.len(), 3);
     }
@@ -358,7 +432,7 @@ mod tests {
             h("sec-websocket-version", "13"),
             h("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
         ];
-        assert!(server_response_headers(&good, Some("chat"), &["x-other"]).is_ok());
+        assert!(server_response_headers(&good, Some("chat"), &["x-other"], false).is_ok());
         for (i, err) in [
             Error::MissingHeader("Host"),
             Error::MissingHeader("Upgrade"),
@@ -371,12 +445,12 @@ mod tests {
         {
             let mut req = good.to_vec();
             req.remove(i);
-            assert_eq!(server_response_headers(&req, None, &[]).map(|r| r.0), Err(err));
+            assert_eq!(server_response_headers(&req, None, &[], false).map(|r| r.0), Err(err));
         }
         let with = |i: usize, v: &'static str| {
             let mut req = good.to_vec();
             req[i] = HttpHeader::new(good[i].name.as_ref(), v).into_owned();
-            server_response_headers(&req, None, &[]).map(|r| r.0)
+            server_response_headers(&req, None, &[], false).map(|r| r.0)
         };
         assert_eq!(with(1, "h2c"), Err(Error::InvalidHeaderValue("Upgrade")));
         assert_eq!(with(2, "keep-alive"), Err(Error::InvalidHeaderValue("Connection")));
@@ -385,8 +459,8 @@ mod tests {
         assert_eq!(with(4, "c2hvcnQ="), Err(Error::InvalidHeaderValue("Sec-WebSocket-Key")));
         let mut twice = good.to_vec();
         twice.push(h("Host", "y"));
-        assert_eq!(server_response_headers(&twice, None, &[]).map(|r| r.0), Err(Error::DuplicateHeader("Host")));
-        assert_eq!(server_response_headers(&good, Some("a b"), &[]).map(|r| r.0), Err(Error::InvalidToken));
+        assert_eq!(server_response_headers(&twice, None, &[], false).map(|r| r.0), Err(Error::DuplicateHeader("Host")));
+        assert_eq!(server_response_headers(&good, Some("a b"), &[], false).map(|r| r.0), Err(Error::InvalidToken));
     }
 
     #[test]
@@ -400,41 +474,44 @@ mod tests {
             h("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
         ];
         assert_eq!(
-            check_client_response(key, &offered_p, &offered_e, &base).map(|r| r.0),
+            check_client_response(Some(key), &offered_p, &offered_e, &base).map(|r| r.0),
             Ok(ClientHandshakeOutcome::default())
         );
         let mut r = base.clone();
         r.push(h("Sec-WebSocket-Protocol", "chat.v2"));
         r.push(h("Sec-WebSocket-Extensions", "permessage-deflate; server_no_context_takeover"));
         assert_eq!(
-            check_client_response(key, &offered_p, &offered_e, &r).map(|r| r.0),
+            check_client_response(Some(key), &offered_p, &offered_e, &r).map(|r| r.0),
             Ok(ClientHandshakeOutcome { subprotocol: Some(1), extensions: vec![0] })
         );
         let mut r = base.clone();
         r.push(h("Sec-WebSocket-Protocol", "other"));
         assert_eq!(
-            check_client_response(key, &offered_p, &offered_e, &r).map(|r| r.0),
+            check_client_response(Some(key), &offered_p, &offered_e, &r).map(|r| r.0),
             Err(Error::SubprotocolNotOffered)
         );
         let mut r = base.clone();
         r.push(h("Sec-WebSocket-Extensions", "x-unknown"));
         assert_eq!(
-            check_client_response(key, &offered_p, &offered_e, &r).map(|r| r.0),
+            check_client_response(Some(key), &offered_p, &offered_e, &r).map(|r| r.0),
             Err(Error::ExtensionNotOffered)
         );
         let mut r = base.clone();
         r[2] = h("Sec-WebSocket-Accept", "S3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-        assert_eq!(check_client_response(key, &offered_p, &offered_e, &r).map(|r| r.0), Err(Error::AcceptMismatch));
         assert_eq!(
-            check_client_response(key, &offered_p, &offered_e, &base[..2]).map(|r| r.0),
+            check_client_response(Some(key), &offered_p, &offered_e, &r).map(|r| r.0),
+            Err(Error::AcceptMismatch)
+        );
+        assert_eq!(
+            check_client_response(Some(key), &offered_p, &offered_e, &base[..2]).map(|r| r.0),
             Err(Error::MissingHeader("Sec-WebSocket-Accept"))
         );
     }
 
     #[test]
     fn the_client_request_lists_its_offers() {
-        let out =
-            client_request_headers("k", &["a", "b"], &["permessage-deflate; client_max_window_bits"], &[]).unwrap();
+        let out = client_request_headers(Some("k"), &["a", "b"], &["permessage-deflate; client_max_window_bits"], &[])
+            .unwrap();
         let names: Vec<_> = out.iter().map(|h| String::from_utf8_lossy(&h.name).into_owned()).collect();
         assert_eq!(
             names,
@@ -448,9 +525,120 @@ mod tests {
             ]
         );
         assert_eq!(out[4].value.as_ref(), b"a, b");
-        assert_eq!(client_request_headers("k", &["a,b"], &[], &[]), Err(Error::InvalidToken));
-        assert_eq!(client_request_headers("k", &[], &["x\r\n"], &[]), Err(Error::InvalidToken));
-        assert_eq!(client_request_headers("k", &[], &[], &[h("Bad Name", "v")]), Err(Error::InvalidHeader));
+        assert_eq!(client_request_headers(Some("k"), &["a,b"], &[], &[]), Err(Error::InvalidToken));
+        assert_eq!(client_request_headers(Some("k"), &[], &["x\r\n"], &[]), Err(Error::InvalidToken));
+        assert_eq!(client_request_headers(Some("k"), &[], &[], &[h("Bad Name", "v")]), Err(Error::InvalidHeader));
+    }
+
+    /// An extended CONNECT request as Chromium sends it over HTTP/2.
+    fn connect_request() -> Vec<HttpHeader<'static>> {
+        vec![
+            h(":method", "CONNECT"),
+            h(":protocol", "websocket"),
+            h(":scheme", "https"),
+            h(":authority", "localhost:8443"),
+            h(":path", "/echo"),
+            h("sec-websocket-version", "13"),
+            h("sec-websocket-protocol", "chat, superchat"),
+            h("origin", "https://localhost:8443"),
+        ]
+    }
+
+    #[test]
+    fn an_extended_connect_is_requested_without_a_key_and_answered_200() {
+        let out = client_request_headers(None, &["chat"], &["x-ext"], &[]).unwrap();
+        assert_eq!(
+            out,
+            [
+                h(":method", "CONNECT"),
+                h(":protocol", "websocket"),
+                h("sec-websocket-version", "13"),
+                h("sec-websocket-protocol", "chat"),
+                h("sec-websocket-extensions", "x-ext"),
+            ]
+        );
+        let (out, _) = server_response_headers(&connect_request(), Some("chat"), &["x-ext"], true).unwrap();
+        assert_eq!(
+            out,
+            [h(":status", "200"), h("sec-websocket-protocol", "chat"), h("sec-websocket-extensions", "x-ext")]
+        );
+        // Host instead of :authority, and :protocol's case, are accepted.
+        let mut req = connect_request();
+        req[1] = h(":protocol", "WebSocket");
+        req[3] = h("host", "localhost");
+        assert_eq!(server_response_headers(&req, None, &[], true).unwrap().0, [h(":status", "200")]);
+    }
+
+    #[test]
+    fn a_malformed_extended_connect_fails_with_its_error_and_status() {
+        let without = |name: &str| connect_request().into_iter().filter(|f| !f.is(name)).collect::<Vec<_>>();
+        let with = |name: &'static str, value: &'static str| {
+            let mut req = without(name);
+            req.push(h(name, value));
+            req
+        };
+        let cases: Vec<(Vec<HttpHeader<'static>>, Error, u16)> = vec![
+            (without(":protocol"), Error::MissingHeader(":protocol"), 400),
+            (without(":method"), Error::MissingHeader(":method"), 400),
+            (with(":method", "GET"), Error::InvalidHeaderValue(":method"), 400),
+            (with(":method", "connect"), Error::InvalidHeaderValue(":method"), 400),
+            (with(":protocol", "h2c"), Error::InvalidHeaderValue(":protocol"), 400),
+            (without(":scheme"), Error::MissingHeader(":scheme"), 400),
+            (without(":path"), Error::MissingHeader(":path"), 400),
+            (with(":path", ""), Error::InvalidHeaderValue(":path"), 400),
+            (without(":authority"), Error::MissingHeader(":authority"), 400),
+            (with("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="), Error::UnexpectedHeader("Sec-WebSocket-Key"), 400),
+            (with("upgrade", "websocket"), Error::UnexpectedHeader("Upgrade"), 400),
+            (with("connection", "Upgrade"), Error::UnexpectedHeader("Connection"), 400),
+            (without("sec-websocket-version"), Error::MissingHeader("Sec-WebSocket-Version"), 400),
+            (with("sec-websocket-version", "8"), Error::UnsupportedVersion, 426),
+            (
+                with(":protocol", "websocket").into_iter().chain([h(":protocol", "websocket")]).collect(),
+                Error::DuplicateHeader(":protocol"),
+                400,
+            ),
+        ];
+        for (req, err, status) in cases {
+            let got = server_response_headers(&req, None, &[], true).map(|r| r.0);
+            assert_eq!(got, Err(err.clone()), "{req:?}");
+            assert_eq!(err.http_status(), Some(status));
+            assert!(err.is_peer_error());
+        }
+        // An HTTP/1.1 upgrade is not an extended CONNECT, nor the other way round.
+        let upgrade = [
+            h("Host", "x"),
+            h("Upgrade", "websocket"),
+            h("Connection", "Upgrade"),
+            h("Sec-WebSocket-Version", "13"),
+            h("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ];
+        assert_eq!(
+            server_response_headers(&upgrade, None, &[], true).map(|r| r.0),
+            Err(Error::MissingHeader(":method"))
+        );
+        assert_eq!(
+            server_response_headers(&connect_request(), None, &[], false).map(|r| r.0),
+            Err(Error::MissingHeader("Host"))
+        );
+    }
+
+    #[test]
+    fn the_client_checks_an_extended_connect_response_without_an_accept_key() {
+        let offered = vec!["chat".to_string()];
+        let check = |fields: &[HttpHeader<'_>]| check_client_response(None, &offered, &[], fields).map(|r| r.0);
+        assert_eq!(check(&[]), Ok(ClientHandshakeOutcome::default()));
+        assert_eq!(
+            check(&[h(":status", "200"), h("sec-websocket-protocol", "chat")]),
+            Ok(ClientHandshakeOutcome { subprotocol: Some(0), extensions: vec![] })
+        );
+        assert!(check(&[h(":status", "204")]).is_ok());
+        assert_eq!(check(&[h(":status", "101")]), Err(Error::UnexpectedStatus(101)));
+        assert_eq!(check(&[h(":status", "403")]), Err(Error::UnexpectedStatus(403)));
+        for bad in ["20", "2000", "+20", "abc", ""] {
+            assert_eq!(check(&[HttpHeader::new(":status", bad)]), Err(Error::InvalidHeaderValue(":status")), "{bad}");
+        }
+        assert_eq!(check(&[h("sec-websocket-protocol", "other")]), Err(Error::SubprotocolNotOffered));
+        assert_eq!(check(&[h("sec-websocket-extensions", "x")]), Err(Error::ExtensionNotOffered));
     }
 
     #[test]
@@ -484,7 +672,7 @@ mod tests {
         let answer = |ext: &'static str| {
             let mut r = base.clone();
             r.push(h("Sec-WebSocket-Extensions", ext));
-            check_client_response(key, &[], &offers, &r).map(|(o, a)| (o.extensions, a.is_some()))
+            check_client_response(Some(key), &[], &offers, &r).map(|(o, a)| (o.extensions, a.is_some()))
         };
         // The first offer the response answers is the one selected.
         assert_eq!(answer("permessage-deflate; server_max_window_bits=9"), Ok((vec![1], true)));
@@ -510,7 +698,7 @@ mod tests {
             Err(Error::DuplicateHeader("Sec-WebSocket-Extensions"))
         );
         let none = check_client_response(
-            key,
+            Some(key),
             &[],
             &[],
             &[base.clone(), vec![h("Sec-WebSocket-Extensions", "permessage-deflate")]].concat(),
@@ -518,7 +706,7 @@ mod tests {
         assert_eq!(none.map(|r| r.0), Err(Error::ExtensionNotOffered));
         // The client's own offers are checked when it begins.
         assert!(matches!(
-            client_request_headers("k", &[], &["permessage-deflate; server_max_window_bits"], &[]),
+            client_request_headers(Some("k"), &[], &["permessage-deflate; server_max_window_bits"], &[]),
             Err(Error::InvalidExtensionParameters(_))
         ));
         // A server's selection must be a response to one of the request's offers.
@@ -530,7 +718,8 @@ mod tests {
             h("sec-websocket-key", key),
             h("sec-websocket-extensions", "permessage-deflate; server_no_context_takeover"),
         ];
-        let select = |ext: &'static str| server_response_headers(&request, None, &[ext]).map(|(_, a)| a.is_some());
+        let select =
+            |ext: &'static str| server_response_headers(&request, None, &[ext], false).map(|(_, a)| a.is_some());
         assert_eq!(select("permessage-deflate; server_no_context_takeover"), Ok(true));
         for bad in ["permessage-deflate", "permessage-deflate; server_no_context_takeover; client_max_window_bits=9"] {
             let e = select(bad).unwrap_err();

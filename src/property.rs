@@ -131,11 +131,18 @@ pub enum Property {
     /// permessage-deflate is in force; default 128. A message sent in fragments is
     /// compressed whatever its first fragment's size.
     DeflateThreshold(u32),
+    /// wsengine extension: the opening handshake is an extended CONNECT (RFC 8441 over
+    /// HTTP/2, RFC 9220 over HTTP/3) instead of HTTP/1.1's `Upgrade: websocket` (off,
+    /// the default): a client's request is `:method CONNECT` and `:protocol websocket`
+    /// with no key, a server checks that and answers `:status 200`, and the client
+    /// checks no `Sec-WebSocket-Accept`. Field names are then in lower case, as HTTP/2
+    /// and HTTP/3 write them. Framing and masking do not change.
+    ExtendedConnect(bool),
 }
 
 impl Property {
     /// The Windows property type, or `None` for the wsengine extensions
-    /// ([`Property::RandomSeed`], [`Property::DeflateLevel`], [`Property::DeflateThreshold`]).
+    /// ([`Property::RandomSeed`], the deflate ones, [`Property::ExtendedConnect`]).
     #[must_use]
     pub fn property_type(&self) -> Option<PropertyType> {
         Some(match self {
@@ -146,7 +153,11 @@ impl Property {
             Self::DisableUtf8Verification(_) => PropertyType::DisableUtf8Verification,
             Self::KeepaliveInterval(_) => PropertyType::KeepaliveInterval,
             Self::SupportedVersions(_) => PropertyType::SupportedVersions,
-            Self::RandomSeed(_) | Self::DeflateLevel(_) | Self::DeflateMemLevel(_) | Self::DeflateThreshold(_) => {
+            Self::RandomSeed(_)
+            | Self::DeflateLevel(_)
+            | Self::DeflateMemLevel(_)
+            | Self::DeflateThreshold(_)
+            | Self::ExtendedConnect(_) => {
                 return None;
             }
         })
@@ -196,6 +207,8 @@ pub(crate) struct Config {
     pub(crate) deflate_level: u32,
     pub(crate) deflate_mem_level: u32,
     pub(crate) deflate_threshold: usize,
+    /// [`Property::ExtendedConnect`].
+    pub(crate) extended_connect: bool,
 }
 
 impl Config {
@@ -217,6 +230,7 @@ impl Config {
         let mut level = None;
         let mut mem_level = None;
         let mut threshold = None;
+        let mut extended = None;
         fn once<T>(slot: &mut Option<T>, v: T, name: &'static str) -> Result<()> {
             if slot.replace(v).is_some() { Err(Error::DuplicateProperty(name)) } else { Ok(()) }
         }
@@ -237,6 +251,7 @@ impl Config {
                 Property::DeflateLevel(_) => "wsengine DeflateLevel",
                 Property::DeflateMemLevel(_) => "wsengine DeflateMemLevel",
                 Property::DeflateThreshold(_) => "wsengine DeflateThreshold",
+                Property::ExtendedConnect(_) => "wsengine ExtendedConnect",
                 p => p.property_type().map_or("wsengine RandomSeed", PropertyType::name),
             };
             match p {
@@ -255,6 +270,7 @@ impl Config {
                 }
                 Property::DeflateMemLevel(v) => once(&mut mem_level, v, name)?,
                 Property::DeflateThreshold(v) => once(&mut threshold, v, name)?,
+                Property::ExtendedConnect(v) => once(&mut extended, v, name)?,
                 Property::KeepaliveInterval(_) | Property::SupportedVersions(_) => {
                     return Err(Error::GlobalOnlyProperty(name));
                 }
@@ -272,6 +288,7 @@ impl Config {
             deflate_level: level.unwrap_or(DEFAULT_DEFLATE_LEVEL),
             deflate_mem_level: mem_level.unwrap_or(DEFAULT_DEFLATE_MEM_LEVEL),
             deflate_threshold: threshold.unwrap_or(DEFAULT_DEFLATE_THRESHOLD) as usize,
+            extended_connect: extended.unwrap_or(false),
         };
         if let Some(buf) = &allocated {
             let needed = config.buffer_len();

@@ -592,6 +592,7 @@ fn in_every_state() -> Vec<(&'static str, Connection)> {
     let request = ClientRequest::from_url("ws://h/").unwrap();
     let client = Connection::client(0, seeded(no_timers()), &request).unwrap();
     let server = Connection::server(0, no_timers()).unwrap();
+    let (connecting, _) = Connection::<Vec<u8>>::client_connect(0, seeded(no_timers()), &request).unwrap();
     let mut deferred = Pair::new(no_timers(), Options { defer_accept: true, ..no_timers() }, 31);
     deferred.run();
     let open = Pair::open(no_timers(), no_timers(), 32);
@@ -613,6 +614,7 @@ fn in_every_state() -> Vec<(&'static str, Connection)> {
     vec![
         ("client connecting", client),
         ("server connecting", server),
+        ("client awaiting its CONNECT's response", connecting),
         ("server deferring", deferred.server.conn),
         ("open", open.client.conn),
         ("closing", closing.client.conn),
@@ -626,7 +628,7 @@ fn in_every_state() -> Vec<(&'static str, Connection)> {
 #[test]
 fn every_command_in_every_state_answers_without_panicking_and_a_refusal_changes_nothing() {
     type Command = (&'static str, fn(&mut Connection) -> Result<(), Error>);
-    let commands: [Command; 12] = [
+    let commands: [Command; 13] = [
         ("send_text", |c| c.send_text(b"x".to_vec(), true)),
         ("send_binary fragment", |c| c.send_binary(vec![1], false)),
         ("bad text", |c| c.send_text(b"\xC3".to_vec(), true)),
@@ -638,6 +640,7 @@ fn every_command_in_every_state_answers_without_panicking_and_a_refusal_changes_
         ("send_received", |c| c.send_received()),
         ("accept", |c| c.accept(None, &[])),
         ("reject", |c| c.reject(400, "no")),
+        ("connect_response", |c| c.connect_response(200, &[])),
         ("advance too far", |c| {
             let n = c.output().len() + 1;
             c.advance(n)
@@ -1254,4 +1257,171 @@ fn peers_that_both_send_more_than_they_read_keep_reading_each_other() {
     let (mut to_client, mut to_server) = (0, 0);
     while hop(&mut p.server, &mut p.client, &mut to_client) | hop(&mut p.client, &mut p.server, &mut to_server) {}
     assert_eq!((to_client, to_server), (N * 1024, N * 1024));
+}
+
+/// An HTTP/2 (or HTTP/3) stack carrying an extended CONNECT between a client and a
+/// server connection: the client's request fields go to `accept_connect`, the response
+/// fields back to `connect_response`; the stream's data then flows as on a TCP stream.
+fn over_extended_connect(client: Options, server: Options, seed: u64) -> (Pair, Vec<HttpHeader<'static>>) {
+    let url = ClientRequest::from_url("wss://example.com:8443/chat?room=1").unwrap();
+    let (mut client, request) = Connection::<Vec<u8>>::client_connect(0, seeded(client), &url).unwrap();
+    assert_eq!(client.state(), ConnectionState::Connecting);
+    assert!(!client.wants_write(), "the request goes out as HTTP/2 fields, not bytes");
+    let (server, response) = Connection::accept_connect(0, server, &request).unwrap();
+    assert_eq!(server.state(), ConnectionState::Open);
+    assert!(!server.wants_write());
+    client.connect_response(200, &response).unwrap();
+    let mut p = Pair {
+        client: side(client),
+        server: side(server),
+        rng: Rng(seed),
+        deliver_to_server: true,
+        deliver_to_client: true,
+    };
+    p.run();
+    (p, request)
+}
+
+#[test]
+fn an_extended_connect_opens_a_websocket_whose_frames_are_those_of_http_1_1() {
+    let client = Options {
+        subprotocols: vec!["v1".into(), "v2".into()],
+        headers: vec![HttpHeader::new("origin", "https://example.com")],
+        ..no_timers()
+    };
+    let server = Options { subprotocols: vec!["v2".into()], ..no_timers() };
+    let (mut p, request) = over_extended_connect(client, server, 9);
+    let field = |f: &HttpHeader<'_>| {
+        (String::from_utf8_lossy(&f.name).into_owned(), String::from_utf8_lossy(&f.value).into_owned())
+    };
+    assert_eq!(
+        request.iter().map(field).collect::<Vec<_>>(),
+        [
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", "https"),
+            (":authority", "example.com:8443"),
+            (":path", "/chat?room=1"),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-protocol", "v1, v2"),
+            ("origin", "https://example.com"),
+        ]
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+    );
+    assert_eq!(p.client.events[0], Ev::Open(Some("v2".into())));
+    assert_eq!(p.server.events[0], Ev::Open(Some("v2".into())));
+    for len in [0usize, 125, 126, 65_536, 300_000] {
+        p.client.conn.send_binary(vec![1; len], true).unwrap();
+        p.server.conn.send_text(vec![b'a'; len], true).unwrap();
+    }
+    p.run();
+    assert_eq!(
+        messages(&p.server.events).iter().map(|m| m.1.len()).collect::<Vec<_>>(),
+        [0, 125, 126, 65_536, 300_000]
+    );
+    assert_eq!(
+        messages(&p.client.events).iter().map(|m| m.1.len()).collect::<Vec<_>>(),
+        [0, 125, 126, 65_536, 300_000]
+    );
+    // The client still masks: its bytes are not the server's framing of the same data.
+    assert_eq!(p.client.wire[1] & 0x80, 0x80, "a client frame over HTTP/2 is masked");
+    p.client.conn.close(0, Some(CloseStatus::SUCCESS), "bye").unwrap();
+    p.run();
+    assert!(p.client.events.contains(&Ev::Closed { clean: true, status: 1000, reason: "bye".into() }));
+    assert!(p.server.events.contains(&Ev::Closed { clean: true, status: 1000, reason: "bye".into() }));
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn permessage_deflate_is_negotiated_over_an_extended_connect() {
+    let o = || Options { deflate: Some(wsengine::DeflateOptions::default()), ..no_timers() };
+    let (mut p, request) = over_extended_connect(o(), o(), 11);
+    assert!(request.iter().any(|f| f.is("sec-websocket-extensions") && f.name.as_ref() == b"sec-websocket-extensions"));
+    assert_eq!(p.client.conn.extensions(), p.server.conn.extensions());
+    assert!(p.client.conn.extensions().is_some_and(|e| e.starts_with("permessage-deflate")));
+    p.client.conn.send_text(vec![b'z'; 10_000], true).unwrap();
+    p.run();
+    assert_eq!(messages(&p.server.events), [(true, vec![b'z'; 10_000])]);
+    assert!(p.client.wire.len() < 1_000, "compressed: {} bytes", p.client.wire.len());
+}
+
+#[test]
+fn a_refused_or_wrong_extended_connect_response_fails_the_client() {
+    let url = ClientRequest::from_url("ws://h/").unwrap();
+    let offering = || seeded(Options { subprotocols: vec!["v1".into()], ..no_timers() });
+    let cases: [(u16, &[HttpHeader<'static>], Error); 4] = [
+        (403, &[], Error::UnexpectedStatus(403)),
+        (101, &[], Error::UnexpectedStatus(101)),
+        (200, &[HttpHeader::new("sec-websocket-protocol", "v9")], Error::SubprotocolNotOffered),
+        (200, &[HttpHeader::new("sec-websocket-extensions", "x-unknown")], Error::ExtensionNotOffered),
+    ];
+    for (status, fields, err) in cases {
+        let (mut c, _) = Connection::<Vec<u8>>::client_connect(0, offering(), &url).unwrap();
+        assert_eq!(c.connect_response(status, fields), Err(err.clone()));
+        assert_eq!(c.poll_event(), Some(Event::Failed { error: err, status_sent: None }));
+        assert!(matches!(c.poll_event(), Some(Event::Closed { clean: false, .. })));
+        assert!(!c.wants_write());
+        // A second response is misuse now.
+        assert!(matches!(c.connect_response(200, &[]), Err(Error::InvalidState { call: "connect_response", .. })));
+    }
+    // No response in time: the opening deadline.
+    let (mut c, _) =
+        Connection::<Vec<u8>>::client_connect(100, seeded(Options { open_timeout: Some(50), ..no_timers() }), &url)
+            .unwrap();
+    assert_eq!(c.poll_timeout(), Some(150));
+    c.handle_timeout(150);
+    assert!(matches!(c.poll_event(), Some(Event::Failed { error: Error::TimedOut(Deadline::OpeningHandshake), .. })));
+    // The stream ending first.
+    let (mut c, _) = Connection::<Vec<u8>>::client_connect(0, offering(), &url).unwrap();
+    c.read_eof();
+    assert!(matches!(c.poll_event(), Some(Event::Failed { error: Error::ConnectionClosed, .. })));
+    // Stream data handed in before the response (an HTTP/2 stack cannot, but a host
+    // might) is kept for after it.
+    let (mut c, _) = Connection::<Vec<u8>>::client_connect(0, offering(), &url).unwrap();
+    c.feed(b"\x81\x02hi", 0).unwrap();
+    assert_eq!(c.poll_event(), None);
+    c.connect_response(200, &[]).unwrap();
+    assert!(matches!(c.poll_event(), Some(Event::Open { subprotocol: None, .. })));
+    assert_eq!(c.poll_event(), Some(Event::Message { text: true, data: b"hi", fin: true }));
+}
+
+#[test]
+fn malformed_extended_connect_requests_are_refused_with_their_status() {
+    let url = ClientRequest::from_url("wss://h/x").unwrap();
+    let (_, good) = Connection::<Vec<u8>>::client_connect(0, seeded(no_timers()), &url).unwrap();
+    let edit = |drop: &str, add: Option<(&'static str, &'static str)>| {
+        let mut r: Vec<HttpHeader<'static>> = good.iter().filter(|f| !f.is(drop)).cloned().collect();
+        r.extend(add.map(|(n, v)| HttpHeader::new(n, v)));
+        r
+    };
+    let cases = [
+        (edit(":protocol", None), Error::MissingHeader(":protocol"), 400),
+        (edit(":method", Some((":method", "GET"))), Error::InvalidHeaderValue(":method"), 400),
+        (
+            edit("", Some(("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="))),
+            Error::UnexpectedHeader("Sec-WebSocket-Key"),
+            400,
+        ),
+        (edit("sec-websocket-version", Some(("sec-websocket-version", "8"))), Error::UnsupportedVersion, 426),
+    ];
+    for (request, err, status) in cases {
+        let e = Connection::<Vec<u8>>::accept_connect(0, no_timers(), &request).unwrap_err();
+        assert_eq!(e, err);
+        assert_eq!(e.http_status(), Some(status));
+        assert_eq!(
+            e.kind(),
+            if status == 426 { ErrorKind::VersionNotSupported } else { ErrorKind::InvalidProtocolFormat }
+        );
+    }
+    // The profile is the constructor's to set.
+    let mut o = no_timers();
+    o.properties.push(Property::ExtendedConnect(true));
+    assert_eq!(
+        Connection::<Vec<u8>>::server(0, o.clone()).unwrap_err(),
+        Error::DuplicateProperty("wsengine ExtendedConnect")
+    );
+    assert_eq!(
+        Connection::<Vec<u8>>::accept_connect(0, o, &good).unwrap_err(),
+        Error::DuplicateProperty("wsengine ExtendedConnect")
+    );
 }

@@ -474,7 +474,10 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// only checked to be writable. Subprotocols must be tokens; extensions are offers
     /// such as `permessage-deflate; client_max_window_bits`, one per entry.
     ///
-    /// The engine implements no extension: negotiating one is header handling only.
+    /// With [`Property::ExtendedConnect`], the fields of an HTTP/2 or HTTP/3 extended
+    /// CONNECT instead: `:method CONNECT`, `:protocol websocket`,
+    /// `sec-websocket-version 13` and the offers; the host adds `:scheme`,
+    /// `:authority` and `:path` as it adds `Host` to an HTTP/1.1 request.
     pub fn begin_client_handshake(
         &mut self,
         subprotocols: &[&str],
@@ -485,13 +488,16 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
             return Err(Error::WrongRole { call: "begin_client_handshake", role: self.role });
         }
         let Some(keys) = self.keys.as_mut() else { return Err(Error::NoRandomSource) };
-        let mut raw = [0u8; 16];
-        keys.fill(&mut raw);
-        let key = handshake::new_key(raw);
-        let headers = handshake::client_request_headers(&key, subprotocols, extensions, initial_headers)?;
+        // An extended CONNECT has no key (RFC 8441 §5).
+        let key = (!self.config.extended_connect).then(|| {
+            let mut raw = [0u8; 16];
+            keys.fill(&mut raw);
+            handshake::new_key(raw)
+        });
+        let headers = handshake::client_request_headers(key.as_deref(), subprotocols, extensions, initial_headers)?;
         self.session.begin_client()?;
         let data = self.handshake.insert(Box::new(HandshakeData {
-            key,
+            key: key.unwrap_or_default(),
             subprotocols: subprotocols.iter().map(|s| (*s).to_owned()).collect(),
             extensions: extensions.iter().map(|s| (*s).to_owned()).collect(),
             headers,
@@ -500,7 +506,9 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     }
 
     /// `WebSocketEndClientHandshake`: checks the server's response headers (the host
-    /// checked the `101` status itself) and opens the session. Returns the indices of
+    /// checked the `101` status itself) and opens the session. With
+    /// [`Property::ExtendedConnect`], the response has no Upgrade fields or accept key;
+    /// a `:status` among the headers must be 2xx (`UnexpectedStatus` otherwise). Returns the indices of
     /// the subprotocol and extensions the server selected. A bad response leaves the
     /// handle in [`State::HandshakeFailed`].
     ///
@@ -510,7 +518,8 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     pub fn end_client_handshake(&mut self, response_headers: &[HttpHeader<'_>]) -> Result<ClientHandshakeOutcome> {
         self.session.check_end_client()?;
         let data = self.handshake.take().map(|d| *d).unwrap_or_default();
-        match handshake::check_client_response(&data.key, &data.subprotocols, &data.extensions, response_headers) {
+        let key = (!self.config.extended_connect).then_some(data.key.as_str());
+        match handshake::check_client_response(key, &data.subprotocols, &data.extensions, response_headers) {
             Ok((outcome, agreed)) => {
                 if let Some(agreed) = agreed {
                     self.enable_deflate(agreed);
@@ -533,8 +542,15 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// permessage-deflate selection (feature `deflate`; `accept_deflate` makes one),
     /// which must answer one of the request's offers and puts compression in force.
     ///
+    /// With [`Property::ExtendedConnect`], the request is an HTTP/2 or HTTP/3 extended
+    /// CONNECT, its pseudo-header fields among `request_headers` (`:method CONNECT`,
+    /// `:protocol websocket`, `:scheme`, `:path`, and `:authority` or `Host`) and no
+    /// `Sec-WebSocket-Key`, `Upgrade` or `Connection` (`UnexpectedHeader`); the
+    /// response is `:status 200` and the selections, names in lower case.
+    ///
     /// A malformed request leaves the handle in [`State::HandshakeFailed`]; answer it
-    /// with [`encode_rejection`](crate::encode_rejection).
+    /// with [`encode_rejection`](crate::encode_rejection) (or, over HTTP/2 or HTTP/3,
+    /// the status [`Error::http_status`] gives).
     pub fn begin_server_handshake(
         &mut self,
         subprotocol: Option<&str>,
@@ -547,7 +563,8 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         if self.state() != State::Created {
             return Err(Error::InvalidState { call: "begin_server_handshake", state: self.state() });
         }
-        match handshake::server_response_headers(request_headers, subprotocol, extensions) {
+        match handshake::server_response_headers(request_headers, subprotocol, extensions, self.config.extended_connect)
+        {
             Ok((headers, agreed)) => {
                 self.session.begin_server()?;
                 if let Some(agreed) = agreed {
