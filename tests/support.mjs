@@ -68,10 +68,11 @@ export async function staticServer(files) {
   return server;
 }
 
-export function launchChromium() {
+/** Headless Chromium; `args` are command-line switches besides the usual ones. */
+export function launchChromium(args = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', ...args],
   });
 }
 

@@ -43,6 +43,8 @@ pub use error::Error;
 pub use message::{CloseFrame, Message, Utf8Bytes};
 pub use split::{WebSocketReceiver, WebSocketSender};
 pub use stream::{Answer, DEFAULT_SEND_HIGH_WATER, Request, WebSocketStream, accept, connect, connect_with};
+#[cfg(feature = "http2")]
+pub use upgrade::connect_h2;
 #[cfg(feature = "hyper")]
 pub use upgrade::{Upgrade, upgrade};
 pub use wsengine::{self, CloseStatus, Options, Role};

@@ -1,0 +1,123 @@
+//! `wsengine-https 127.0.0.1:0`: an example WebSocket server over TLS on loopback. One
+//! TCP port serves HTTP/1.1 and HTTP/2 (ALPN `h2`, `http/1.1`); `/echo` takes a
+//! WebSocket by an HTTP/1.1 upgrade or by an HTTP/2 extended CONNECT (RFC 8441, hyper's
+//! HTTP/2 with the connect protocol enabled) and echoes every message through the
+//! engine (subprotocol `chat.v2` when offered, permessage-deflate when offered).
+//! `/stats` counts the WebSockets taken over each HTTP version; `/` is a page to open
+//! first, so that a browser has an HTTP/2 connection to carry its WebSockets.
+//!
+//! Its certificate is self-signed (`localhost`, `127.0.0.1`, `::1`), made at start. The
+//! first line on stdout is `{"port":PORT,"spki":"...","cert":"..."}`: the base64 SHA-256
+//! of the key's SubjectPublicKeyInfo (Chromium's `--ignore-certificate-errors-spki-list`)
+//! and the certificate's DER in base64 (a client's trust root).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result, bail};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::{Html, Response};
+use axum::routing::{any, get};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use futures_util::{SinkExt, StreamExt};
+use hyper::Version;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use rcgen::PublicKeyData;
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use wsengine_tokio::wsengine::DeflateOptions;
+use wsengine_tokio::{Message, Options, WebSocketStream};
+
+/// The WebSockets taken, by HTTP version.
+#[derive(Default)]
+struct Stats {
+    http1: AtomicU64,
+    http2: AtomicU64,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let addr: SocketAddr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into()).parse()?;
+    if !addr.ip().is_loopback() {
+        bail!("loopback only, not {}", addr.ip());
+    }
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let certified = rcgen::generate_simple_self_signed(names)?;
+    let spki = BASE64.encode(Sha256::digest(certified.signing_key.subject_public_key_info()));
+    let cert = certified.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .context("the self-signed certificate")?;
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::from(Arc::new(tls));
+
+    let listener = TcpListener::bind(addr).await?;
+    let port = listener.local_addr()?.port();
+    println!("{{\"port\":{port},\"spki\":\"{spki}\",\"cert\":\"{}\"}}", BASE64.encode(&cert));
+
+    let stats = Arc::new(Stats::default());
+    let app = Router::new()
+        // GET for HTTP/1.1 upgrades, CONNECT for HTTP/2's.
+        .route("/echo", any(websocket))
+        .route("/stats", get(count))
+        .route("/", get(|| async { Html("<!doctype html><title>wsengine-https</title><p>wsengine over TLS") }))
+        .with_state(stats);
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else { return };
+            let mut http = auto::Builder::new(TokioExecutor::new());
+            http.http2().enable_connect_protocol();
+            let _ = http.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(app)).await;
+        });
+    }
+}
+
+fn options() -> Options {
+    Options { subprotocols: vec!["chat.v2".to_owned()], deflate: Some(DeflateOptions::default()), ..Options::default() }
+}
+
+/// `/echo`: the engine checks the upgrade (HTTP/1.1) or the extended CONNECT (HTTP/2)
+/// and makes the response; the WebSocket echoes in a task of its own.
+async fn websocket(State(stats): State<Arc<Stats>>, mut request: Request) -> Response {
+    let version = request.version();
+    match wsengine_tokio::upgrade(&mut request, options()) {
+        Ok((response, upgrade)) => {
+            let counter = if version == Version::HTTP_2 { &stats.http2 } else { &stats.http1 };
+            counter.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                if let Ok(ws) = upgrade.await {
+                    echo(ws).await;
+                }
+            });
+            response
+        }
+        Err(refusal) => refusal,
+    }
+}
+
+async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut ws: WebSocketStream<S>) {
+    while let Some(Ok(message)) = ws.next().await {
+        if matches!(message, Message::Text(_) | Message::Binary(_)) && ws.send(message).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn count(State(stats): State<Arc<Stats>>) -> String {
+    let (http1, http2) = (stats.http1.load(Ordering::Relaxed), stats.http2.load(Ordering::Relaxed));
+    format!("{{\"http1\":{http1},\"http2\":{http2}}}")
+}
