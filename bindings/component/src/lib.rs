@@ -135,6 +135,7 @@ fn property(p: wit::Property) -> Result<core::Property, core::Error> {
         wit::Property::DeflateLevel(v) => core::Property::DeflateLevel(v),
         wit::Property::DeflateMemLevel(v) => core::Property::DeflateMemLevel(v),
         wit::Property::DeflateThreshold(v) => core::Property::DeflateThreshold(v),
+        wit::Property::ExtendedConnect(v) => core::Property::ExtendedConnect(v),
     })
 }
 
@@ -575,6 +576,34 @@ impl wit::GuestConnection for Connection {
     fn from_upgraded(r: wit::Role, now: u64, options: wit::Options) -> Result<wit::Connection, wit::Error> {
         let options = options_in(options).map_err(|e| error(&e))?;
         Connection::resource(core::Connection::from_upgraded(role(r), now, options))
+    }
+
+    fn client_connect(
+        now: u64,
+        options: wit::Options,
+        url: String,
+    ) -> Result<(wit::Connection, Vec<wit::HttpHeader>), wit::Error> {
+        let request = core::ClientRequest::from_url(&url).map_err(|e| error(&e))?;
+        let options = options_in(options).map_err(|e| error(&e))?;
+        let (c, fields) = core::Connection::client_connect(now, options, &request).map_err(|e| error(&e))?;
+        Ok((Connection::resource(Ok(c))?, headers_out(&fields)))
+    }
+
+    fn accept_connect(
+        now: u64,
+        options: wit::Options,
+        request: Vec<wit::HttpHeader>,
+    ) -> Result<(wit::Connection, Vec<wit::HttpHeader>), wit::Error> {
+        let options = options_in(options).map_err(|e| error(&e))?;
+        let (c, fields) =
+            core::Connection::accept_connect(now, options, &headers_in(&request)).map_err(|e| error(&e))?;
+        Ok((Connection::resource(Ok(c))?, headers_out(&fields)))
+    }
+
+    fn connect_response(&self, status: u16, headers: Vec<wit::HttpHeader>) -> Result<wit::Progress, wit::Error> {
+        let mut c = self.inner.borrow_mut();
+        c.connect_response(status, &headers_in(&headers)).map_err(|e| error(&e))?;
+        Ok(progress(&mut c))
     }
 
     fn read(&self, input: Vec<u8>, now: u64) -> Result<wit::Progress, wit::Error> {

@@ -315,6 +315,41 @@ impl Session {
         Ok(api.connection().call_from_upgraded(store, role, now, options)?)
     }
 
+    /// `connection.client-connect`: a client over HTTP/2 or HTTP/3, and its extended
+    /// CONNECT's fields.
+    pub fn connection_client_connect(
+        &mut self,
+        now: u64,
+        options: &Options,
+        url: &str,
+    ) -> Outcome<(ResourceAny, Vec<HttpHeader>)> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_client_connect(store, now, options, url)?)
+    }
+
+    /// `connection.accept-connect`: a server for an extended CONNECT's fields, and the
+    /// response's fields.
+    pub fn connection_accept_connect(
+        &mut self,
+        now: u64,
+        options: &Options,
+        request: &[HttpHeader],
+    ) -> Outcome<(ResourceAny, Vec<HttpHeader>)> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_accept_connect(store, now, options, request)?)
+    }
+
+    /// `connection.connect-response`.
+    pub fn connection_connect_response(
+        &mut self,
+        c: ResourceAny,
+        status: u16,
+        headers: &[HttpHeader],
+    ) -> Outcome<Progress> {
+        let (store, api) = self.parts();
+        Ok(api.connection().call_connect_response(store, c, status, headers)?)
+    }
+
     /// `connection.read`: the bytes of one transport read.
     pub fn connection_read(&mut self, c: ResourceAny, input: &[u8], now: u64) -> Outcome<Progress> {
         let (store, api) = self.parts();

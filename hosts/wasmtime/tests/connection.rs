@@ -512,3 +512,75 @@ fn permessage_deflate_is_negotiated_and_messages_cross_compressed() {
     let chosen = s.accept_deflate(&request, defaults).unwrap().unwrap();
     assert_eq!(chosen.as_deref(), Some("permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"));
 }
+
+#[test]
+fn an_extended_connect_opens_both_ends_and_their_frames_cross_as_over_http_1_1() {
+    // The host's HTTP/2 or HTTP/3 stack carries the fields; the stream's data then goes
+    // through `read` as a TCP stream's would.
+    let mut s = session();
+    let client_options = Options { subprotocols: vec!["v1".into(), "v2".into()], ..no_timers(&mut s) };
+    let server_options = Options { subprotocols: vec!["v2".into()], ..no_timers(&mut s) };
+    let (c, request) = ok(s.connection_client_connect(0, &seeded(client_options), "wss://example.com/chat"));
+    let names: Vec<String> = request.iter().map(|h| String::from_utf8_lossy(&h.name).into_owned()).collect();
+    assert_eq!(
+        names,
+        [":method", ":protocol", ":scheme", ":authority", ":path", "sec-websocket-version", "sec-websocket-protocol"]
+    );
+    assert_eq!(request[1], header(":protocol", "websocket"));
+    let (v, response) = ok(s.connection_accept_connect(0, &server_options, &request));
+    assert_eq!(response, [header(":status", "200"), header("sec-websocket-protocol", "v2")]);
+    let mut p = Pair { s, client: Side::new(c), server: Side::new(v), rng: Rng(12) };
+    let first = ok(p.s.connection_connect_response(c, 200, &response));
+    assert!(first.output.is_empty(), "no HTTP/1.1 head goes on the stream");
+    p.client.take(first);
+    let first = p.s.connection_handle_timeout(v, 0).unwrap();
+    p.server.take(first);
+    for side in [&p.client, &p.server] {
+        assert_eq!(
+            side.events,
+            [Event::Open(wit::Opened { subprotocol: Some("v2".into()), target: None, headers: vec![] })]
+        );
+    }
+    p.send(true, &[text(b"over HTTP/2", true), binary(&[7; 70_000], true)]);
+    p.send(false, &[text(b"back", true)]);
+    p.run();
+    assert_eq!(messages(&p.server.events), [(true, b"over HTTP/2".to_vec()), (false, vec![7; 70_000])]);
+    assert_eq!(messages(&p.client.events), [(true, b"back".to_vec())]);
+    // The client masks as ever.
+    assert_eq!(p.client.wire[1] & 0x80, 0x80);
+    p.send(true, &[Outgoing::Close(Some(CloseFrame { status: 1000, reason: b"bye".to_vec() }))]);
+    p.run();
+    assert_eq!(p.client.events.last(), Some(&closed(true, 1000, "bye")));
+    assert_eq!(p.server.events.last(), Some(&closed(true, 1000, "bye")));
+}
+
+#[test]
+fn a_bad_extended_connect_or_its_misuse_is_answered_with_errors() {
+    let mut s = session();
+    let o = no_timers(&mut s);
+    let (c, request) = ok(s.connection_client_connect(0, &seeded(o.clone()), "ws://h/"));
+    // A key in the request: 400; a version other than 13: 426.
+    let mut keyed = request.clone();
+    keyed.push(header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="));
+    let e = err(s.connection_accept_connect(0, &o, &keyed));
+    assert_eq!((detail(&e).hresult, detail(&e).http_status), (0x8376_0002, Some(400)), "{e:?}");
+    let versioned: Vec<_> = request
+        .iter()
+        .map(|h| if h.name == b"sec-websocket-version" { header("sec-websocket-version", "8") } else { h.clone() })
+        .collect();
+    let e = err(s.connection_accept_connect(0, &o, &versioned));
+    assert_eq!(detail(&e).http_status, Some(426));
+    // The profile is the constructor's.
+    let mut given = o.clone();
+    given.properties.push(Property::ExtendedConnect(true));
+    assert!(matches!(s.connection_accept_connect(0, &given, &request).unwrap(), Err(wit::Error::InvalidArgument(_))));
+    // A refusing status fails the client; its events come with the next call.
+    let e = err(s.connection_connect_response(c, 403, &[]));
+    assert_eq!(detail(&e).hresult, 0x8376_0002);
+    let next = s.connection_handle_timeout(c, 0).unwrap();
+    assert!(matches!(next.events.as_slice(), [Event::Failed(_), Event::Closed(_)]), "{:?}", next.events);
+    // No response awaited: invalid-state, on a client once answered as on a server.
+    assert!(matches!(s.connection_connect_response(c, 200, &[]).unwrap(), Err(wit::Error::InvalidState(_))));
+    let v = ok(s.connection_server(0, &o));
+    assert!(matches!(s.connection_connect_response(v, 200, &[]).unwrap(), Err(wit::Error::InvalidState(_))));
+}
