@@ -1276,7 +1276,10 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// it is open, bytes to write or not yet processed, events not yet polled, a
     /// message being reassembled, a pong or close to send. The message piece polled
     /// last can no longer be sent back with [`send_received`](Self::send_received).
-    /// permessage-deflate's windows are kept (context takeover needs them).
+    /// permessage-deflate's windows are kept (context takeover needs them). It is
+    /// housekeeping, not an answer: it does not end the host's turn after a message (see
+    /// [`poll_event`](Self::poll_event)), so a close that came behind the message still
+    /// waits for the host's reply to it.
     pub fn release_buffers(&mut self) -> bool {
         if self.released {
             return true;

@@ -762,9 +762,13 @@ impl Side {
 
     fn command(&mut self, cmd: &Cmd, clock: &mut Millis) {
         self.command_inner(cmd, clock);
-        // Every command but writing output (and the handshake's accept or reject) is a
+        // Every command but writing output, releasing the buffers (housekeeping a host
+        // does between reads, not an answer) and the handshake's accept or reject is a
         // host call that ends the host's turn.
-        if !matches!(cmd, Cmd::Advance(_) | Cmd::PartialDrain(_) | Cmd::Accept { .. } | Cmd::Reject { .. }) {
+        if !matches!(
+            cmd,
+            Cmd::Advance(_) | Cmd::PartialDrain(_) | Cmd::Release | Cmd::Accept { .. } | Cmd::Reject { .. }
+        ) {
             self.host_call();
         }
     }
