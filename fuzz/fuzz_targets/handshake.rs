@@ -23,6 +23,13 @@
 //! - an accepted response's outcome names offers that the response really selected;
 //! - the round trip above.
 //!
+//! The extended CONNECT profile (RFC 8441, RFC 9220: `Property::ExtendedConnect`) gets
+//! the same: arbitrary request fields (`f` lines, pseudo-header fields among them) to a
+//! server, which accepts exactly what is a WebSocket CONNECT (checked field by field:
+//! an error names a field really missing, repeated, wrong or not allowed) and answers
+//! `:status 200`; and a round trip of the fields a client makes, with the host's
+//! `:scheme`, `:authority` and `:path`, through a server and back.
+//!
 //! The core is built with permessage-deflate (for the `inflate` target), so its offers,
 //! selections and responses are held to RFC 7692: malformed ones are refused with the
 //! documented errors, and the round trip's server answers a permessage-deflate offer
@@ -51,6 +58,7 @@ use wsengine::{
 /// | `o<host>`   | the round trip's Host                                          |
 /// | `q<byte>`   | the round trip server's subprotocol pick (index, 0 = none)     |
 /// | `k<bytes>`  | the round trip server's extension picks (indices)              |
+/// | `f<n>=<v>`  | a field of an extended CONNECT request (`f:method=CONNECT`)    |
 #[derive(Debug, Default)]
 struct Tail {
     subprotocols: Vec<String>,
@@ -62,6 +70,7 @@ struct Tail {
     host: String,
     pick_subprotocol: u8,
     pick_extensions: Vec<u8>,
+    connect_fields: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Tail {
@@ -90,6 +99,11 @@ impl Tail {
                 b'o' => t.host = text(rest),
                 b'q' => t.pick_subprotocol = rest.first().copied().unwrap_or_default(),
                 b'k' => t.pick_extensions = rest.to_vec(),
+                b'f' => {
+                    let i = rest.iter().position(|&b| b == b'=').unwrap_or(rest.len());
+                    let value = rest.get(i + 1..).unwrap_or_default();
+                    t.connect_fields.push((rest[..i].to_vec(), value.to_vec()));
+                }
                 _ => {}
             }
         }
@@ -137,6 +151,8 @@ fuzz_target!(|data: &[u8]| {
     let input = Input::parse(data);
     raw_head(&input);
     round_trip(&input);
+    connect_request(&input);
+    connect_round_trip(&input);
 });
 
 fn client(seed: u8) -> Handle {
@@ -549,4 +565,122 @@ fn round_trip(input: &Input) {
     assert_eq!(c.state(), State::Open);
     s.end_server_handshake().expect("end_server_handshake");
     assert_eq!(s.state(), State::Open);
+}
+
+fn connect_server() -> Handle {
+    Handle::new_server([Property::ExtendedConnect(true)]).expect("a server")
+}
+
+/// The fields named `name`, by HTTP's case-insensitive match.
+fn fields<'a>(request: &'a [HttpHeader<'_>], name: &str) -> Vec<&'a [u8]> {
+    request.iter().filter(|h| h.is(name)).map(|h| h.value.as_ref()).collect()
+}
+
+/// Arbitrary extended CONNECT fields to a server: accepted exactly when they are one.
+fn connect_request(input: &Input) {
+    let request: Vec<HttpHeader<'_>> =
+        input.tail.connect_fields.iter().map(|(n, v)| HttpHeader::new(n.as_slice(), v.as_slice())).collect();
+    let offers = offered_subprotocols(&request);
+    let chosen: Option<&str> = match &input.tail.server_subprotocol {
+        None => None,
+        Some(Ok(i)) => offers.get(usize::from(*i) % offers.len().max(1)).copied(),
+        Some(Err(s)) => Some(s.as_str()),
+    };
+    let selections: Vec<&str> = input.tail.server_extensions.iter().map(String::as_str).collect();
+    let mut s = connect_server();
+    let r = s.begin_server_handshake(chosen, &selections, &request).map(<[_]>::to_vec);
+    let one = |name: &str| match fields(&request, name)[..] {
+        [v] => Some(v),
+        _ => None,
+    };
+    let version = one("Sec-WebSocket-Version").map(<[u8]>::trim_ascii);
+    match r {
+        Ok(response) => {
+            // Everything RFC 8441 asks of the request holds.
+            assert_eq!(one(":method"), Some(&b"CONNECT"[..]));
+            assert!(one(":protocol").is_some_and(|p| p.trim_ascii().eq_ignore_ascii_case(b"websocket")));
+            assert!(one(":scheme").is_some() && one(":path").is_some_and(|p| !p.is_empty()));
+            assert!(!fields(&request, ":authority").is_empty() || !fields(&request, "Host").is_empty());
+            for name in ["Sec-WebSocket-Key", "Upgrade", "Connection"] {
+                assert!(fields(&request, name).is_empty(), "accepted with {name}");
+            }
+            assert_eq!(version, Some(&b"13"[..]));
+            assert_eq!(response[0], HttpHeader::new(":status", "200"));
+            assert!(response.iter().all(|h| h.name.iter().all(|b| !b.is_ascii_uppercase())), "{response:?}");
+            assert_eq!(header(&response, "Sec-WebSocket-Accept"), None);
+            match chosen.filter(|p| !p.is_empty()) {
+                Some(p) => assert_eq!(header(&response, "Sec-WebSocket-Protocol"), Some(p.as_bytes())),
+                None => assert_eq!(header(&response, "Sec-WebSocket-Protocol"), None),
+            }
+            s.end_server_handshake().expect("end_server_handshake");
+        }
+        Err(Error::InvalidToken | Error::InvalidExtensionParameters(_)) => assert_eq!(s.state(), State::Created),
+        Err(e) => {
+            // The error names a real defect.
+            match &e {
+                Error::MissingHeader(n) if *n == ":authority" => {
+                    assert!(fields(&request, ":authority").is_empty() && fields(&request, "Host").is_empty());
+                }
+                Error::MissingHeader(n) => assert!(fields(&request, n).is_empty(), "{e:?}"),
+                Error::DuplicateHeader(n) => assert!(fields(&request, n).len() > 1, "{e:?}"),
+                Error::UnexpectedHeader(n) => assert!(!fields(&request, n).is_empty(), "{e:?}"),
+                Error::InvalidHeaderValue(":method") => assert_ne!(one(":method"), Some(&b"CONNECT"[..])),
+                Error::InvalidHeaderValue(":protocol") => {
+                    assert!(!one(":protocol").is_some_and(|p| p.trim_ascii().eq_ignore_ascii_case(b"websocket")));
+                }
+                Error::InvalidHeaderValue(":path") => assert_eq!(one(":path"), Some(&b""[..])),
+                Error::InvalidHeaderValue("Sec-WebSocket-Version") | Error::UnsupportedVersion => {
+                    assert_ne!(version, Some(&b"13"[..]));
+                }
+                other => panic!("begin_server_handshake (extended CONNECT) failed with {other:?}"),
+            }
+            assert_eq!(s.state(), State::HandshakeFailed);
+            assert_eq!(e.http_status(), Some(if e == Error::UnsupportedVersion { 426 } else { 400 }));
+            assert!(e.is_peer_error() && e.close_status().is_none());
+        }
+    }
+}
+
+/// The fields a client makes, through a server and back.
+fn connect_round_trip(input: &Input) {
+    let new_client =
+        || Handle::new_client([Property::RandomSeed([input.seed; 32]), Property::ExtendedConnect(true)]).unwrap();
+    let subs: Vec<&str> = input.tail.subprotocols.iter().map(String::as_str).collect();
+    let exts: Vec<&str> = input.tail.extensions.iter().map(String::as_str).collect();
+    let mut c: Handle = new_client();
+    let (subs, exts) = match c.begin_client_handshake(&subs, &exts, &[]) {
+        Ok(_) => (subs, exts),
+        Err(Error::InvalidToken | Error::InvalidExtensionParameters(_)) => (Vec::new(), Vec::new()),
+        Err(e) => panic!("begin_client_handshake (extended CONNECT) failed with {e:?}"),
+    };
+    let mut c: Handle = new_client();
+    let made = c.begin_client_handshake(&subs, &exts, &[]).expect("the same call again").to_vec();
+    assert_eq!(made[..3], [
+        HttpHeader::new(":method", "CONNECT"),
+        HttpHeader::new(":protocol", "websocket"),
+        HttpHeader::new("sec-websocket-version", "13"),
+    ]);
+    assert!(made.iter().all(|h| !h.is("Sec-WebSocket-Key")), "{made:?}");
+    let target = if input.tail.target.is_empty() { "/" } else { input.tail.target.as_str() };
+    let authority = if input.tail.host.is_empty() { "example.com" } else { input.tail.host.as_str() };
+    let mut request = made[..2].to_vec();
+    request.push(HttpHeader::new(":scheme", "https"));
+    request.push(HttpHeader::new(":authority", authority));
+    request.push(HttpHeader::new(":path", target));
+    request.extend(made[2..].iter().cloned());
+    let chosen = match usize::from(input.tail.pick_subprotocol) % (subs.len() + 1) {
+        0 => None,
+        i => Some(subs[i - 1]),
+    };
+    let deflate = accept_deflate(&request, &DeflateOptions::default()).expect("the default options");
+    let picked: Vec<&str> = deflate.iter().map(String::as_str).collect();
+    let mut s = connect_server();
+    let response = match s.begin_server_handshake(chosen, &picked, &request) {
+        Ok(r) => r.to_vec(),
+        Err(e) => panic!("the server refused the client's own CONNECT: {e:?}\n{request:?}"),
+    };
+    let outcome = c.end_client_handshake(&response).expect("the client refused the server's own response");
+    assert_eq!(outcome.subprotocol, chosen.map(|p| subs.iter().position(|o| *o == p).unwrap()));
+    assert_eq!(outcome.extensions.len(), picked.len());
+    assert_eq!(c.state(), State::Open);
 }
