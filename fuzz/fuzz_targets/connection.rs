@@ -2,7 +2,8 @@
 //! input is one scenario, in one of two modes:
 //!
 //! - **single**: one connection (a client from `Connection::client`, a server from
-//!   `Connection::server`, or either role from `Connection::from_upgraded`) with small
+//!   `Connection::server`, either role from `Connection::from_upgraded` or opened by an
+//!   extended CONNECT, as in pair mode) with small
 //!   option values from the input, fed arbitrary bytes, well-formed (or slightly broken)
 //!   peer heads and peer frames built from the input, read through `read_buffer` +
 //!   `commit`, and driven with every command: `send_text` / `send_binary` (fin or not),
@@ -10,7 +11,10 @@
 //!   (payloads up to 130 bytes), `close` (any u16 status or none, reasons up to 130
 //!   bytes), `accept` / `reject`, `abort`, `read_eof`, `handle_timeout`, and `advance`
 //!   by the whole output, a part, nothing, or too much;
-//! - **pair**: a client and a server connection wired by two in-memory wires: the input
+//! - **pair**: a client and a server connection (opened by the HTTP/1.1 handshake on
+//!   the wires, upgraded elsewhere, or by an extended CONNECT's fields passed between
+//!   `client_connect`, `accept_connect` and `connect_response`, as a single connection
+//!   can be too) wired by two in-memory wires: the input
 //!   decides the commands on either side, how much of each output is written onto its
 //!   wire, and how much of each wire is delivered (`feed`) to the peer, in what cuts.
 //!
@@ -108,6 +112,10 @@ enum Setup {
     Client(Url),
     Server,
     Upgraded { client: bool },
+    /// Opened by an extended CONNECT (HTTP/2, HTTP/3): the fields pass between
+    /// `client_connect`, `accept_connect` and `connect_response` (the other end made
+    /// with the same configuration), then no head goes on the stream.
+    Connect { client: bool },
 }
 
 #[derive(Arbitrary, Debug, Clone)]
@@ -301,13 +309,29 @@ enum PairOp {
 #[derive(Arbitrary, Debug)]
 enum Input {
     Single { setup: Setup, cfg: Cfg, ops: Vec<Op> },
-    Pair { client: Cfg, server: Cfg, upgraded: bool, ops: Vec<PairOp> },
+    /// `opening % 3`: 0 the HTTP/1.1 handshake on the wires, 1 upgraded elsewhere, 2 an
+    /// extended CONNECT.
+    Pair { client: Cfg, server: Cfg, opening: u8, ops: Vec<PairOp> },
 }
 
 fuzz_target!(|input: Input| match input {
     Input::Single { setup, cfg, ops } => single(setup, &cfg, &ops),
-    Input::Pair { client, server, upgraded, ops } => pair(&client, &server, upgraded, &ops),
+    Input::Pair { client, server, opening, ops } => pair(&client, &server, opening % 3, &ops),
 });
+
+/// A client and a server opened by an extended CONNECT, the fields passed between them
+/// as an HTTP/2 or HTTP/3 stack would; both open, nothing on the stream yet.
+fn connected(clock: Millis, client: &Cfg, server: &Cfg) -> (Connection, Connection) {
+    let url = ClientRequest::from_url("wss://example.com/chat").expect("a URL");
+    let (mut c, request) = Connection::client_connect(clock, options(client, Role::Client), &url).expect("client");
+    assert_eq!((c.state(), c.wants_write()), (ConnectionState::Connecting, false));
+    assert_eq!(request[..2], [HttpHeader::new(":method", "CONNECT"), HttpHeader::new(":protocol", "websocket")]);
+    let (s, response) = Connection::accept_connect(clock, options(server, Role::Server), &request).expect("server");
+    assert_eq!(response[0], HttpHeader::new(":status", "200"));
+    c.connect_response(200, &response).expect("the server's own response");
+    assert_eq!(c.subprotocol(), s.subprotocol());
+    (c, s)
+}
 
 // ------------------------------------------------------------------ configuration
 
@@ -1350,8 +1374,8 @@ fn single(setup: Setup, cfg: &Cfg, ops: &[Op]) {
     let (role, upgraded) = match &setup {
         Setup::Client(_) => (Role::Client, false),
         Setup::Server => (Role::Server, false),
-        Setup::Upgraded { client: true } => (Role::Client, true),
-        Setup::Upgraded { client: false } => (Role::Server, true),
+        Setup::Upgraded { client: true } | Setup::Connect { client: true } => (Role::Client, true),
+        Setup::Upgraded { client: false } | Setup::Connect { client: false } => (Role::Server, true),
     };
     let opts = options(cfg, role);
     let conn = match &setup {
@@ -1370,6 +1394,10 @@ fn single(setup: Setup, cfg: &Cfg, ops: &[Op]) {
         }
         Setup::Server => Connection::server(clock, opts).expect("a server"),
         Setup::Upgraded { .. } => Connection::from_upgraded(role, clock, opts).expect("an upgraded connection"),
+        Setup::Connect { client } => {
+            let (c, s) = connected(clock, cfg, cfg);
+            if *client { c } else { s }
+        }
     };
     let mut s = Side::new(conn, cfg, role, upgraded);
     let mut request = Vec::new();
@@ -1515,9 +1543,13 @@ impl Pair {
     }
 }
 
-fn pair(ccfg: &Cfg, scfg: &Cfg, upgraded: bool, ops: &[PairOp]) {
+fn pair(ccfg: &Cfg, scfg: &Cfg, opening: u8, ops: &[PairOp]) {
     let mut clock: Millis = 0;
-    let (c, s) = if upgraded {
+    // No head goes on the wires but the HTTP/1.1 handshake's.
+    let upgraded = opening != 0;
+    let (c, s) = if opening == 2 {
+        connected(clock, ccfg, scfg)
+    } else if upgraded {
         (
             Connection::from_upgraded(Role::Client, clock, options(ccfg, Role::Client)).expect("client"),
             Connection::from_upgraded(Role::Server, clock, options(scfg, Role::Server)).expect("server"),
