@@ -148,6 +148,7 @@ pub struct ClientRequest {
 impl ClientRequest {
     /// Splits a `ws://` or `wss://` URL (RFC 6455 §3). Refuses other schemes, user
     /// information, a fragment and an empty host with `E_INVALIDARG`.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn from_url(url: &str) -> Result<Self> {
         let (secure, rest) = if let Some(r) = strip_prefix_ignore_case(url, "ws://") {
             (false, r)
@@ -480,6 +481,7 @@ pub struct Connection<B = Vec<u8>> {
 impl<B: AsRef<[u8]>> Connection<B> {
     /// A client connection: queues the upgrade request for `request` (its bytes are in
     /// [`output`](Self::output) at once) and waits for the response.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn client(now: Millis, options: Options, request: &ClientRequest) -> Result<Self> {
         let mut c = Self::create(Role::Client, now, options, Start::Head)?;
         let mut headers = c.begin_client()?;
@@ -498,6 +500,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// [`read_eof`](Self::read_eof), and [`Event::Closed`] says when to end this side of
     /// the stream. The server must have allowed extended CONNECT (HTTP/2's
     /// `SETTINGS_ENABLE_CONNECT_PROTOCOL`): the host checks that before.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn client_connect(
         now: Millis,
         options: Options,
@@ -507,19 +510,17 @@ impl<B: AsRef<[u8]>> Connection<B> {
         let mut fields = c.begin_client()?;
         let scheme = if request.secure { "https" } else { "http" };
         // Pseudo-header fields come first: after the handle's :method and :protocol.
-        fields.splice(
-            2..2,
-            [
-                HttpHeader::owned(":scheme", scheme),
-                HttpHeader::owned(":authority", request.host.as_str()),
-                HttpHeader::owned(":path", request.target.as_str()),
-            ],
-        );
+        let rest = fields.split_off(2);
+        fields.push(HttpHeader::new(":scheme", scheme));
+        fields.push(HttpHeader::field(":authority", request.host.clone()));
+        fields.push(HttpHeader::field(":path", request.target.clone()));
+        fields.extend(rest);
         Ok((c, fields))
     }
 
     /// Begins the client handshake with the options' offers: the handle's request
     /// fields, then [`Options::headers`].
+    #[cfg_attr(wsengine_size, optimize(size))]
     fn begin_client(&mut self) -> Result<Vec<HttpHeader<'static>>> {
         let Some(setup) = self.setup.as_deref() else { return Err(Error::HeadIncomplete) };
         let subprotocols: Vec<&str> = setup.subprotocols.iter().map(String::as_str).collect();
@@ -540,6 +541,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// [`Handle::end_client_handshake`] gives): [`Event::Failed`] and [`Event::Closed`]
     /// follow, and the error is returned too. Fails with `ERROR_INVALID_STATE`, changing
     /// nothing, when no response is awaited.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn connect_response(&mut self, status: u16, headers: &[HttpHeader<'_>]) -> Result<()> {
         if !matches!(self.phase, Phase::AwaitResponse) {
             return Err(Error::InvalidState { call: "connect_response", state: self.handle.state() });
@@ -551,12 +553,13 @@ impl<B: AsRef<[u8]>> Connection<B> {
             Err(Error::UnexpectedStatus(status))
         };
         if let Err(e) = &opened {
-            self.fail(e.clone(), None);
+            self.fail(*e, None);
         }
         opened
     }
 
     /// The server's response fields: checked, the handshake's agreement kept, open.
+    #[cfg_attr(wsengine_size, optimize(size))]
     fn client_response(&mut self, headers: &[HttpHeader<'_>]) -> Result<()> {
         let outcome = self.handle.end_client_handshake(headers)?;
         let subprotocol =
@@ -567,18 +570,21 @@ impl<B: AsRef<[u8]>> Connection<B> {
     }
 
     /// A server connection: waits for the client's upgrade request.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn server(now: Millis, options: Options) -> Result<Self> {
         Self::create(Role::Server, now, options, Start::Head)
     }
 
     /// A connection whose upgrade was done elsewhere (an HTTP server, a proxy, an
     /// HTTP/2 or HTTP/3 extended CONNECT): open at once; [`Event::Open`] comes first.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn from_upgraded(role: Role, now: Millis, options: Options) -> Result<Self> {
         let mut c = Self::create(role, now, options, Start::Upgraded)?;
         c.opened();
         Ok(c)
     }
 
+    #[cfg_attr(wsengine_size, optimize(size))]
     fn create(role: Role, now: Millis, options: Options, start: Start) -> Result<Self> {
         #[cfg(feature = "deflate")]
         let deflate_props = match &options.deflate {
@@ -863,6 +869,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     // ------------------------------------------------------------------ the head
 
     /// The peer's head is complete (or too large): answer it.
+    #[cfg_attr(wsengine_size, optimize(size))]
     fn handshake_head(&mut self) {
         let Phase::Handshake(parser) = std::mem::replace(&mut self.phase, Phase::Done) else { return };
         match self.role {
@@ -871,6 +878,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         }
     }
 
+    #[cfg_attr(wsengine_size, optimize(size))]
     fn client_head(&mut self, parser: Box<HeadParser>) {
         let opened = parser.response().and_then(|response| {
             if response.status != 101 {
@@ -887,6 +895,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
         }
     }
 
+    #[cfg_attr(wsengine_size, optimize(size))]
     fn server_head(&mut self, parser: Box<HeadParser>) {
         // The whole upgrade is checked before the host is shown it (a deferred accept
         // then fails only on the host's own arguments).
@@ -916,6 +925,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// Server with [`Options::defer_accept`], after [`Event::Request`]: accepts the
     /// upgrade with `subprotocol` (one the client offered, or none) and extra response
     /// headers. Fails with `ERROR_INVALID_STATE` when no request waits.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn accept(&mut self, subprotocol: Option<&str>, headers: &[HttpHeader<'_>]) -> Result<()> {
         if !matches!(self.phase, Phase::AwaitAccept(_)) || self.pending.contains(Pending::Request) {
             return Err(Error::InvalidState { call: "accept", state: self.handle.state() });
@@ -939,6 +949,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// Server with [`Options::defer_accept`], after [`Event::Request`]: refuses the
     /// upgrade with an HTTP `status` (400-599) and `message` as the body; the
     /// connection then closes.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn reject(&mut self, status: u16, message: &str) -> Result<()> {
         if !matches!(self.phase, Phase::AwaitAccept(_)) {
             return Err(Error::InvalidState { call: "reject", state: self.handle.state() });
@@ -950,6 +961,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     }
 
     /// Writes the 101 response and opens the session.
+    #[cfg_attr(wsengine_size, optimize(size))]
     fn answer(&mut self, subprotocol: Option<&str>, extra: &[HttpHeader<'_>]) -> Result<()> {
         let Phase::AwaitAccept(parser) = &self.phase else { return Err(Error::HeadIncomplete) };
         let request = parser.request()?;
@@ -978,6 +990,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// transport. A request that is no valid upgrade fails with the error whose
     /// [`Error::http_status`] (400, 426, 431) and [`encode_rejection`](crate::encode_rejection)
     /// answer it.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn accept_request(
         now: Millis,
         options: Options,
@@ -998,6 +1011,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// end to [`read_eof`](Self::read_eof), and [`Event::Closed`] says when to end this
     /// side of it. A request that is no valid WebSocket CONNECT fails with the error
     /// whose [`Error::http_status`] (400, 426) answers it.
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn accept_connect(
         now: Millis,
         options: Options,
@@ -1008,6 +1022,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
 
     /// A server connection open on a request its host read: the subprotocol and
     /// permessage-deflate selected as [`server`](Self::server) selects them.
+    #[cfg_attr(wsengine_size, optimize(size))]
     fn accepted(
         now: Millis,
         options: Options,
@@ -1025,9 +1040,10 @@ impl<B: AsRef<[u8]>> Connection<B> {
     }
 
     /// Answers a bad upgrade request (400, 426 or 431) and fails.
+    #[cfg_attr(wsengine_size, optimize(size))]
     fn refuse(&mut self, e: &Error) {
         self.staging.extend_from_slice(&http::encode_rejection(e));
-        self.fail(e.clone(), None);
+        self.fail(*e, None);
     }
 
     // ------------------------------------------------------------------ commands
@@ -1868,6 +1884,7 @@ enum Show {
 /// and the permessage-deflate response `options` allow (feature `deflate`), and returns
 /// the 101's header fields (the handle's, `options.headers`, then `extra`) and the
 /// extensions selected.
+#[cfg_attr(wsengine_size, optimize(size))]
 fn response<B: AsRef<[u8]>>(
     handle: &mut Handle<Outgoing<B>, ()>,
     options: &Options,
@@ -1909,13 +1926,11 @@ impl Negotiated {
 }
 
 /// The `Sec-WebSocket-Extensions` values of a response, joined, if any.
+#[cfg_attr(wsengine_size, optimize(size))]
 fn listed_extensions(headers: &[HttpHeader<'_>]) -> Option<String> {
-    let values: Vec<_> = headers
-        .iter()
-        .filter(|h| h.is("Sec-WebSocket-Extensions"))
-        .map(|h| String::from_utf8_lossy(h.value.trim_ascii()).into_owned())
-        .collect();
-    (!values.is_empty()).then(|| values.join(", "))
+    let mut values = headers.iter().filter(|h| h.is("Sec-WebSocket-Extensions")).peekable();
+    values.peek()?;
+    Some(handshake::join(values.map(|h| String::from_utf8_lossy(&h.value))))
 }
 
 /// `buffers` without their first `skip` bytes.

@@ -97,7 +97,7 @@ impl ErrorKind {
 ///
 /// [`Error::kind`] gives the HRESULT family, [`Error::close_status`] the close code a host
 /// should send for a peer error, and `Display` a message that says what was wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     // ---- the peer broke RFC 6455 (receive side; sticky) ----
@@ -424,6 +424,7 @@ impl Error {
     /// True when the peer caused this error (bad frames or a bad handshake), false when
     /// the caller did.
     #[must_use]
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn is_peer_error(&self) -> bool {
         self.close_status().is_some()
             || matches!(
@@ -483,6 +484,7 @@ impl Error {
     /// other malformed request, 431 for a head over the limits. `None` for errors that
     /// are not about a request.
     #[must_use]
+    #[cfg_attr(wsengine_size, optimize(size))]
     pub fn http_status(&self) -> Option<u16> {
         match self {
             Self::UnsupportedVersion => Some(426),
@@ -499,6 +501,7 @@ impl Error {
 }
 
 impl fmt::Display for Error {
+    #[cfg_attr(wsengine_size, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ReservedBitsSet { rsv } => {

@@ -50,6 +50,7 @@ fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// Checks `Upgrade: websocket` and `Connection: ..., Upgrade, ...`.
+#[cfg_attr(wsengine_size, optimize(size))]
 fn check_upgrade(headers: &[HttpHeader<'_>]) -> Result<()> {
     // Upgrade may list several protocols (RFC 7230 §6.7); one must be websocket.
     let mut upgrade = headers.iter().filter(|h| h.is("Upgrade")).peekable();
@@ -83,32 +84,34 @@ fn check_extension(ext: &str) -> Result<()> {
     if ok { Ok(()) } else { Err(Error::InvalidToken) }
 }
 
-/// A header's list of items. Whitespace around an item is not part of it (HTTP strips
-/// it around a value and beside commas), so it is not written: the header then reads
-/// back as the items given.
-fn join(items: &[&str]) -> String {
-    items.iter().map(|item| item.trim_ascii()).collect::<Vec<_>>().join(", ")
-}
-
-/// The field names a profile writes: HTTP/1.1's usual spelling, or lower case for an
-/// extended CONNECT (HTTP/2 and HTTP/3 refuse upper case, RFC 9113 §8.2.1).
-fn name(extended: bool, name: &'static str) -> &'static str {
-    match (extended, name) {
-        (false, n) => n,
-        (true, "Sec-WebSocket-Version") => "sec-websocket-version",
-        (true, "Sec-WebSocket-Protocol") => "sec-websocket-protocol",
-        (true, "Sec-WebSocket-Extensions") => "sec-websocket-extensions",
-        (true, n) => n,
+/// A header's list of items, joined by ", ". Whitespace around an item is not part of
+/// it (HTTP strips it around a value and beside commas), so it is not written: the
+/// header then reads back as the items given.
+pub(crate) fn join<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String {
+    let mut out = String::new();
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(item.as_ref().trim_ascii());
     }
+    out
 }
 
-/// The subprotocol and extension fields both profiles end with.
+/// The subprotocol and extension fields both profiles end with; in lower case for an
+/// extended CONNECT (HTTP/2 and HTTP/3 refuse upper case, RFC 9113 §8.2.1).
+#[cfg_attr(wsengine_size, optimize(size))]
 fn push_selection(out: &mut Vec<HttpHeader<'static>>, extended: bool, subprotocols: &[&str], extensions: &[&str]) {
+    let (protocol, extension) = if extended {
+        ("sec-websocket-protocol", "sec-websocket-extensions")
+    } else {
+        ("Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions")
+    };
     if !subprotocols.is_empty() {
-        out.push(HttpHeader::owned(name(extended, "Sec-WebSocket-Protocol"), join(subprotocols)));
+        out.push(HttpHeader::field(protocol, join(subprotocols)));
     }
     if !extensions.is_empty() {
-        out.push(HttpHeader::owned(name(extended, "Sec-WebSocket-Extensions"), join(extensions)));
+        out.push(HttpHeader::field(extension, join(extensions)));
     }
 }
 
@@ -117,6 +120,7 @@ fn push_selection(out: &mut Vec<HttpHeader<'static>>, extended: bool, subprotoco
 /// then Sec-WebSocket-Protocol and Sec-WebSocket-Extensions when offered. With no `key`,
 /// an extended CONNECT's (RFC 8441 §4-5): `:method CONNECT`, `:protocol websocket`,
 /// then the version and offers; the host adds `:scheme`, `:authority` and `:path`.
+#[cfg_attr(wsengine_size, optimize(size))]
 pub(crate) fn client_request_headers(
     key: Option<&str>,
     subprotocols: &[&str],
@@ -133,15 +137,15 @@ pub(crate) fn client_request_headers(
     }
     let mut out = match key {
         Some(key) => vec![
-            HttpHeader::owned("Connection", "Upgrade"),
-            HttpHeader::owned("Upgrade", "websocket"),
-            HttpHeader::owned("Sec-WebSocket-Key", key),
-            HttpHeader::owned("Sec-WebSocket-Version", "13"),
+            HttpHeader::new("Connection", "Upgrade"),
+            HttpHeader::new("Upgrade", "websocket"),
+            HttpHeader::field("Sec-WebSocket-Key", key.to_owned()),
+            HttpHeader::new("Sec-WebSocket-Version", "13"),
         ],
         None => vec![
-            HttpHeader::owned(":method", "CONNECT"),
-            HttpHeader::owned(":protocol", "websocket"),
-            HttpHeader::owned("sec-websocket-version", "13"),
+            HttpHeader::new(":method", "CONNECT"),
+            HttpHeader::new(":protocol", "websocket"),
+            HttpHeader::new("sec-websocket-version", "13"),
         ],
     };
     push_selection(&mut out, key.is_none(), subprotocols, extensions);
@@ -162,6 +166,7 @@ pub struct ClientHandshakeOutcome {
 /// Checks the server's response headers against what the client sent (with no `key`,
 /// an extended CONNECT's response: no Upgrade or accept key, and a `:status`, when
 /// given, of 2xx); also returns what permessage-deflate agreement is in force, if any.
+#[cfg_attr(wsengine_size, optimize(size))]
 pub(crate) fn check_client_response(
     key: Option<&str>,
     offered_subprotocols: &[String],
@@ -228,6 +233,7 @@ pub(crate) fn check_client_response(
 
 /// Checks an upgrade request's line (RFC 6455 §4.2.1): the method is GET and the HTTP
 /// version at least 1.1.
+#[cfg_attr(wsengine_size, optimize(size))]
 pub(crate) fn check_request_line(method: &str, minor_version: u8) -> Result<()> {
     if method != "GET" {
         return Err(Error::MalformedHead("the upgrade request's method is not GET"));
@@ -250,6 +256,7 @@ fn is_key(key: &[u8]) -> bool {
 /// Checks an extended CONNECT request's own fields (RFC 8441 §4-5, RFC 9220 §3): the
 /// method, `:protocol websocket`, the target's `:scheme`, `:path` and authority, and
 /// none of HTTP/1.1's upgrade fields.
+#[cfg_attr(wsengine_size, optimize(size))]
 fn check_connect_request(request: &[HttpHeader<'_>]) -> Result<()> {
     if required(request, ":method")?.value.as_ref() != b"CONNECT" {
         return Err(Error::InvalidHeaderValue(":method"));
@@ -277,6 +284,7 @@ fn check_connect_request(request: &[HttpHeader<'_>]) -> Result<()> {
 /// selection makes, if any (checked to answer one of the request's offers). With
 /// `extended`, the request is an extended CONNECT, its pseudo-header fields among the
 /// headers, and the response `:status 200` and the selections.
+#[cfg_attr(wsengine_size, optimize(size))]
 pub(crate) fn server_response_headers(
     request: &[HttpHeader<'_>],
     subprotocol: Option<&str>,
@@ -321,11 +329,11 @@ pub(crate) fn server_response_headers(
     }
     let mut out = match key {
         Some(key) => vec![
-            HttpHeader::owned("Connection", "Upgrade"),
-            HttpHeader::owned("Upgrade", "websocket"),
-            HttpHeader::owned("Sec-WebSocket-Accept", accept_key(key)),
+            HttpHeader::new("Connection", "Upgrade"),
+            HttpHeader::new("Upgrade", "websocket"),
+            HttpHeader::field("Sec-WebSocket-Accept", accept_key(key)),
         ],
-        None => vec![HttpHeader::owned(":status", "200")],
+        None => vec![HttpHeader::new(":status", "200")],
     };
     let subprotocol: Option<&str> = subprotocol.filter(|p| !p.is_empty());
     push_selection(&mut out, extended, subprotocol.as_slice(), extensions);
@@ -336,6 +344,7 @@ pub(crate) fn server_response_headers(
 /// occurrences, in order): for a server choosing one before
 /// [`Handle::begin_server_handshake`](crate::Handle::begin_server_handshake).
 #[must_use]
+#[cfg_attr(wsengine_size, optimize(size))]
 pub fn offered_subprotocols<'a>(request: &'a [HttpHeader<'_>]) -> Vec<&'a str> {
     request
         .iter()
@@ -348,6 +357,7 @@ pub fn offered_subprotocols<'a>(request: &'a [HttpHeader<'_>]) -> Vec<&'a str> {
 /// The subprotocol a server speaks that the client's request offers: the first of
 /// `supported` (the server's order of preference) among [`offered_subprotocols`], or `None`.
 #[must_use]
+#[cfg_attr(wsengine_size, optimize(size))]
 pub fn choose_subprotocol<'a, S: AsRef<str>>(request: &[HttpHeader<'_>], supported: &'a [S]) -> Option<&'a str> {
     let offered = offered_subprotocols(request);
     supported.iter().map(AsRef::as_ref).find(|p| offered.contains(p))
@@ -600,7 +610,7 @@ mod tests {
         ];
         for (req, err, status) in cases {
             let got = server_response_headers(&req, None, &[], true).map(|r| r.0);
-            assert_eq!(got, Err(err.clone()), "{req:?}");
+            assert_eq!(got, Err(err), "{req:?}");
             assert_eq!(err.http_status(), Some(status));
             assert!(err.is_peer_error());
         }

@@ -38,6 +38,11 @@ impl<'a> HttpHeader<'a> {
         HttpHeader { name: Cow::Owned(name.into()), value: Cow::Owned(value.into()) }
     }
 
+    /// A field with a constant name and a value made for it (no copy of the name).
+    pub(crate) fn field(name: &'static str, value: String) -> HttpHeader<'static> {
+        HttpHeader { name: Cow::Borrowed(name.as_bytes()), value: Cow::Owned(value.into_bytes()) }
+    }
+
     /// The same header, owning its bytes.
     #[must_use]
     pub fn into_owned(self) -> HttpHeader<'static> {

@@ -99,6 +99,9 @@
 //!   extensions are header handling only and a frame with an RSV bit fails.
 
 #![deny(unsafe_code)]
+// The npm build (./dev, nightly) sets `--cfg wsengine_size`: the opening handshake and
+// the constructors, once per connection, are then built for size (bench/README.md).
+#![cfg_attr(wsengine_size, feature(optimize_attribute))]
 #![warn(missing_docs, unreachable_pub)]
 
 mod action;

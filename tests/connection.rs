@@ -1111,7 +1111,7 @@ mod deflate {
 
     fn failure(events: &[Ev]) -> Option<(Error, Option<u16>)> {
         events.iter().find_map(|e| match e {
-            Ev::Failed(error, status) => Some((error.clone(), *status)),
+            Ev::Failed(error, status) => Some((*error, *status)),
             _ => None,
         })
     }
@@ -1357,7 +1357,7 @@ fn a_refused_or_wrong_extended_connect_response_fails_the_client() {
     ];
     for (status, fields, err) in cases {
         let (mut c, _) = Connection::<Vec<u8>>::client_connect(0, offering(), &url).unwrap();
-        assert_eq!(c.connect_response(status, fields), Err(err.clone()));
+        assert_eq!(c.connect_response(status, fields), Err(err));
         assert_eq!(c.poll_event(), Some(Event::Failed { error: err, status_sent: None }));
         assert!(matches!(c.poll_event(), Some(Event::Closed { clean: false, .. })));
         assert!(!c.wants_write());

@@ -250,7 +250,7 @@ fn a_peer_protocol_error_is_sticky_and_maps_to_its_close_code() {
     pair.c2s.extend([0x81, 0x02, b'h', b'i']);
     pair.run();
     let err = Error::UnmaskedFrameFromClient;
-    assert_eq!(pair.server.events, vec![Event::Error(err.clone())]);
+    assert_eq!(pair.server.events, vec![Event::Error(err)]);
     assert_eq!(err.close_status(), Some(CloseStatus::PROTOCOL_ERROR));
     assert_eq!(pair.server.handle.state(), State::Failed);
     assert_eq!(pair.server.handle.get_action(wsengine::ActionQueue::Receive).unwrap_err(), err);

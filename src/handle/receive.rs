@@ -180,7 +180,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     }
 
     fn fail(&mut self, e: Error) -> Error {
-        self.session.receive_failed(e.clone());
+        self.session.receive_failed(e);
         e
     }
 
@@ -209,7 +209,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         match self.session.receive_error() {
             None => {}
             Some(Error::ConnectionClosed) => return Ok(self.cancel_receive()),
-            Some(e) => return Err(e.clone()),
+            Some(e) => return Err(*e),
         }
         if self.send_op.as_ref().is_some_and(|op| matches!(op.source, Source::Received { .. })) {
             // A send is reading the last piece out of the receive area: wait for it.

@@ -149,7 +149,7 @@ impl Side {
                     carry_out!(self, a, out);
                 }
                 Err(e) => {
-                    if self.events.last() != Some(&Event::Error(e.clone())) {
+                    if self.events.last() != Some(&Event::Error(e)) {
                         self.events.push(Event::Error(e));
                         progress = true;
                     }
