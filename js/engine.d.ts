@@ -123,6 +123,21 @@ export class Connection {
   static server(options: ConnectionOptions | undefined, now: number): Connection;
   /** A connection upgraded elsewhere, open at once. */
   static fromUpgraded(client: boolean, options: ConnectionOptions | undefined, now: number): Connection;
+  /**
+   * A client over HTTP/2 (RFC 8441) or HTTP/3 (RFC 9220): the connection, waiting for
+   * {@link Connection.connectResponse}, and the extended CONNECT's fields (pseudo-header
+   * fields first) to send on a new stream of a connection whose server allows it. Then run
+   * it over that stream (a Node `ClientHttp2Stream` is a Duplex) with a {@link Driver}.
+   */
+  static clientConnect(url: string, options: ConnectionOptions | undefined, now: number): { connection: Connection; fields: HeaderList };
+  /**
+   * A server for an extended CONNECT's fields (pseudo-header fields included): the
+   * connection, open, and the response's fields (`:status` 200 and the selections). Throws
+   * the error whose `httpStatus` answers a request that is no WebSocket CONNECT.
+   */
+  static acceptConnect(request: HeaderList, options: ConnectionOptions | undefined, now: number): { connection: Connection; fields: HeaderList };
+  /** A `clientConnect` client: the response's status and fields; throws (and fails) unless a 2xx agrees with the request. */
+  connectResponse(status: number, headers: HeaderList): void;
   /** The address of the report (u32 words named by the package's layout) in the engine's memory. */
   readonly reportAddress: number;
   /** Hands in the first `length` bytes of the inbox, read at `now`, after `taken` bytes of the last output were written and `staged` bytes of sends were staged; returns the number of event records. */

@@ -30,6 +30,12 @@ export interface HandleProperties {
   disableMasking?: boolean;
   /** Do not check that text and close reasons are UTF-8. */
   disableUtf8Verification?: boolean;
+  /**
+   * The opening handshake is an HTTP/2 (RFC 8441) or HTTP/3 (RFC 9220) extended CONNECT:
+   * `:method CONNECT`, `:protocol websocket`, no key, answered `:status 200` (a handle's;
+   * a `Connection` takes it from `clientConnect` / `acceptConnect`).
+   */
+  extendedConnect?: boolean;
   /** 32 bytes seeding the handle's generator (default: crypto.getRandomValues). */
   randomSeed?: Uint8Array;
 }

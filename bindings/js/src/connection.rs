@@ -558,6 +558,51 @@ impl JsConnection {
         Self::new(core::Connection::from_upgraded(role, now, options(&options_, client)?), now)
     }
 
+    /// An HTTP/2 (RFC 8441) or HTTP/3 (RFC 9220) client for a `ws:` or `wss:` URL at `now`:
+    /// `{ connection, fields }`, the connection waiting for `connectResponse` and the
+    /// extended CONNECT's fields (`[name, value]` pairs, pseudo-header fields first) to
+    /// send on a new stream.
+    #[wasm_bindgen(js_name = clientConnect)]
+    #[cfg_attr(wsengine_size, optimize(size))]
+    pub fn client_connect(url: &str, options_: JsValue, now: f64) -> Result<Object, JsValue> {
+        let request = core::ClientRequest::from_url(url).map_err(|e| error(&e))?;
+        let now = millis(now);
+        let made = core::Connection::client_connect(now, options(&options_, true)?, &request);
+        Self::with_fields(made, now)
+    }
+
+    /// A server for an HTTP/2 or HTTP/3 extended CONNECT, given its fields (pseudo-header
+    /// fields included): `{ connection, fields }`, the connection open and the response's
+    /// fields (`:status` 200 and the selections) to send.
+    #[wasm_bindgen(js_name = acceptConnect)]
+    #[cfg_attr(wsengine_size, optimize(size))]
+    pub fn accept_connect(request: JsValue, options_: JsValue, now: f64) -> Result<Object, JsValue> {
+        let now = millis(now);
+        let made = core::Connection::accept_connect(now, options(&options_, false)?, &headers_in(&request)?);
+        Self::with_fields(made, now)
+    }
+
+    #[cfg_attr(wsengine_size, optimize(size))]
+    fn with_fields(
+        made: core::Result<(core::Connection<Vec<u8>>, Vec<core::HttpHeader<'static>>)>,
+        now: core::Millis,
+    ) -> Result<Object, JsValue> {
+        let (inner, fields) = made.map_err(|e| error(&e))?;
+        let o = Object::new();
+        set(&o, "fields", headers_out(&fields));
+        set(&o, "connection", Self::new(Ok(inner), now)?);
+        Ok(o)
+    }
+
+    /// A `clientConnect` client: the response's status and header fields. A 2xx that
+    /// agrees with the request opens it; anything else throws the error, and the
+    /// connection has failed (its events come with the next call).
+    #[wasm_bindgen(js_name = connectResponse)]
+    #[cfg_attr(wsengine_size, optimize(size))]
+    pub fn connect_response(&mut self, status: u16, headers: JsValue) -> Result<(), JsValue> {
+        self.inner.connect_response(status, &headers_in(&headers)?).map_err(|e| error(&e))
+    }
+
     /// The address of the report (u32 words; see the module docs).
     #[wasm_bindgen(getter, js_name = reportAddress)]
     pub fn report_address(&self) -> u32 {

@@ -139,6 +139,10 @@ fn properties(props: &JsValue, client: bool) -> Result<Vec<core::Property>, JsVa
                 "sendBufferSize" => core::Property::SendBufferSize(number()?),
                 "disableMasking" => core::Property::DisableMasking(flag()?),
                 "disableUtf8Verification" => core::Property::DisableUtf8Verification(flag()?),
+                // A Connection takes its profile from its constructor (clientConnect,
+                // acceptConnect): only a handle takes it as a property.
+                #[cfg(feature = "handle")]
+                "extendedConnect" => core::Property::ExtendedConnect(flag()?),
                 "randomSeed" => {
                     let bytes = value
                         .dyn_ref::<Uint8Array>()
