@@ -575,8 +575,10 @@ impl<B: AsRef<[u8]>> Connection<B> {
         Self::create(Role::Server, now, options, Start::Head)
     }
 
-    /// A connection whose upgrade was done elsewhere (an HTTP server, a proxy, an
-    /// HTTP/2 or HTTP/3 extended CONNECT): open at once; [`Event::Open`] comes first.
+    /// A connection whose upgrade was done elsewhere (an HTTP server, a proxy): open at
+    /// once; [`Event::Open`] comes first; no extension is in force. Over HTTP/2 or
+    /// HTTP/3, [`client_connect`](Self::client_connect) and
+    /// [`accept_connect`](Self::accept_connect) negotiate as the HTTP/1.1 handshake does.
     #[cfg_attr(wsengine_size, optimize(size))]
     pub fn from_upgraded(role: Role, now: Millis, options: Options) -> Result<Self> {
         let mut c = Self::create(role, now, options, Start::Upgraded)?;
