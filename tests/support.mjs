@@ -42,14 +42,27 @@ export async function listening(port) {
   throw new Error(`nothing listens on ${port}`);
 }
 
-/** Starts target/debug/wsengine-wt; resolves to { port, certHash, kill }. */
-export async function webTransportEcho() {
-  const wt = spawn(`${root}target/debug/wsengine-wt`, ['127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts target/debug/`name` on 127.0.0.1; resolves to the JSON of its first line, and `kill`. */
+async function loopbackServer(name) {
+  const child = spawn(`${root}target/debug/${name}`, ['127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const first = await new Promise((resolve, reject) => {
-    createInterface({ input: wt.stdout }).once('line', resolve);
-    wt.once('exit', (code) => reject(new Error(`wsengine-wt exited with ${code}`)));
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
   });
-  return { ...JSON.parse(first), kill: () => wt.kill() };
+  return { ...JSON.parse(first), kill: () => child.kill() };
+}
+
+/** Starts target/debug/wsengine-wt; resolves to { port, certHash, kill }. */
+export function webTransportEcho() {
+  return loopbackServer('wsengine-wt');
+}
+
+/**
+ * Starts target/debug/wsengine-https (HTTP/1.1 and HTTP/2 over TLS); resolves to { port,
+ * spki, cert, kill }: its key's SHA-256 and its certificate's DER, in base64.
+ */
+export function httpsEcho() {
+  return loopbackServer('wsengine-https');
 }
 
 /** Serves what `files(path)` maps a request path to (a file path, or null: 404). */

@@ -4,22 +4,16 @@
 // certificate is trusted for this browser only, by its key's hash on the command line.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
-import { launchChromium, root } from '../support.mjs';
+import { httpsEcho, launchChromium } from '../support.mjs';
 
 let server;
 let browser;
 let origin;
 
 before(async () => {
-  server = spawn(`${root}target/debug/wsengine-https`, ['127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const first = await new Promise((resolve, reject) => {
-    createInterface({ input: server.stdout }).once('line', resolve);
-    server.once('exit', (code) => reject(new Error(`wsengine-https exited with ${code}`)));
-  });
-  const { port, spki } = JSON.parse(first);
+  server = await httpsEcho();
+  const { port, spki } = server;
   origin = `https://localhost:${port}`;
   browser = await launchChromium([`--ignore-certificate-errors-spki-list=${spki}`]);
 });

@@ -6,12 +6,10 @@
 // Loopback only.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import http2 from 'node:http2';
-import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { Connection, Driver, WebSocketError } from 'wsengine/engine';
-import { root } from '../support.mjs';
+import { httpsEcho } from '../support.mjs';
 
 const now = () => performance.now();
 
@@ -95,12 +93,8 @@ let server;
 let rust;
 
 before(async () => {
-  server = spawn(`${root}target/debug/wsengine-https`, ['127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const first = await new Promise((resolve, reject) => {
-    createInterface({ input: server.stdout }).once('line', resolve);
-    server.once('exit', (code) => reject(new Error(`wsengine-https exited with ${code}`)));
-  });
-  const { port, cert } = JSON.parse(first);
+  server = await httpsEcho();
+  const { port, cert } = server;
   rust = { port, ca: `-----BEGIN CERTIFICATE-----\n${cert.match(/.{1,64}/g).join('\n')}\n-----END CERTIFICATE-----\n` };
 });
 
