@@ -547,11 +547,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
             return Err(Error::InvalidState { call: "connect_response", state: self.handle.state() });
         }
         self.answering = false;
-        let opened = if (200..300).contains(&status) {
-            self.client_response(headers)
-        } else {
-            Err(Error::UnexpectedStatus(status))
-        };
+        let opened = handshake::check_connect_status(status).and_then(|()| self.client_response(headers));
         if let Err(e) = &opened {
             self.fail(*e, None);
         }

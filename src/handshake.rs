@@ -189,9 +189,7 @@ pub(crate) fn check_client_response(
                     }
                     _ => return Err(Error::InvalidHeaderValue(":status")),
                 };
-                if !(200..300).contains(&code) {
-                    return Err(Error::UnexpectedStatus(code));
-                }
+                check_connect_status(code)?;
             }
         }
     }
@@ -229,6 +227,11 @@ pub(crate) fn check_client_response(
         }
     }
     Ok((ClientHandshakeOutcome { subprotocol, extensions }, agreed))
+}
+
+/// An extended CONNECT's response status: any 2xx accepts the WebSocket (RFC 8441 §5).
+pub(crate) fn check_connect_status(status: u16) -> Result<()> {
+    if (200..300).contains(&status) { Ok(()) } else { Err(Error::UnexpectedStatus(status)) }
 }
 
 /// Checks an upgrade request's line (RFC 6455 §4.2.1): the method is GET and the HTTP

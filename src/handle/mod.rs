@@ -162,7 +162,8 @@ struct InFrame {
 /// The handshake's memory, kept until the handshake ends.
 #[derive(Debug, Default)]
 struct HandshakeData {
-    key: String,
+    /// The client's key; none for an extended CONNECT, which has none.
+    key: Option<String>,
     subprotocols: Vec<String>,
     extensions: Vec<String>,
     headers: Vec<HttpHeader<'static>>,
@@ -497,7 +498,7 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
         let headers = handshake::client_request_headers(key.as_deref(), subprotocols, extensions, initial_headers)?;
         self.session.begin_client()?;
         let data = self.handshake.insert(Box::new(HandshakeData {
-            key: key.unwrap_or_default(),
+            key,
             subprotocols: subprotocols.iter().map(|s| (*s).to_owned()).collect(),
             extensions: extensions.iter().map(|s| (*s).to_owned()).collect(),
             headers,
@@ -517,9 +518,17 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// `E_PROTOCOL_EXTENSIONS_NOT_SUPPORTED`) and compression is then in force.
     pub fn end_client_handshake(&mut self, response_headers: &[HttpHeader<'_>]) -> Result<ClientHandshakeOutcome> {
         self.session.check_end_client()?;
-        let data = self.handshake.take().map(|d| *d).unwrap_or_default();
-        let key = (!self.config.extended_connect).then_some(data.key.as_str());
-        match handshake::check_client_response(key, &data.subprotocols, &data.extensions, response_headers) {
+        // Always there while ClientHandshaking; were it not, no accept key would match.
+        let data = self
+            .handshake
+            .take()
+            .map_or_else(|| HandshakeData { key: Some(String::new()), ..HandshakeData::default() }, |d| *d);
+        match handshake::check_client_response(
+            data.key.as_deref(),
+            &data.subprotocols,
+            &data.extensions,
+            response_headers,
+        ) {
             Ok((outcome, agreed)) => {
                 if let Some(agreed) = agreed {
                     self.enable_deflate(agreed);

@@ -14,9 +14,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 // The npm build (./dev, nightly) sets `--cfg wsengine_size`: the crate is built for speed
 // (the engine's hot path is inlined into its calls), and the functions marked
-// `optimize(size)`, which run once per connection or on errors, for size (0.4 KB gzipped
-// with ./dev's inliner threshold, 56,138 against 56,517 B; the echo rate unchanged:
-// bench/README.md).
+// `optimize(size)`, which run once per connection or on errors, for size (what each step
+// saved, with the echo rate unchanged: bench/README.md).
 #![cfg_attr(wsengine_size, feature(optimize_attribute))]
 
 use js_sys::{Array, Object, Reflect, Uint8Array};

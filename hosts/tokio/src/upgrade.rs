@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
@@ -77,8 +77,20 @@ pub fn upgrade<B, R: From<String>>(
 
 type Accepted = Result<(Connection<Bytes>, Vec<HttpHeader<'static>>), wsengine::Error>;
 
-fn header_fields<B>(request: &Request<B>) -> impl Iterator<Item = HttpHeader<'_>> {
-    request.headers().iter().map(|(name, value)| HttpHeader::new(name.as_str(), value.as_bytes()))
+/// An HTTP message's header fields as the engine takes them.
+fn fields_of(headers: &HeaderMap) -> impl Iterator<Item = HttpHeader<'_>> {
+    headers.iter().map(|(name, value)| HttpHeader::new(name.as_str(), value.as_bytes()))
+}
+
+/// Appends the engine's fields to an HTTP message's headers, but the pseudo-header
+/// fields, which the message carries as its method, URI or status. The engine made them
+/// (its own, and the options' headers it checked to be writable), so they are valid.
+fn put_fields(headers: &mut HeaderMap, fields: &[HttpHeader<'_>]) {
+    for field in fields.iter().filter(|f| !f.name.starts_with(b":")) {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(&field.name), HeaderValue::from_bytes(&field.value)) {
+            headers.append(name, value);
+        }
+    }
 }
 
 /// An HTTP/1.x upgrade request.
@@ -92,7 +104,7 @@ fn accept_upgrade<B>(request: &Request<B>, options: Options) -> Accepted {
             Version::HTTP_09 | Version::HTTP_10 => 0,
             _ => 1,
         },
-        headers: header_fields(request).collect(),
+        headers: fields_of(request.headers()).collect(),
     };
     Connection::accept_request(0, options, &head)
 }
@@ -115,20 +127,15 @@ fn accept_connect<B>(request: &Request<B>, options: Options) -> Accepted {
     fields.extend(uri.scheme_str().map(|s| HttpHeader::new(":scheme", s)));
     fields.extend(uri.authority().map(|a| HttpHeader::new(":authority", a.as_str())));
     fields.extend(uri.path_and_query().map(|p| HttpHeader::new(":path", p.as_str())));
-    fields.extend(header_fields(request));
+    fields.extend(fields_of(request.headers()));
     Connection::accept_connect(0, options, &fields)
 }
 
-/// A response with `fields`, which the engine made (so they are valid); the status is
-/// `status`, not a field (`:status`).
+/// A response with `status` and the engine's `fields`.
 fn respond<R: From<String>>(status: StatusCode, fields: &[HttpHeader<'_>], body: String) -> Response<R> {
     let mut response = Response::new(R::from(body));
     *response.status_mut() = status;
-    for field in fields.iter().filter(|f| !f.name.starts_with(b":")) {
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(&field.name), HeaderValue::from_bytes(&field.value)) {
-            response.headers_mut().append(name, value);
-        }
-    }
+    put_fields(response.headers_mut(), fields);
     response
 }
 
@@ -170,8 +177,7 @@ where
     let (mut conn, fields) = Connection::client_connect(0, options, &wsengine::ClientRequest::from_url(url)?)?;
     let request = connect_request(&fields)?;
     let mut response = sender.send_request(request).await.map_err(io_error)?;
-    let answer: Vec<HttpHeader<'_>> =
-        response.headers().iter().map(|(name, value)| HttpHeader::new(name.as_str(), value.as_bytes())).collect();
+    let answer: Vec<HttpHeader<'_>> = fields_of(response.headers()).collect();
     conn.connect_response(response.status().as_u16(), &answer)?;
     drop(answer);
     let upgraded = hyper::upgrade::on(&mut response).await.map_err(io_error)?;
@@ -194,11 +200,7 @@ fn connect_request<B: Default>(fields: &[HttpHeader<'_>]) -> Result<Request<B>, 
         .extension(hyper::ext::Protocol::from(pseudo(":protocol").as_str()))
         .body(B::default())
         .map_err(io_error)?;
-    for field in fields.iter().filter(|f| !f.name.starts_with(b":")) {
-        let name = HeaderName::from_bytes(&field.name).map_err(io_error)?;
-        let value = HeaderValue::from_bytes(&field.value).map_err(io_error)?;
-        request.headers_mut().append(name, value);
-    }
+    put_fields(request.headers_mut(), fields);
     Ok(request)
 }
 
