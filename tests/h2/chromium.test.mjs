@@ -81,6 +81,6 @@ test('a WebSocket from Chromium goes over HTTP/2 and echoes 0 B to 1 MiB, text a
 
   // The server took it as an extended CONNECT on an HTTP/2 stream, not an upgrade.
   const stats = await page.evaluate(async () => (await fetch('/stats')).json());
-  assert.deepEqual(stats, { http1: 0, http2: 1 });
+  assert.deepEqual(stats, { http1: 0, http2: 1, http3: 0 });
   await page.close();
 });

@@ -1,10 +1,12 @@
-//! `wsengine-https 127.0.0.1:0`: an example WebSocket server over TLS on loopback. One
-//! TCP port serves HTTP/1.1 and HTTP/2 (ALPN `h2`, `http/1.1`); `/echo` takes a
-//! WebSocket by an HTTP/1.1 upgrade or by an HTTP/2 extended CONNECT (RFC 8441, hyper's
-//! HTTP/2 with the connect protocol enabled) and echoes every message through the
-//! engine (subprotocol `chat.v2` when offered, permessage-deflate when offered).
-//! `/stats` counts the WebSockets taken over each HTTP version; `/` is a page to open
-//! first, so that a browser has an HTTP/2 connection to carry its WebSockets.
+//! `wsengine-https 127.0.0.1:0`: an example WebSocket server on loopback. One TCP port
+//! serves HTTP/1.1 and HTTP/2 over TLS (ALPN `h2`, `http/1.1`), and the UDP port of the
+//! same number HTTP/3 (QUIC, ALPN `h3`). `/echo` takes a WebSocket by an HTTP/1.1
+//! upgrade, an HTTP/2 extended CONNECT (RFC 8441, hyper's HTTP/2 with the connect
+//! protocol enabled) or an HTTP/3 one (RFC 9220, [`wsengine_https::h3`] on quiche) and
+//! echoes every message through the engine (subprotocol `chat.v2` when offered,
+//! permessage-deflate when offered). `/stats` counts the WebSockets taken over each HTTP
+//! version; `/` is a page to open first, so that a browser has an HTTP/2 connection to
+//! carry its WebSockets.
 //!
 //! Its certificate is self-signed (`localhost`, `127.0.0.1`, `::1`), made at start. The
 //! first line on stdout is `{"port":PORT,"spki":"...","cert":"..."}`: the base64 SHA-256
@@ -31,9 +33,11 @@ use rcgen::PublicKeyData;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio_rustls::TlsAcceptor;
+use wsengine_https::h3;
 use wsengine_tokio::wsengine::DeflateOptions;
+use wsengine_tokio::wsengine::HttpHeader;
 use wsengine_tokio::{Message, Options, WebSocketStream};
 
 /// The WebSockets taken, by HTTP version.
@@ -41,6 +45,7 @@ use wsengine_tokio::{Message, Options, WebSocketStream};
 struct Stats {
     http1: AtomicU64,
     http2: AtomicU64,
+    http3: AtomicU64,
 }
 
 #[tokio::main]
@@ -53,7 +58,8 @@ async fn main() -> Result<()> {
     let certified = rcgen::generate_simple_self_signed(names)?;
     let spki = BASE64.encode(Sha256::digest(certified.signing_key.subject_public_key_info()));
     let cert = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
+    let key_der = certified.signing_key.serialize_der();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der.clone()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -63,11 +69,13 @@ async fn main() -> Result<()> {
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = TlsAcceptor::from(Arc::new(tls));
 
-    let listener = TcpListener::bind(addr).await?;
+    let (listener, udp) = bind(addr).await?;
     let port = listener.local_addr()?.port();
+    let stats = Arc::new(Stats::default());
+    let h3 = h3::Server::bind(udp, &[&cert], &key_der)?;
+    tokio::spawn(serve_h3(h3, stats.clone()));
     println!("{{\"port\":{port},\"spki\":\"{spki}\",\"cert\":\"{}\"}}", BASE64.encode(&cert));
 
-    let stats = Arc::new(Stats::default());
     let app = Router::new()
         // GET for HTTP/1.1 upgrades, CONNECT for HTTP/2's.
         .route("/echo", any(websocket))
@@ -83,6 +91,41 @@ async fn main() -> Result<()> {
             http.http2().enable_connect_protocol();
             let _ = http.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(app)).await;
         });
+    }
+}
+
+/// A TCP listener and a UDP socket on the same port: `addr`'s, or (port 0) one free for
+/// both.
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, UdpSocket)> {
+    for _ in 0..16 {
+        let listener = TcpListener::bind(addr).await?;
+        let same = SocketAddr::new(addr.ip(), listener.local_addr()?.port());
+        match UdpSocket::bind(same).await {
+            Ok(udp) => return Ok((listener, udp)),
+            Err(e) if addr.port() != 0 => return Err(e.into()),
+            Err(_) => {}
+        }
+    }
+    bail!("no port free for both TCP and UDP on {}", addr.ip())
+}
+
+/// HTTP/3: `/echo` takes a WebSocket by an extended CONNECT (RFC 9220), `/stats` as over
+/// TCP.
+async fn serve_h3(mut server: h3::Server, stats: Arc<Stats>) {
+    while let Some(request) = server.accept().await {
+        match request.field(":path") {
+            Some(b"/echo") => {
+                if let Ok(ws) = h3::accept_websocket(request, options()) {
+                    stats.http3.fetch_add(1, Ordering::Relaxed);
+                    tokio::spawn(echo(ws));
+                }
+            }
+            Some(b"/stats") => {
+                let json = [HttpHeader::new("content-type", "application/json")];
+                request.respond_with(200, &json, count(State(stats.clone())).await.as_bytes());
+            }
+            _ => request.respond_with(404, &[], b"not found"),
+        }
     }
 }
 
@@ -118,6 +161,6 @@ async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut ws: WebSocketStream<S>) {
 }
 
 async fn count(State(stats): State<Arc<Stats>>) -> String {
-    let (http1, http2) = (stats.http1.load(Ordering::Relaxed), stats.http2.load(Ordering::Relaxed));
-    format!("{{\"http1\":{http1},\"http2\":{http2}}}")
+    let [http1, http2, http3] = [&stats.http1, &stats.http2, &stats.http3].map(|n| n.load(Ordering::Relaxed));
+    format!("{{\"http1\":{http1},\"http2\":{http2},\"http3\":{http3}}}")
 }

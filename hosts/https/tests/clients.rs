@@ -1,6 +1,7 @@
 //! Rust clients against wsengine-https: several WebSockets multiplexed on one HTTP/2
 //! connection (`wsengine_tokio::connect_h2`, extended CONNECT), one over an HTTP/1.1
-//! upgrade on the same port, and extended CONNECTs the server refuses.
+//! upgrade on the same port, several on one HTTP/3 connection (`wsengine_https::h3`, on
+//! the UDP port of the same number), and extended CONNECTs the server refuses.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -14,11 +15,12 @@ use hyper::client::conn::http2::SendRequest;
 use hyper::{Method, Request, StatusCode, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
-use wsengine_tokio::wsengine::DeflateOptions;
+use wsengine_https::h3;
+use wsengine_tokio::wsengine::{DeflateOptions, HttpHeader};
 use wsengine_tokio::{CloseFrame, CloseStatus, Message, Options, WebSocketStream};
 
 /// The server, killed when dropped.
@@ -135,12 +137,12 @@ async fn websockets_multiplexed_on_one_http2_connection_and_one_over_http1() {
     for task in tasks {
         task.await.unwrap();
     }
-    assert_eq!(stats(&mut sender, server.port).await, serde_json::json!({ "http1": 0, "http2": 4 }));
+    assert_eq!(stats(&mut sender, server.port).await, serde_json::json!({ "http1": 0, "http2": 4, "http3": 0 }));
 
     // HTTP/1.1 on the same port: the upgrade, through the same engine.
     let ws = WebSocketStream::client(tls(&server, b"http/1.1").await, &url, options()).await.unwrap();
     exchange(ws, 9).await;
-    assert_eq!(stats(&mut sender, server.port).await, serde_json::json!({ "http1": 1, "http2": 4 }));
+    assert_eq!(stats(&mut sender, server.port).await, serde_json::json!({ "http1": 1, "http2": 4, "http3": 0 }));
 }
 
 #[tokio::test]
@@ -177,4 +179,102 @@ async fn a_bad_extended_connect_is_refused_with_its_status_and_the_client_fails(
         }
         other => panic!("{:?}", other.map(|_| ())),
     }
+}
+
+/// An HTTP/3 connection to the server (UDP, the TCP port's number), trusting its
+/// certificate.
+async fn h3(server: &Server) -> h3::Client {
+    h3::Client::connect(([127, 0, 0, 1], server.port).into(), "localhost", &[server.cert.as_ref()]).await.unwrap()
+}
+
+/// A request over HTTP/3 with `fields` after the pseudo-header fields of `method` on
+/// `path`, our side ended: the status, the fields and the whole body.
+async fn h3_request(
+    client: &h3::Client,
+    port: u16,
+    method: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, String) {
+    let authority = format!("localhost:{port}");
+    let mut request = vec![HttpHeader::new(":method", method)];
+    if method == "CONNECT" {
+        request.push(HttpHeader::new(":protocol", "websocket"));
+    }
+    request.extend([
+        HttpHeader::new(":scheme", "https"),
+        HttpHeader::new(":authority", &authority),
+        HttpHeader::new(":path", path),
+    ]);
+    request.extend(fields.iter().map(|(name, value)| HttpHeader::new(*name, *value)));
+    let mut response = client.request(&request).await.unwrap();
+    let named = response
+        .fields()
+        .iter()
+        .map(|f| (String::from_utf8_lossy(&f.name).into_owned(), String::from_utf8_lossy(&f.value).into_owned()))
+        .collect();
+    response.stream.shutdown().await.unwrap();
+    let mut body = String::new();
+    response.stream.read_to_string(&mut body).await.unwrap();
+    (response.status, named, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockets_multiplexed_on_one_http3_connection() {
+    let server = server();
+    let client = h3(&server).await;
+    let url = format!("wss://localhost:{}/echo", server.port);
+    // Four WebSockets at once, each on its own request stream of the one QUIC connection.
+    let mut tasks = Vec::new();
+    for tag in 0..4u8 {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let ws = h3::connect_websocket(&client, &url, options()).await.unwrap();
+            exchange(ws, tag).await;
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let (status, _, body) = h3_request(&client, server.port, "GET", "/stats", &[]).await;
+    assert_eq!(status, 200);
+    let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(stats, serde_json::json!({ "http1": 0, "http2": 0, "http3": 4 }));
+}
+
+#[tokio::test]
+async fn a_bad_extended_connect_over_http3_is_refused_with_its_status_and_the_client_fails() {
+    let server = server();
+    let client = h3(&server).await;
+    let port = server.port;
+    let (status, fields, _) = h3_request(&client, port, "CONNECT", "/echo", &[("sec-websocket-version", "8")]).await;
+    assert_eq!(status, 426);
+    assert!(fields.contains(&("sec-websocket-version".into(), "13".into())), "{fields:?}");
+    // HTTP/3 carries no connection-specific field, not even the refusal's `Connection`.
+    assert!(fields.iter().all(|(name, _)| name != "connection"), "{fields:?}");
+    let key = [("sec-websocket-version", "13"), ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")];
+    let (status, _, body) = h3_request(&client, port, "CONNECT", "/echo", &key).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("Sec-WebSocket-Key"), "{body}");
+    // No :protocol: a plain CONNECT, which the engine refuses.
+    let (status, _, body) = h3_request(&client, port, "GET", "/echo", &[("sec-websocket-version", "13")]).await;
+    assert_eq!(status, 400, "{body}");
+
+    // A path with no WebSocket behind it: the client fails on the status.
+    let wrong = format!("wss://localhost:{port}/nothing");
+    match h3::connect_websocket(&client, &wrong, options()).await {
+        Err(wsengine_tokio::Error::WebSocket(e)) => {
+            assert!(matches!(e, wsengine_tokio::wsengine::Error::UnexpectedStatus(404)), "{e}");
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // The server's certificate is checked: untrusted, or for another name, no connection.
+    let addr = ([127, 0, 0, 1], port).into();
+    let untrusted = h3::Client::connect(addr, "localhost", &[]).await.err().expect("an untrusted certificate fails");
+    assert_eq!(untrusted.kind(), std::io::ErrorKind::ConnectionAborted, "{untrusted}");
+    assert!(h3::Client::connect(addr, "example.com", &[server.cert.as_ref()]).await.is_err());
+
+    // The connection carried them all and still opens WebSockets.
+    let ws = h3::connect_websocket(&client, &format!("wss://localhost:{port}/echo"), options()).await.unwrap();
+    exchange(ws, 1).await;
 }

@@ -158,8 +158,12 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(io: S) -> Result<WebSocke
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
-    /// The stream of `conn` over `io`; `conn`'s time 0 is `epoch`.
-    pub(crate) fn new(io: S, conn: Connection<Bytes>, epoch: Instant) -> Self {
+    /// The stream of `conn` over `io`, a connection whose opening handshake the host
+    /// carried over another protocol: an HTTP/3 extended CONNECT (RFC 9220) made by
+    /// [`Connection::client_connect`] and [`Connection::connect_response`], or answered
+    /// by [`Connection::accept_connect`]. `epoch` is the instant of `conn`'s time 0 (the
+    /// `now` it was made with counts milliseconds since).
+    pub fn from_connection(io: S, conn: Connection<Bytes>, epoch: Instant) -> Self {
         let verified = conn.verifies_utf8();
         Self {
             io,
@@ -181,7 +185,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     pub async fn accept_with(io: S, options: Options) -> Result<Self, Error> {
         let options = Options { defer_accept: false, ..options };
         let epoch = Instant::now();
-        let mut ws = Self::new(io, Connection::server(0, options)?, epoch);
+        let mut ws = Self::from_connection(io, Connection::server(0, options)?, epoch);
         // No request is indicated without defer_accept.
         ws.handshake(|_| None).await?;
         Ok(ws)
@@ -196,7 +200,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     ) -> Result<Self, Error> {
         let options = Options { defer_accept: true, ..options };
         let epoch = Instant::now();
-        let mut ws = Self::new(io, Connection::server(0, options)?, epoch);
+        let mut ws = Self::from_connection(io, Connection::server(0, options)?, epoch);
         let mut callback = Some(callback);
         ws.handshake(move |request| callback.take().map(|c| c(request))).await?;
         Ok(ws)
@@ -210,7 +214,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     async fn client_request(io: S, request: &ClientRequest, options: Options) -> Result<Self, Error> {
         let epoch = Instant::now();
-        let mut ws = Self::new(io, Connection::client(0, options, request)?, epoch);
+        let mut ws = Self::from_connection(io, Connection::client(0, options, request)?, epoch);
         ws.handshake(|_| None).await?;
         Ok(ws)
     }
@@ -220,7 +224,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// [`upgrade`](crate::upgrade) (feature `hyper`), which negotiates.
     pub fn from_upgraded(io: S, role: Role, options: Options) -> Result<Self, Error> {
         let epoch = Instant::now();
-        Ok(Self::new(io, Connection::from_upgraded(role, 0, options)?, epoch))
+        Ok(Self::from_connection(io, Connection::from_upgraded(role, 0, options)?, epoch))
     }
 
     /// Drives the opening handshake until the connection is open; a failure is

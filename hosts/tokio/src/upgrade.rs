@@ -146,7 +146,7 @@ impl Future for Upgrade {
         let upgraded = ready!(Pin::new(&mut self.on).poll(cx))
             .map_err(|e| Error::Io(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, e)))?;
         let conn = self.conn.take().ok_or(Error::Closed)?;
-        Poll::Ready(Ok(WebSocketStream::new(TokioIo::new(upgraded), conn, self.epoch)))
+        Poll::Ready(Ok(WebSocketStream::from_connection(TokioIo::new(upgraded), conn, self.epoch)))
     }
 }
 
@@ -181,7 +181,7 @@ where
     conn.connect_response(response.status().as_u16(), &answer)?;
     drop(answer);
     let upgraded = hyper::upgrade::on(&mut response).await.map_err(io_error)?;
-    Ok(WebSocketStream::new(TokioIo::new(upgraded), conn, epoch))
+    Ok(WebSocketStream::from_connection(TokioIo::new(upgraded), conn, epoch))
 }
 
 /// The engine's extended CONNECT fields as a hyper request: the pseudo-header fields
