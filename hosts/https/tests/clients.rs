@@ -274,6 +274,21 @@ async fn a_bad_extended_connect_over_http3_is_refused_with_its_status_and_the_cl
     assert_eq!(untrusted.kind(), std::io::ErrorKind::ConnectionAborted, "{untrusted}");
     assert!(h3::Client::connect(addr, "example.com", &[server.cert.as_ref()]).await.is_err());
 
+    // Datagrams that are no QUIC (or a long header claiming an unknown version) are
+    // dropped or answered with a version negotiation; the server goes on.
+    let junk = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut initial = vec![0xc0, 0x0a, 0x0a, 0x0a, 0x0a, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0];
+    initial.resize(1200, 0);
+    for datagram in [&b""[..], b"\x40", &[0xff; 1500], &initial] {
+        junk.send_to(datagram, addr).await.unwrap();
+    }
+    let mut answer = [0; 1500];
+    let (n, _) = tokio::time::timeout(std::time::Duration::from_secs(5), junk.recv_from(&mut answer))
+        .await
+        .expect("a version negotiation")
+        .unwrap();
+    assert_eq!(&answer[1..5], &[0, 0, 0, 0], "version 0: a version negotiation packet ({n} bytes)");
+
     // The connection carried them all and still opens WebSockets.
     let ws = h3::connect_websocket(&client, &format!("wss://localhost:{port}/echo"), options()).await.unwrap();
     exchange(ws, 1).await;
