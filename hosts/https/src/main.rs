@@ -48,6 +48,14 @@ struct Stats {
     http3: AtomicU64,
 }
 
+impl Stats {
+    /// `/stats`: `{"http1":N,"http2":N,"http3":N}`.
+    fn json(&self) -> String {
+        let [http1, http2, http3] = [&self.http1, &self.http2, &self.http3].map(|n| n.load(Ordering::Relaxed));
+        format!("{{\"http1\":{http1},\"http2\":{http2},\"http3\":{http3}}}")
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let addr: SocketAddr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into()).parse()?;
@@ -79,7 +87,7 @@ async fn main() -> Result<()> {
     let app = Router::new()
         // GET for HTTP/1.1 upgrades, CONNECT for HTTP/2's.
         .route("/echo", any(websocket))
-        .route("/stats", get(count))
+        .route("/stats", get(|State(stats): State<Arc<Stats>>| async move { stats.json() }))
         .route("/", get(|| async { Html("<!doctype html><title>wsengine-https</title><p>wsengine over TLS") }))
         .with_state(stats);
     loop {
@@ -122,7 +130,7 @@ async fn serve_h3(mut server: h3::Server, stats: Arc<Stats>) {
             }
             Some(b"/stats") => {
                 let json = [HttpHeader::new("content-type", "application/json")];
-                request.respond_with(200, &json, count(State(stats.clone())).await.as_bytes());
+                request.respond_with(200, &json, stats.json().as_bytes());
             }
             _ => request.respond_with(404, &[], b"not found"),
         }
@@ -158,9 +166,4 @@ async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut ws: WebSocketStream<S>) {
             return;
         }
     }
-}
-
-async fn count(State(stats): State<Arc<Stats>>) -> String {
-    let [http1, http2, http3] = [&stats.http1, &stats.http2, &stats.http3].map(|n| n.load(Ordering::Relaxed));
-    format!("{{\"http1\":{http1},\"http2\":{http2},\"http3\":{http3}}}")
 }
