@@ -20,6 +20,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -70,6 +71,8 @@ struct Shared {
     state: Mutex<StreamState>,
     /// Wakes the endpoint's task: there is something to send, or room to receive.
     driver: Arc<Notify>,
+    /// Its connection's [`Conn::woken`]: which connection the wake-up is for.
+    woken: Arc<AtomicBool>,
 }
 
 #[derive(Default)]
@@ -127,8 +130,14 @@ impl StreamState {
 }
 
 impl Shared {
-    fn new(driver: Arc<Notify>) -> Arc<Self> {
-        Arc::new(Self { state: Mutex::new(StreamState::default()), driver })
+    fn new(driver: &Arc<Notify>, woken: &Arc<AtomicBool>) -> Arc<Self> {
+        Arc::new(Self { state: Mutex::new(StreamState::default()), driver: driver.clone(), woken: woken.clone() })
+    }
+
+    /// Has the endpoint's task service this stream's connection.
+    fn wake_driver(&self) {
+        self.woken.store(true, Ordering::Release);
+        self.driver.notify_one();
     }
 
     fn lock(&self) -> MutexGuard<'_, StreamState> {
@@ -145,7 +154,7 @@ impl AsyncRead for Stream {
             buf.put_slice(&s.inbound[..n]);
             s.inbound.advance(n);
             if s.unread {
-                self.shared.driver.notify_one();
+                self.shared.wake_driver();
             }
             return Poll::Ready(Ok(()));
         }
@@ -176,7 +185,7 @@ impl AsyncWrite for Stream {
         }
         let n = room.min(data.len());
         s.outbound.extend_from_slice(&data[..n]);
-        self.shared.driver.notify_one();
+        self.shared.wake_driver();
         Poll::Ready(Ok(n))
     }
 
@@ -204,7 +213,7 @@ impl AsyncWrite for Stream {
         }
         if !s.finish {
             s.finish = true;
-            self.shared.driver.notify_one();
+            self.shared.wake_driver();
         }
         s.writer = Some(cx.waker().clone());
         Poll::Pending
@@ -214,7 +223,7 @@ impl AsyncWrite for Stream {
 impl Drop for Stream {
     fn drop(&mut self) {
         self.shared.lock().dropped = true;
-        self.shared.driver.notify_one();
+        self.shared.wake_driver();
     }
 }
 
@@ -244,7 +253,7 @@ impl Request {
         let mut s = self.stream.shared.lock();
         s.head = Some(head);
         drop(s);
-        self.stream.shared.driver.notify_one();
+        self.stream.shared.wake_driver();
         self.stream
     }
 
@@ -497,11 +506,24 @@ struct Conn {
     awaiting: HashMap<u64, oneshot::Sender<io::Result<Response>>>,
     /// A client's connect, told once the server's settings came.
     ready: Option<oneshot::Sender<io::Result<()>>>,
+    /// To service on the next turn: a packet came, a timer fired, a request was queued.
+    due: bool,
+    /// Set by its streams when they have something to send or room to receive.
+    woken: Arc<AtomicBool>,
 }
 
 impl Conn {
     fn new(quic: quiche::Connection) -> Self {
-        Self { quic, h3: None, streams: HashMap::new(), queued: VecDeque::new(), awaiting: HashMap::new(), ready: None }
+        Self {
+            quic,
+            h3: None,
+            streams: HashMap::new(),
+            queued: VecDeque::new(),
+            awaiting: HashMap::new(),
+            ready: None,
+            due: true,
+            woken: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     /// Why the connection ended, for the streams and requests it leaves.
@@ -549,8 +571,8 @@ impl Endpoint {
     }
 
     /// The endpoint's loop: packets in, timers, streams' and requests' wake-ups; then
-    /// every connection serviced and its packets sent. A client's ends with its
-    /// connection; a server's when its socket fails or nobody accepts.
+    /// the connections they concern serviced and their packets sent. A client's ends
+    /// with its connection; a server's when its socket fails or nobody accepts.
     async fn run(mut self, mut opens: Option<mpsc::UnboundedReceiver<Open>>) {
         let mut buf = vec![0; 65_535];
         let mut out = vec![0; MAX_DATAGRAM];
@@ -558,6 +580,10 @@ impl Endpoint {
             let client_gone = self.server.is_none() && opens.is_none();
             let accepted = self.server.as_ref().map(|s| s.accepted.clone());
             for conn in self.conns.values_mut() {
+                // `|`, not `||`: both flags are taken.
+                if !(std::mem::take(&mut conn.due) | conn.woken.swap(false, Ordering::AcqRel) | client_gone) {
+                    continue;
+                }
                 service(conn, &self.h3_config, accepted.as_ref(), &self.notify);
                 if client_gone && conn.streams.is_empty() && conn.awaiting.is_empty() && !conn.quic.is_closed() {
                     let _ = conn.quic.close(true, H3_NO_ERROR, b"");
@@ -592,15 +618,19 @@ impl Endpoint {
                     Err(_) => break,
                 },
                 () = sleep, if timeout.is_some() => {
-                    for conn in self.conns.values_mut() {
+                    for conn in self.conns.values_mut().filter(|c| c.quic.timeout().is_some_and(|t| t.is_zero())) {
                         conn.quic.on_timeout();
+                        conn.due = true;
                     }
                 }
                 () = self.notify.notified() => {}
                 open = async { opens.as_mut()?.recv().await }, if opens.is_some() => match open {
                     // A client's endpoint has its one connection.
                     Some(open) => match self.conns.values_mut().next() {
-                        Some(conn) => conn.queued.push_back(open),
+                        Some(conn) => {
+                            conn.queued.push_back(open);
+                            conn.due = true;
+                        }
                         None => { let _ = open.reply.send(Err(gone())); }
                     },
                     None => opens = None,
@@ -638,6 +668,7 @@ impl Endpoint {
         }
         if let Some(conn) = self.conns.get_mut(&id) {
             let _ = conn.quic.recv(packet, info);
+            conn.due = true;
         }
     }
 }
@@ -669,6 +700,7 @@ fn service(conn: &mut Conn, h3_config: &h3::Config, accepted: Option<&mpsc::Send
         }
     }
     let Some(h3) = conn.h3.as_mut() else { return };
+    let woken = conn.woken.clone();
     loop {
         match h3.poll(&mut conn.quic) {
             Ok((id, h3::Event::Headers { list, .. })) => {
@@ -683,7 +715,7 @@ fn service(conn: &mut Conn, h3_config: &h3::Config, accepted: Option<&mpsc::Send
                             conn.awaiting.insert(id, reply);
                         }
                         Some(status) => {
-                            let shared = Shared::new(notify.clone());
+                            let shared = Shared::new(notify, &woken);
                             conn.streams.insert(id, shared.clone());
                             let fields = list.into_iter().filter(|f| f.name() != b":status").collect();
                             let _ = reply.send(Ok(Response { status, fields, stream: Stream { shared } }));
@@ -696,7 +728,7 @@ fn service(conn: &mut Conn, h3_config: &h3::Config, accepted: Option<&mpsc::Send
                         }
                     }
                 } else if let Some(accepted) = accepted.filter(|_| !conn.streams.contains_key(&id)) {
-                    let shared = Shared::new(notify.clone());
+                    let shared = Shared::new(notify, &woken);
                     let request = Request { fields: list, stream: Stream { shared: shared.clone() } };
                     if accepted.try_send(request).is_ok() {
                         conn.streams.insert(id, shared);
