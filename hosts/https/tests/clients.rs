@@ -256,7 +256,7 @@ async fn a_bad_extended_connect_over_http3_is_refused_with_its_status_and_the_cl
     let (status, _, body) = h3_request(&client, port, "CONNECT", "/echo", &key).await;
     assert_eq!(status, 400);
     assert!(body.contains("Sec-WebSocket-Key"), "{body}");
-    // No :protocol: a plain CONNECT, which the engine refuses.
+    // A GET, no `:protocol`: no extended CONNECT, which the engine refuses.
     let (status, _, body) = h3_request(&client, port, "GET", "/echo", &[("sec-websocket-version", "13")]).await;
     assert_eq!(status, 400, "{body}");
 

@@ -22,6 +22,7 @@ use super::{
     Open, Request, Response, SOCKET_BUFFER, STREAM_BUFFER, Stream, gone,
 };
 
+/// Asks for socket buffers of [`SOCKET_BUFFER`] (the kernel may grant less:
 /// `net.core.rmem_max`): a task that falls behind must not lose datagrams to a full
 /// queue, which QUIC would take for congestion.
 pub(super) fn enlarge_buffers(socket: &UdpSocket) {
@@ -166,13 +167,13 @@ impl Endpoint {
         let mut out = vec![0; MAX_DATAGRAM];
         loop {
             let client_gone = self.server.is_none() && opens.is_none();
-            let accepted = self.server.as_ref().map(|s| s.accepted.clone());
+            let accepted = self.server.as_ref().map(|s| &s.accepted);
             for conn in self.conns.values_mut() {
                 // `|`, not `||`: both flags are taken.
                 if !(std::mem::take(&mut conn.due) | conn.woken.swap(false, Ordering::AcqRel) | client_gone) {
                     continue;
                 }
-                service(conn, &self.h3_config, accepted.as_ref(), &self.notify);
+                service(conn, &self.h3_config, accepted, &self.notify);
                 if client_gone && conn.streams.is_empty() && conn.awaiting.is_empty() && !conn.quic.is_closed() {
                     let _ = conn.quic.close(true, H3_NO_ERROR, b"");
                 }

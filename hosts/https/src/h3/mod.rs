@@ -69,7 +69,7 @@ pub struct Request {
 impl Request {
     /// The request's header fields as the engine takes them.
     pub fn fields(&self) -> Vec<HttpHeader<'_>> {
-        self.fields.iter().map(|f| HttpHeader::new(f.name(), f.value())).collect()
+        engine_fields(&self.fields)
     }
 
     /// The value of the first field named `name` (lower case, as HTTP/3 sends them).
@@ -96,6 +96,11 @@ impl Request {
         s.outbound.extend_from_slice(body);
         s.finish = true;
     }
+}
+
+/// Received fields as the engine takes them (borrowed, no copy of their bytes).
+fn engine_fields(fields: &[h3::Header]) -> Vec<HttpHeader<'_>> {
+    fields.iter().map(|f| HttpHeader::new(f.name(), f.value())).collect()
 }
 
 /// The fields HTTP/3 carries: lower-case names, without the pseudo-header fields a
@@ -157,7 +162,7 @@ pub struct Response {
 impl Response {
     /// The response's header fields (without `:status`) as the engine takes them.
     pub fn fields(&self) -> Vec<HttpHeader<'_>> {
-        self.fields.iter().map(|f| HttpHeader::new(f.name(), f.value())).collect()
+        engine_fields(&self.fields)
     }
 }
 

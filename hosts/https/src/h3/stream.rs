@@ -194,7 +194,9 @@ pub(super) fn move_bytes(h3: &mut h3::Connection, quic: &mut quiche::Connection,
             let _ = quic.stream_shutdown(id, Shutdown::Read, code);
             s.eof = true;
         }
-        if !(s.finish && !s.finished && s.failed.is_none()) {
+        // `Request::respond_with`: the body and its FIN still to go, then the stream ends.
+        let sending = s.finish && !s.finished && s.failed.is_none();
+        if !sending {
             if !s.finished {
                 let _ = quic.stream_shutdown(id, Shutdown::Write, H3_REQUEST_CANCELLED);
             }
