@@ -1450,6 +1450,10 @@ struct Pair {
     sides: [Side; 2],
     /// Bytes of `sides[i].written` delivered to (or lost on the way to) the other.
     delivered: [usize; 2],
+    /// The most bytes of `sides[i]`'s wire tried in one feed: twice what the peer last
+    /// took after refusing more (odd reads are copied to hand over, so trying the whole
+    /// wire every round would make long transfers to a small input limit quadratic).
+    step: [usize; 2],
     /// `sides[i]` closed its transport (after `Closed`, its output written).
     hung_up: [bool; 2],
     /// A transport failed under a live connection (`PairOp::Eof`).
@@ -1472,6 +1476,7 @@ impl Pair {
         let start = self.delivered[i];
         let peer_gone = self.hung_up[1 - i];
         let hung_up = self.hung_up[i];
+        let step = self.step[i];
         let (from, to) = self.both(i);
         let wire = &from.written[start..];
         if wire.is_empty() {
@@ -1487,6 +1492,7 @@ impl Pair {
             self.delivered[i] += k;
             return true;
         }
+        let k = k.min(step);
         let taken = if to.feed(&wire[..k], now) {
             k
         } else {
@@ -1504,6 +1510,7 @@ impl Pair {
                 }
             }
         };
+        self.step[i] = if taken < k { (2 * taken).max(1) } else { step.saturating_mul(2) };
         self.delivered[i] += taken;
         taken > 0
     }
@@ -1564,6 +1571,7 @@ fn pair(ccfg: &Cfg, scfg: &Cfg, opening: u8, ops: &[PairOp]) {
     let mut p = Pair {
         sides: [Side::new(c, ccfg, Role::Client, upgraded), Side::new(s, scfg, Role::Server, upgraded)],
         delivered: [0; 2],
+        step: [usize::MAX; 2],
         hung_up: [false; 2],
         truncated: false,
     };
