@@ -2,11 +2,11 @@
 //! many), their HTTP/3 events, and the streams' bytes.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use boring::ssl::SslContextBuilder;
 use quiche::h3::{self, NameValue};
@@ -15,6 +15,8 @@ use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 use tokio::net::UdpSocket;
 use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::time::{DelayQueue, delay_queue};
 
 use super::stream::{Shared, move_bytes};
 use super::{
@@ -72,7 +74,8 @@ pub(super) struct Listening {
 }
 
 /// One UDP socket's QUIC connections (a client's one, or a server's many) and their
-/// task.
+/// task. A turn of the task services only the connections something happened to (a
+/// packet, a timer, a request, a stream), whatever their number.
 pub(super) struct Endpoint {
     pub(super) socket: UdpSocket,
     pub(super) local: SocketAddr,
@@ -81,7 +84,42 @@ pub(super) struct Endpoint {
     pub(super) conns: HashMap<Vec<u8>, Conn>,
     pub(super) server: Option<Listening>,
     pub(super) h3_config: h3::Config,
-    pub(super) notify: Arc<Notify>,
+    /// The connections to service, and the task's wake-up.
+    wakes: Arc<Wakes>,
+    /// Each connection's next QUIC deadline (`Conn::timer`).
+    timers: DelayQueue<Vec<u8>>,
+}
+
+/// What wakes the endpoint's task, and for which connections.
+#[derive(Default)]
+pub(super) struct Wakes {
+    notify: Notify,
+    /// The ids of the connections to service on the next turn, each once.
+    queued: Mutex<Vec<Vec<u8>>>,
+}
+
+/// A connection's place in its endpoint's [`Wakes`], shared with its streams.
+pub(super) struct ConnWake {
+    id: Vec<u8>,
+    /// In `Wakes::queued`: the endpoint clears it as it services the connection.
+    queued: AtomicBool,
+    wakes: Arc<Wakes>,
+}
+
+impl ConnWake {
+    /// Has the next turn service the connection (called on the endpoint's task).
+    fn queue(&self) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            self.wakes.queued.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(self.id.clone());
+        }
+    }
+
+    /// Has the endpoint's task, asleep or not, service the connection (called by its
+    /// streams: something to send, or room to receive).
+    pub(super) fn wake(&self) {
+        self.queue();
+        self.wakes.notify.notify_one();
+    }
 }
 
 /// One QUIC connection and its HTTP/3 streams.
@@ -95,26 +133,13 @@ pub(super) struct Conn {
     pub(super) awaiting: HashMap<u64, oneshot::Sender<io::Result<Response>>>,
     /// A client's connect, told once the server's settings came.
     pub(super) ready: Option<oneshot::Sender<io::Result<()>>>,
-    /// To service on the next turn: a packet came, a timer fired, a request was queued.
-    pub(super) due: bool,
-    /// Set by its streams when they have something to send or room to receive.
-    pub(super) woken: Arc<AtomicBool>,
+    /// Queues it for the task's next turn (shared with its streams).
+    pub(super) wake: Arc<ConnWake>,
+    /// Its entry in `Endpoint::timers`, and the deadline it is at.
+    timer: Option<(delay_queue::Key, Instant)>,
 }
 
 impl Conn {
-    pub(super) fn new(quic: quiche::Connection) -> Self {
-        Self {
-            quic,
-            h3: None,
-            streams: HashMap::new(),
-            queued: VecDeque::new(),
-            awaiting: HashMap::new(),
-            ready: None,
-            due: true,
-            woken: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
     /// Why the connection ended, for the streams and requests it leaves.
     pub(super) fn end_reason(&self) -> String {
         match (self.quic.peer_error(), self.quic.local_error()) {
@@ -156,7 +181,33 @@ impl Endpoint {
         let mut h3_config = h3::Config::new().map_err(io::Error::other)?;
         h3_config.enable_extended_connect(true);
         h3_config.set_max_field_section_size(16 * 1024);
-        Ok(Self { socket, local, conns: HashMap::new(), server, h3_config, notify: Arc::new(Notify::new()) })
+        Ok(Self {
+            socket,
+            local,
+            conns: HashMap::new(),
+            server,
+            h3_config,
+            wakes: Arc::default(),
+            timers: DelayQueue::new(),
+        })
+    }
+
+    /// Adds a connection whose id (the one we gave) is `id`; it is serviced on the next
+    /// turn.
+    pub(super) fn add(&mut self, id: Vec<u8>, quic: quiche::Connection) -> &mut Conn {
+        let wake = Arc::new(ConnWake { id: id.clone(), queued: AtomicBool::new(false), wakes: self.wakes.clone() });
+        wake.queue();
+        let conn = Conn {
+            quic,
+            h3: None,
+            streams: HashMap::new(),
+            queued: VecDeque::new(),
+            awaiting: HashMap::new(),
+            ready: None,
+            wake,
+            timer: None,
+        };
+        self.conns.entry(id).insert_entry(conn).into_mut()
     }
 
     /// The endpoint's loop: packets in, timers, streams' and requests' wake-ups; then
@@ -166,33 +217,54 @@ impl Endpoint {
         let mut buf = vec![0; 65_535];
         let mut out = vec![0; MAX_DATAGRAM];
         loop {
+            // The client's one connection closes once the client is dropped and its
+            // streams are done.
             let client_gone = self.server.is_none() && opens.is_none();
+            if client_gone {
+                self.conns.values().for_each(|conn| conn.wake.queue());
+            }
             let accepted = self.server.as_ref().map(|s| &s.accepted);
-            for conn in self.conns.values_mut() {
-                // `|`, not `||`: both flags are taken.
-                if !(std::mem::take(&mut conn.due) | conn.woken.swap(false, Ordering::AcqRel) | client_gone) {
-                    continue;
-                }
-                service(conn, &self.h3_config, accepted, &self.notify);
+            let due = std::mem::take(&mut *self.wakes.queued.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            for id in due {
+                let Some(conn) = self.conns.get_mut(&id) else { continue };
+                // From here on, a wake-up has it serviced again.
+                conn.wake.queued.store(false, Ordering::Release);
+                service(conn, &self.h3_config, accepted);
                 if client_gone && conn.streams.is_empty() && conn.awaiting.is_empty() && !conn.quic.is_closed() {
                     let _ = conn.quic.close(true, H3_NO_ERROR, b"");
                 }
                 flush(conn, &self.socket, &mut out).await;
-            }
-            self.conns.retain(|_, conn| {
-                if conn.quic.is_closed() {
-                    conn.fail_all();
+                // Only what the task does to a connection changes its deadline or closes
+                // it, and the task services a connection after each such change.
+                let deadline = conn.quic.timeout_instant().map(Instant::from_std);
+                match (conn.timer, deadline) {
+                    _ if conn.quic.is_closed() => {
+                        conn.fail_all();
+                        if let Some((key, _)) = conn.timer {
+                            self.timers.remove(&key);
+                        }
+                        self.conns.remove(&id);
+                    }
+                    (Some((_, at)), Some(deadline)) if at == deadline => {}
+                    (Some((key, _)), Some(deadline)) => {
+                        self.timers.reset_at(&key, deadline);
+                        conn.timer = Some((key, deadline));
+                    }
+                    (None, Some(deadline)) => conn.timer = Some((self.timers.insert_at(id, deadline), deadline)),
+                    (Some((key, _)), None) => {
+                        self.timers.remove(&key);
+                        conn.timer = None;
+                    }
+                    (None, None) => {}
                 }
-                !conn.quic.is_closed()
-            });
+            }
             if self.server.is_none() && self.conns.is_empty() {
                 break;
             }
             if self.server.as_ref().is_some_and(|s| s.accepted.is_closed()) {
                 break;
             }
-            let timeout = self.conns.values().filter_map(|c| c.quic.timeout()).min();
-            let sleep = tokio::time::sleep(timeout.unwrap_or(Duration::from_secs(3600)));
+            let timers = &mut self.timers;
             tokio::select! {
                 received = self.socket.recv_from(&mut buf) => match received {
                     Ok((n, from)) => {
@@ -206,19 +278,20 @@ impl Endpoint {
                     Err(e) if about_a_datagram(&e) => {}
                     Err(_) => break,
                 },
-                () = sleep, if timeout.is_some() => {
-                    for conn in self.conns.values_mut().filter(|c| c.quic.timeout().is_some_and(|t| t.is_zero())) {
+                Some(expired) = poll_fn(|cx| timers.poll_expired(cx)), if !timers.is_empty() => {
+                    if let Some(conn) = self.conns.get_mut(expired.get_ref()) {
+                        conn.timer = None;
                         conn.quic.on_timeout();
-                        conn.due = true;
+                        conn.wake.queue();
                     }
                 }
-                () = self.notify.notified() => {}
+                () = self.wakes.notify.notified() => {}
                 open = async { opens.as_mut()?.recv().await }, if opens.is_some() => match open {
                     // A client's endpoint has its one connection.
                     Some(open) => match self.conns.values_mut().next() {
                         Some(conn) => {
                             conn.queued.push_back(open);
-                            conn.due = true;
+                            conn.wake.queue();
                         }
                         None => { let _ = open.reply.send(Err(gone())); }
                     },
@@ -252,12 +325,12 @@ impl Endpoint {
                 }
                 let scid = ConnectionId::from_ref(&id);
                 let Ok(quic) = quiche::accept(&scid, None, self.local, from, &mut server.config) else { return };
-                self.conns.insert(id.clone(), Conn::new(quic));
+                self.add(id.clone(), quic);
             }
         }
         if let Some(conn) = self.conns.get_mut(&id) {
             let _ = conn.quic.recv(packet, info);
-            conn.due = true;
+            conn.wake.queue();
         }
     }
 }
@@ -281,12 +354,7 @@ pub(super) fn about_a_datagram(e: &io::Error) -> bool {
 
 /// Moves a connection along: HTTP/3 set up once QUIC is, its events handled, requests
 /// sent, every stream's bytes moved both ways.
-pub(super) fn service(
-    conn: &mut Conn,
-    h3_config: &h3::Config,
-    accepted: Option<&mpsc::Sender<Request>>,
-    notify: &Arc<Notify>,
-) {
+pub(super) fn service(conn: &mut Conn, h3_config: &h3::Config, accepted: Option<&mpsc::Sender<Request>>) {
     if conn.h3.is_none() && (conn.quic.is_established() || conn.quic.is_in_early_data()) {
         match h3::Connection::with_transport(&mut conn.quic, h3_config) {
             Ok(h3) => conn.h3 = Some(h3),
@@ -294,7 +362,6 @@ pub(super) fn service(
         }
     }
     let Some(h3) = conn.h3.as_mut() else { return };
-    let woken = conn.woken.clone();
     loop {
         match h3.poll(&mut conn.quic) {
             Ok((id, h3::Event::Headers { list, .. })) => {
@@ -309,7 +376,7 @@ pub(super) fn service(
                             conn.awaiting.insert(id, reply);
                         }
                         Some(status) => {
-                            let shared = Shared::new(notify, &woken);
+                            let shared = Shared::new(&conn.wake);
                             conn.streams.insert(id, shared.clone());
                             let fields = list.into_iter().filter(|f| f.name() != b":status").collect();
                             let _ = reply.send(Ok(Response { status, fields, stream: Stream { shared } }));
@@ -322,7 +389,7 @@ pub(super) fn service(
                         }
                     }
                 } else if let Some(accepted) = accepted.filter(|_| !conn.streams.contains_key(&id)) {
-                    let shared = Shared::new(notify, &woken);
+                    let shared = Shared::new(&conn.wake);
                     let request = Request { fields: list, stream: Stream { shared: shared.clone() } };
                     if accepted.try_send(request).is_ok() {
                         conn.streams.insert(id, shared);

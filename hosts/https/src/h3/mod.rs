@@ -36,7 +36,7 @@ use tokio::time::Instant;
 use wsengine_tokio::wsengine::{ClientRequest, Connection, HttpHeader, rejection_headers};
 use wsengine_tokio::{Options, WebSocketStream};
 
-use endpoint::{Conn, Endpoint, Listening, enlarge_buffers, random_id, transport_config};
+use endpoint::{Endpoint, Listening, enlarge_buffers, random_id, transport_config};
 pub use stream::Stream;
 
 /// The most a [`Stream`] holds each way: received bytes not yet read, written bytes not
@@ -208,9 +208,7 @@ impl Client {
         let (opens, queue) = mpsc::unbounded_channel();
         let (ready, established) = oneshot::channel();
         let mut endpoint = Endpoint::new(socket, local, None)?;
-        let mut conn = Conn::new(quic);
-        conn.ready = Some(ready);
-        endpoint.conns.insert(scid.to_vec(), conn);
+        endpoint.add(scid.to_vec(), quic).ready = Some(ready);
         tokio::spawn(endpoint.run(Some(queue)));
         established.await.map_err(|_| gone())??;
         Ok(Self { opens })

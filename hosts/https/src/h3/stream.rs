@@ -3,7 +3,6 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -11,8 +10,8 @@ use bytes::{Buf, BufMut, BytesMut};
 use quiche::Shutdown;
 use quiche::h3;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Notify;
 
+use super::endpoint::ConnWake;
 use super::{H3_NO_ERROR, H3_REQUEST_CANCELLED, STREAM_BUFFER};
 
 /// One request stream's body, both ways: read what the peer sends, write what to send;
@@ -24,10 +23,9 @@ pub struct Stream {
 
 pub(super) struct Shared {
     state: Mutex<StreamState>,
-    /// Wakes the endpoint's task: there is something to send, or room to receive.
-    driver: Arc<Notify>,
-    /// Its connection's `Conn::woken`: which connection the wake-up is for.
-    woken: Arc<AtomicBool>,
+    /// Has the endpoint's task service its connection: there is something to send, or
+    /// room to receive.
+    driver: Arc<ConnWake>,
 }
 
 #[derive(Default)]
@@ -85,14 +83,13 @@ impl StreamState {
 }
 
 impl Shared {
-    pub(super) fn new(driver: &Arc<Notify>, woken: &Arc<AtomicBool>) -> Arc<Self> {
-        Arc::new(Self { state: Mutex::new(StreamState::default()), driver: driver.clone(), woken: woken.clone() })
+    pub(super) fn new(driver: &Arc<ConnWake>) -> Arc<Self> {
+        Arc::new(Self { state: Mutex::new(StreamState::default()), driver: driver.clone() })
     }
 
     /// Has the endpoint's task service this stream's connection.
     pub(super) fn wake_driver(&self) {
-        self.woken.store(true, Ordering::Release);
-        self.driver.notify_one();
+        self.driver.wake();
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, StreamState> {
