@@ -21,11 +21,13 @@ mod stream;
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use boring::pkey::PKey;
 use boring::ssl::{SslContextBuilder, SslMethod, SslVerifyMode};
 use boring::x509::X509;
+use boring::x509::store::X509StoreBuilder;
 use quiche::ConnectionId;
 use quiche::h3::{self, NameValue};
 use ring::hmac;
@@ -196,10 +198,15 @@ impl Client {
         enlarge_buffers(&socket);
         let local = socket.local_addr()?;
         let mut tls = SslContextBuilder::new(SslMethod::tls()).map_err(io::Error::other)?;
-        tls.set_default_verify_paths().map_err(io::Error::other)?;
-        for root in roots {
-            tls.cert_store_mut().add_cert(X509::from_der(root).map_err(io::Error::other)?).map_err(io::Error::other)?;
+        // The system's certificates shared, not parsed again.
+        let mut store = X509StoreBuilder::new().map_err(io::Error::other)?;
+        for cert in system_roots() {
+            store.add_cert(cert).map_err(io::Error::other)?;
         }
+        for root in roots {
+            store.add_cert(X509::from_der(root).map_err(io::Error::other)?).map_err(io::Error::other)?;
+        }
+        tls.set_cert_store_builder(store);
         tls.set_verify(SslVerifyMode::PEER);
         let mut config = transport_config(tls)?;
         let scid = random_id()?;
@@ -225,6 +232,18 @@ impl Client {
         self.opens.send(Open { fields: head, reply }).map_err(|_| gone())?;
         response.await.map_err(|_| gone())?
     }
+}
+
+/// The system's root certificates (`rustls-native-certs` finds them), read once per
+/// process and shared by every connection: a store of references, not parsed certificates
+/// (reading the system's bundle for each connection took about a megabyte per client). A
+/// certificate that does not parse is left out.
+fn system_roots() -> &'static [X509] {
+    static ROOTS: OnceLock<Vec<X509>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        found.certs.iter().filter_map(|der| X509::from_der(der).ok()).collect()
+    })
 }
 
 fn gone() -> io::Error {
