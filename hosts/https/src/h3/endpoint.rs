@@ -4,9 +4,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::io;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use boring::ssl::SslContextBuilder;
 use quiche::h3::{self, NameValue};
@@ -64,13 +65,70 @@ pub(super) fn random_id() -> io::Result<[u8; quiche::MAX_CONN_ID_LEN]> {
     Ok(id)
 }
 
+/// How long a Retry's token is good for, in seconds: the client's next Initial follows
+/// within a round trip.
+const TOKEN_LIFETIME: u64 = 10;
+
 /// A server's part of an endpoint.
 pub(super) struct Listening {
     pub(super) config: quiche::Config,
     /// Makes a connection's id from the id the client chose, so that all its Initial
     /// packets find the connection (no state kept per unknown id).
     pub(super) cid_key: hmac::Key,
+    /// Signs Retry tokens: a key of its own, as anyone sees the ids `cid_key` makes.
+    pub(super) token_key: hmac::Key,
+    /// New clients prove their address (Retry) while at least this many connections
+    /// are held ([`Server::retry_from`](super::Server::retry_from)).
+    pub(super) retry_from: Arc<AtomicUsize>,
+    /// The connections held, for [`Server::connections`](super::Server::connections).
+    pub(super) held: Arc<AtomicUsize>,
     pub(super) accepted: mpsc::Sender<Request>,
+}
+
+impl Listening {
+    /// Our id for the connection whose client's first Initial went to `dcid`.
+    fn id_for(&self, dcid: &[u8]) -> Vec<u8> {
+        hmac::sign(&self.cid_key, dcid).as_ref()[..quiche::MAX_CONN_ID_LEN].to_vec()
+    }
+}
+
+/// A Retry token for the client at `from` whose first Initial went to `odcid`, issued at
+/// `now` (seconds since 1970): `now`, `odcid`, and a tag (`key`) over both and the
+/// client's address.
+fn retry_token(key: &hmac::Key, from: SocketAddr, odcid: &[u8], now: u64) -> Vec<u8> {
+    let mut token = [&now.to_be_bytes()[..], odcid].concat();
+    let tag = hmac::sign(key, &signed(from.ip(), &token));
+    token.extend_from_slice(tag.as_ref());
+    token
+}
+
+/// The first Initial's id a token carries, if it was made with `key` for `from`'s
+/// address at most [`TOKEN_LIFETIME`] seconds before `now`.
+fn check_token(key: &hmac::Key, from: SocketAddr, token: &[u8], now: u64) -> Option<Vec<u8>> {
+    let tag_len = hmac::HMAC_SHA256.digest_algorithm().output_len();
+    let (body, tag) = token.split_at_checked(token.len().checked_sub(tag_len)?)?;
+    if body.len() < 8 || body.len() > 8 + quiche::MAX_CONN_ID_LEN {
+        return None;
+    }
+    hmac::verify(key, &signed(from.ip(), body), tag).ok()?;
+    let (issued, odcid) = body.split_at(8);
+    let issued = u64::from_be_bytes(issued.try_into().ok()?);
+    (issued <= now && now - issued <= TOKEN_LIFETIME).then(|| odcid.to_vec())
+}
+
+/// What a Retry token's tag covers: the client's address (not its port, which a NAT may
+/// change), then the token's body.
+fn signed(ip: IpAddr, body: &[u8]) -> Vec<u8> {
+    let ip = match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    };
+    [&ip[..], body].concat()
+}
+
+/// Seconds since 1970, for Retry tokens.
+fn unix_time() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// One UDP socket's QUIC connections (a client's one, or a server's many) and their
@@ -207,7 +265,11 @@ impl Endpoint {
             wake,
             timer: None,
         };
-        self.conns.entry(id).insert_entry(conn).into_mut()
+        let conn = self.conns.entry(id).insert_entry(conn).into_mut();
+        if let Some(server) = &self.server {
+            server.held.fetch_add(1, Ordering::Relaxed);
+        }
+        conn
     }
 
     /// The endpoint's loop: packets in, timers, streams' and requests' wake-ups; then
@@ -244,6 +306,9 @@ impl Endpoint {
                             self.timers.remove(&key);
                         }
                         self.conns.remove(&id);
+                        if let Some(server) = &self.server {
+                            server.held.fetch_sub(1, Ordering::Relaxed);
+                        }
                     }
                     (Some((_, at)), Some(deadline)) if at == deadline => {}
                     (Some((key, _)), Some(deadline)) => {
@@ -311,8 +376,7 @@ impl Endpoint {
         let mut id = header.dcid.to_vec();
         if !self.conns.contains_key(&id) {
             let Some(server) = &mut self.server else { return };
-            let derived = hmac::sign(&server.cid_key, &header.dcid);
-            id = derived.as_ref()[..quiche::MAX_CONN_ID_LEN].to_vec();
+            id = server.id_for(&header.dcid);
             if !self.conns.contains_key(&id) {
                 if header.ty != quiche::Type::Initial || self.conns.len() >= MAX_CONNECTIONS {
                     return;
@@ -323,8 +387,33 @@ impl Endpoint {
                     }
                     return;
                 }
-                let scid = ConnectionId::from_ref(&id);
-                let Ok(quic) = quiche::accept(&scid, None, self.local, from, &mut server.config) else { return };
+                let odcid = match header.token.as_deref().filter(|t| !t.is_empty()) {
+                    // The Initial after our Retry: to the id the Retry gave (ours for
+                    // the first Initial's), with the token it gave.
+                    Some(token) => {
+                        let Some(odcid) = check_token(&server.token_key, from, token, unix_time()) else { return };
+                        if server.id_for(&odcid) != header.dcid.as_ref() {
+                            return;
+                        }
+                        id = header.dcid.to_vec();
+                        Some(odcid)
+                    }
+                    None if self.conns.len() >= server.retry_from.load(Ordering::Relaxed) => {
+                        // No state until the client shows it gets what is sent to its
+                        // address.
+                        let token = retry_token(&server.token_key, from, &header.dcid, unix_time());
+                        let scid = ConnectionId::from_ref(&id);
+                        if let Ok(n) = quiche::retry(&header.scid, &header.dcid, &scid, &token, header.version, out) {
+                            let _ = self.socket.send_to(&out[..n], from).await;
+                        }
+                        return;
+                    }
+                    None => None,
+                };
+                let (scid, odcid) = (ConnectionId::from_ref(&id), odcid.as_deref().map(ConnectionId::from_ref));
+                let Ok(quic) = quiche::accept(&scid, odcid.as_ref(), self.local, from, &mut server.config) else {
+                    return;
+                };
                 self.add(id.clone(), quic);
             }
         }
@@ -469,6 +558,43 @@ pub(super) fn send_requests(conn: &mut Conn) {
             Err(e) => {
                 let _ = open.reply.send(Err(io::Error::other(format!("the request was not sent: {e}"))));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_token_holds_for_its_address_and_lifetime_only() {
+        let rng = SystemRandom::new();
+        let key = hmac::Key::generate(hmac::HMAC_SHA256, &rng).unwrap();
+        let other_key = hmac::Key::generate(hmac::HMAC_SHA256, &rng).unwrap();
+        let from: SocketAddr = "192.0.2.7:4433".parse().unwrap();
+        let odcid = [0x5a; 8];
+        let now = 1_800_000_000;
+        let token = retry_token(&key, from, &odcid, now);
+        for later in 0..=TOKEN_LIFETIME {
+            assert_eq!(check_token(&key, from, &token, now + later).as_deref(), Some(&odcid[..]));
+        }
+        // Another port of the same address (a NAT's rebinding) is the same client.
+        assert!(check_token(&key, "192.0.2.7:9".parse().unwrap(), &token, now).is_some());
+        assert!(check_token(&key, from, &token, now + TOKEN_LIFETIME + 1).is_none(), "expired");
+        assert!(check_token(&key, from, &token, now - 1).is_none(), "issued in the future");
+        assert!(check_token(&key, "192.0.2.8:4433".parse().unwrap(), &token, now).is_none());
+        assert!(check_token(&key, "[::ffff:192.0.2.8]:4433".parse().unwrap(), &token, now).is_none());
+        assert!(check_token(&other_key, from, &token, now).is_none(), "another server's");
+        for i in 0..token.len() {
+            let mut forged = token.clone();
+            forged[i] ^= 1;
+            assert!(check_token(&key, from, &forged, now).is_none(), "byte {i} changed");
+            assert!(check_token(&key, from, &token[..i], now).is_none(), "cut at {i}");
+        }
+        // The longest id a client may choose fits; the empty one too.
+        for odcid in [&[1; quiche::MAX_CONN_ID_LEN][..], &[]] {
+            let token = retry_token(&key, from, odcid, now);
+            assert_eq!(check_token(&key, from, &token, now).as_deref(), Some(odcid));
         }
     }
 }

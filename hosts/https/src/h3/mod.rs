@@ -21,7 +21,8 @@ mod stream;
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use boring::pkey::PKey;
@@ -31,7 +32,7 @@ use boring::x509::store::X509StoreBuilder;
 use quiche::ConnectionId;
 use quiche::h3::{self, NameValue};
 use ring::hmac;
-use ring::rand::{SecureRandom, SystemRandom};
+use ring::rand::SystemRandom;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -52,6 +53,8 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_STREAMS: u64 = 128;
 /// QUIC connections a server holds at once; new ones past it are ignored.
 const MAX_CONNECTIONS: usize = 4096;
+/// [`Server::retry_from`]'s default: a quarter of [`MAX_CONNECTIONS`].
+const RETRY_FROM: usize = MAX_CONNECTIONS / 4;
 /// The largest UDP payload sent (fits loopback and any Internet path QUIC allows).
 const MAX_DATAGRAM: usize = 1350;
 /// The UDP socket buffers asked for, each way.
@@ -254,6 +257,8 @@ fn gone() -> io::Error {
 /// gives the requests of every connection.
 pub struct Server {
     requests: mpsc::Receiver<Request>,
+    retry_from: Arc<AtomicUsize>,
+    held: Arc<AtomicUsize>,
 }
 
 impl Server {
@@ -272,13 +277,37 @@ impl Server {
         let key = PKey::private_key_from_der(key).map_err(io::Error::other)?;
         tls.set_private_key(&key).map_err(io::Error::other)?;
         let config = transport_config(tls)?;
-        let mut secret = [0; 32];
-        SystemRandom::new().fill(&mut secret).map_err(|_| io::Error::other("no randomness"))?;
+        let rng = SystemRandom::new();
+        let key = || hmac::Key::generate(hmac::HMAC_SHA256, &rng).map_err(|_| io::Error::other("no randomness"));
         let local = socket.local_addr()?;
         let (accepted, requests) = mpsc::channel(MAX_STREAMS as usize);
-        let server = Listening { config, cid_key: hmac::Key::new(hmac::HMAC_SHA256, &secret), accepted };
+        let (retry_from, held) = (Arc::new(AtomicUsize::new(RETRY_FROM)), Arc::default());
+        let server = Listening {
+            config,
+            cid_key: key()?,
+            token_key: key()?,
+            retry_from: Arc::clone(&retry_from),
+            held: Arc::clone(&held),
+            accepted,
+        };
         tokio::spawn(Endpoint::new(socket, local, Some(server))?.run(None));
-        Ok(Self { requests })
+        Ok(Self { requests, retry_from, held })
+    }
+
+    /// Has new clients prove their address with a QUIC Retry (RFC 9000 §8.1), one more
+    /// round trip, before the server keeps any state for them, once it holds
+    /// `connections` connections: 0, always; by default 1024, a quarter of the 4096 it
+    /// holds at most. Without it, a flood of Initial packets from forged addresses would
+    /// take every place until their handshakes time out (30 s); with it, they take
+    /// nothing, as no forged address answers a Retry.
+    pub fn retry_from(&self, connections: usize) {
+        self.retry_from.store(connections, Ordering::Relaxed);
+    }
+
+    /// The QUIC connections the server holds, handshakes under way included.
+    #[must_use]
+    pub fn connections(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
     }
 
     /// The next request, from any connection; `None` once the endpoint's task ended (its
