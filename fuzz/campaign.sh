@@ -34,6 +34,7 @@ shift $((OPTIND - 1))
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo +nightly fuzz list)
 logs=target/campaign
+mkdir -p "$logs"
 
 # The sanitizer a target runs under unless -s says otherwise.
 sanitizer() {
@@ -49,7 +50,7 @@ build_args() {
   build=()
   [ "$s" = address ] || build=(-s "$s" --target-dir "target/$s")
 }
-mkdir -p "$logs"
+
 # Built first, one at a time: parallel runs would otherwise build side by side.
 for t in "${targets[@]}"; do
   build_args "$t"

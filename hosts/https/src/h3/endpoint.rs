@@ -6,7 +6,7 @@ use std::future::poll_fn;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use boring::ssl::SslContextBuilder;
@@ -80,7 +80,8 @@ pub(super) struct Listening {
     /// New clients prove their address (Retry) while at least this many connections
     /// are held ([`Server::retry_from`](super::Server::retry_from)).
     pub(super) retry_from: Arc<AtomicUsize>,
-    /// The connections held, for [`Server::connections`](super::Server::connections).
+    /// The connections held (`Endpoint::conns`' length, as of the task's last turn), for
+    /// [`Server::connections`](super::Server::connections).
     pub(super) held: Arc<AtomicUsize>,
     pub(super) accepted: mpsc::Sender<Request>,
 }
@@ -152,8 +153,8 @@ pub(super) struct Endpoint {
 #[derive(Default)]
 pub(super) struct Wakes {
     notify: Notify,
-    /// The ids of the connections to service on the next turn, each once.
-    queued: Mutex<Vec<Vec<u8>>>,
+    /// The connections to service on the next turn, each once.
+    queued: Mutex<Vec<Arc<ConnWake>>>,
 }
 
 /// A connection's place in its endpoint's [`Wakes`], shared with its streams.
@@ -161,22 +162,31 @@ pub(super) struct ConnWake {
     id: Vec<u8>,
     /// In `Wakes::queued`: the endpoint clears it as it services the connection.
     queued: AtomicBool,
-    wakes: Arc<Wakes>,
+    /// Weak: the queue holds the `ConnWake`s, and a stream may outlive the endpoint.
+    wakes: Weak<Wakes>,
 }
 
 impl ConnWake {
     /// Has the next turn service the connection (called on the endpoint's task).
-    fn queue(&self) {
+    fn queue(self: &Arc<Self>) {
+        if let Some(wakes) = self.wakes.upgrade() {
+            self.queue_in(&wakes);
+        }
+    }
+
+    fn queue_in(self: &Arc<Self>, wakes: &Wakes) {
         if !self.queued.swap(true, Ordering::AcqRel) {
-            self.wakes.queued.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(self.id.clone());
+            wakes.queued.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Arc::clone(self));
         }
     }
 
     /// Has the endpoint's task, asleep or not, service the connection (called by its
-    /// streams: something to send, or room to receive).
-    pub(super) fn wake(&self) {
-        self.queue();
-        self.wakes.notify.notify_one();
+    /// streams: something to send, or room to receive). Nothing once the task ended.
+    pub(super) fn wake(self: &Arc<Self>) {
+        if let Some(wakes) = self.wakes.upgrade() {
+            self.queue_in(&wakes);
+            wakes.notify.notify_one();
+        }
     }
 }
 
@@ -193,8 +203,8 @@ pub(super) struct Conn {
     pub(super) ready: Option<oneshot::Sender<io::Result<()>>>,
     /// Queues it for the task's next turn (shared with its streams).
     pub(super) wake: Arc<ConnWake>,
-    /// Its entry in `Endpoint::timers`, and the deadline it is at.
-    timer: Option<(delay_queue::Key, Instant)>,
+    /// Its entry in `Endpoint::timers`.
+    timer: Option<delay_queue::Key>,
 }
 
 impl Conn {
@@ -253,7 +263,8 @@ impl Endpoint {
     /// Adds a connection whose id (the one we gave) is `id`; it is serviced on the next
     /// turn.
     pub(super) fn add(&mut self, id: Vec<u8>, quic: quiche::Connection) -> &mut Conn {
-        let wake = Arc::new(ConnWake { id: id.clone(), queued: AtomicBool::new(false), wakes: self.wakes.clone() });
+        let wake =
+            Arc::new(ConnWake { id: id.clone(), queued: AtomicBool::new(false), wakes: Arc::downgrade(&self.wakes) });
         wake.queue();
         let conn = Conn {
             quic,
@@ -265,11 +276,7 @@ impl Endpoint {
             wake,
             timer: None,
         };
-        let conn = self.conns.entry(id).insert_entry(conn).into_mut();
-        if let Some(server) = &self.server {
-            server.held.fetch_add(1, Ordering::Relaxed);
-        }
-        conn
+        self.conns.entry(id).insert_entry(conn).into_mut()
     }
 
     /// The endpoint's loop: packets in, timers, streams' and requests' wake-ups; then
@@ -287,10 +294,11 @@ impl Endpoint {
             }
             let accepted = self.server.as_ref().map(|s| &s.accepted);
             let due = std::mem::take(&mut *self.wakes.queued.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-            for id in due {
-                let Some(conn) = self.conns.get_mut(&id) else { continue };
+            for wake in due {
+                // (A connection gone since, or one that took over its id, is skipped.)
+                let Some(conn) = self.conns.get_mut(&wake.id).filter(|c| Arc::ptr_eq(&c.wake, &wake)) else { continue };
                 // From here on, a wake-up has it serviced again.
-                conn.wake.queued.store(false, Ordering::Release);
+                wake.queued.store(false, Ordering::Release);
                 service(conn, &self.h3_config, accepted);
                 if client_gone && conn.streams.is_empty() && conn.awaiting.is_empty() && !conn.quic.is_closed() {
                     let _ = conn.quic.close(true, H3_NO_ERROR, b"");
@@ -298,30 +306,30 @@ impl Endpoint {
                 flush(conn, &self.socket, &mut out).await;
                 // Only what the task does to a connection changes its deadline or closes
                 // it, and the task services a connection after each such change.
-                let deadline = conn.quic.timeout_instant().map(Instant::from_std);
-                match (conn.timer, deadline) {
-                    _ if conn.quic.is_closed() => {
-                        conn.fail_all();
-                        if let Some((key, _)) = conn.timer {
-                            self.timers.remove(&key);
-                        }
-                        self.conns.remove(&id);
-                        if let Some(server) = &self.server {
-                            server.held.fetch_sub(1, Ordering::Relaxed);
-                        }
-                    }
-                    (Some((_, at)), Some(deadline)) if at == deadline => {}
-                    (Some((key, _)), Some(deadline)) => {
-                        self.timers.reset_at(&key, deadline);
-                        conn.timer = Some((key, deadline));
-                    }
-                    (None, Some(deadline)) => conn.timer = Some((self.timers.insert_at(id, deadline), deadline)),
-                    (Some((key, _)), None) => {
+                let timer = conn.timer.take();
+                if conn.quic.is_closed() {
+                    conn.fail_all();
+                    if let Some(key) = timer {
                         self.timers.remove(&key);
-                        conn.timer = None;
                     }
-                    (None, None) => {}
+                    self.conns.remove(&wake.id);
+                    continue;
                 }
+                conn.timer = match (timer, conn.quic.timeout_instant().map(Instant::from_std)) {
+                    (Some(key), Some(deadline)) => {
+                        self.timers.reset_at(&key, deadline);
+                        Some(key)
+                    }
+                    (None, Some(deadline)) => Some(self.timers.insert_at(wake.id.clone(), deadline)),
+                    (Some(key), None) => {
+                        self.timers.remove(&key);
+                        None
+                    }
+                    (None, None) => None,
+                };
+            }
+            if let Some(server) = &self.server {
+                server.held.store(self.conns.len(), Ordering::Relaxed);
             }
             if self.server.is_none() && self.conns.is_empty() {
                 break;
@@ -373,49 +381,52 @@ impl Endpoint {
     pub(super) async fn receive(&mut self, packet: &mut [u8], from: SocketAddr, out: &mut [u8]) {
         let Ok(header) = quiche::Header::from_slice(packet, quiche::MAX_CONN_ID_LEN) else { return };
         let info = quiche::RecvInfo { from, to: self.local };
-        let mut id = header.dcid.to_vec();
+        // Most packets: to an id we gave.
+        if let Some(conn) = self.conns.get_mut(header.dcid.as_ref()) {
+            let _ = conn.quic.recv(packet, info);
+            conn.wake.queue();
+            return;
+        }
+        let Some(server) = &mut self.server else { return };
+        let mut id = server.id_for(&header.dcid);
         if !self.conns.contains_key(&id) {
-            let Some(server) = &mut self.server else { return };
-            id = server.id_for(&header.dcid);
-            if !self.conns.contains_key(&id) {
-                if header.ty != quiche::Type::Initial || self.conns.len() >= MAX_CONNECTIONS {
-                    return;
+            if header.ty != quiche::Type::Initial || self.conns.len() >= MAX_CONNECTIONS {
+                return;
+            }
+            if !quiche::version_is_supported(header.version) {
+                if let Ok(n) = quiche::negotiate_version(&header.scid, &header.dcid, out) {
+                    let _ = self.socket.send_to(&out[..n], from).await;
                 }
-                if !quiche::version_is_supported(header.version) {
-                    if let Ok(n) = quiche::negotiate_version(&header.scid, &header.dcid, out) {
+                return;
+            }
+            let odcid = match header.token.as_deref().filter(|t| !t.is_empty()) {
+                // The Initial after our Retry: to the id the Retry gave (ours for
+                // the first Initial's), with the token it gave.
+                Some(token) => {
+                    let Some(odcid) = check_token(&server.token_key, from, token, unix_time()) else { return };
+                    if server.id_for(&odcid) != header.dcid.as_ref() {
+                        return;
+                    }
+                    id = header.dcid.to_vec();
+                    Some(odcid)
+                }
+                None if self.conns.len() >= server.retry_from.load(Ordering::Relaxed) => {
+                    // No state until the client shows it gets what is sent to its
+                    // address.
+                    let token = retry_token(&server.token_key, from, &header.dcid, unix_time());
+                    let scid = ConnectionId::from_ref(&id);
+                    if let Ok(n) = quiche::retry(&header.scid, &header.dcid, &scid, &token, header.version, out) {
                         let _ = self.socket.send_to(&out[..n], from).await;
                     }
                     return;
                 }
-                let odcid = match header.token.as_deref().filter(|t| !t.is_empty()) {
-                    // The Initial after our Retry: to the id the Retry gave (ours for
-                    // the first Initial's), with the token it gave.
-                    Some(token) => {
-                        let Some(odcid) = check_token(&server.token_key, from, token, unix_time()) else { return };
-                        if server.id_for(&odcid) != header.dcid.as_ref() {
-                            return;
-                        }
-                        id = header.dcid.to_vec();
-                        Some(odcid)
-                    }
-                    None if self.conns.len() >= server.retry_from.load(Ordering::Relaxed) => {
-                        // No state until the client shows it gets what is sent to its
-                        // address.
-                        let token = retry_token(&server.token_key, from, &header.dcid, unix_time());
-                        let scid = ConnectionId::from_ref(&id);
-                        if let Ok(n) = quiche::retry(&header.scid, &header.dcid, &scid, &token, header.version, out) {
-                            let _ = self.socket.send_to(&out[..n], from).await;
-                        }
-                        return;
-                    }
-                    None => None,
-                };
-                let (scid, odcid) = (ConnectionId::from_ref(&id), odcid.as_deref().map(ConnectionId::from_ref));
-                let Ok(quic) = quiche::accept(&scid, odcid.as_ref(), self.local, from, &mut server.config) else {
-                    return;
-                };
-                self.add(id.clone(), quic);
-            }
+                None => None,
+            };
+            let (scid, odcid) = (ConnectionId::from_ref(&id), odcid.as_deref().map(ConnectionId::from_ref));
+            let Ok(quic) = quiche::accept(&scid, odcid.as_ref(), self.local, from, &mut server.config) else {
+                return;
+            };
+            self.add(id.clone(), quic);
         }
         if let Some(conn) = self.conns.get_mut(&id) {
             let _ = conn.quic.recv(packet, info);
