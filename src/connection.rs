@@ -985,9 +985,8 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// as it does, and returns the connection, open ([`Event::Open`] comes first, with
     /// no target or headers: the HTTP server has them), with the header fields of the
     /// `101 Switching Protocols` response that server is to send before handing over the
-    /// transport. A request that is no valid upgrade fails with the error whose
-    /// [`Error::http_status`] (400, 426, 431) and [`encode_rejection`](crate::encode_rejection)
-    /// answer it.
+    /// transport. A request that is no valid upgrade fails with the error that
+    /// [`Refusal::upgrade`](crate::Refusal::upgrade) answers (400, 426, 431).
     #[cfg_attr(wsengine_size, optimize(size))]
     pub fn accept_request(
         now: Millis,
@@ -1008,7 +1007,7 @@ impl<B: AsRef<[u8]>> Connection<B> {
     /// [`Options::headers`]); then the stream's data goes to [`feed`](Self::feed), its
     /// end to [`read_eof`](Self::read_eof), and [`Event::Closed`] says when to end this
     /// side of it. A request that is no valid WebSocket CONNECT fails with the error
-    /// whose [`Error::http_status`] (400, 426) answers it.
+    /// that [`Refusal::connect`](crate::Refusal::connect) answers (400, 426).
     #[cfg_attr(wsengine_size, optimize(size))]
     pub fn accept_connect(
         now: Millis,

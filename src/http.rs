@@ -300,46 +300,88 @@ pub fn encode_response_head(status: u16, reason: &str, headers: &[HttpHeader<'_>
     Ok(out)
 }
 
-/// The response a server sends when an upgrade request fails with `err`: 426 Upgrade
-/// Required with `Sec-WebSocket-Version: 13` for an unsupported version (RFC 6455
-/// §4.4), 431 for a head over the limits, otherwise 400 Bad Request; the error's
-/// message is the body. The connection should be closed after it.
+/// How a server answers an upgrade request that failed: the status
+/// ([`Error::http_status`], 400 for an error that is not about a request: 426 Upgrade
+/// Required for an unsupported version, with `Sec-WebSocket-Version: 13` (RFC 6455
+/// §4.4), 431 for a head over the limits), the header fields besides the body's length,
+/// and the error's message as a plain-text body. For servers whose own HTTP stack writes
+/// the response (hyper, an HTTP/3 library); [`encode_rejection`] writes it as HTTP/1.1
+/// bytes. The WebSocket fails after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// 400..=599.
+    pub status: u16,
+    /// The status's reason phrase, for HTTP/1.1.
+    pub reason: &'static str,
+    /// `Content-Type`, `Sec-WebSocket-Version` for 426, and over HTTP/1.1
+    /// `Connection: close` (HTTP/2 and HTTP/3 carry no connection-specific field, RFC
+    /// 9113 §8.2.2, RFC 9114 §4.2).
+    pub headers: Vec<HttpHeader<'static>>,
+    /// What was wrong, for whoever reads the response.
+    pub body: String,
+}
+
+impl Refusal {
+    /// The answer to an HTTP/1.1 upgrade request that failed with `err`.
+    #[must_use]
+    pub fn upgrade(err: &Error) -> Self {
+        Self::new(err.http_status(), err.to_string(), true)
+    }
+
+    /// The answer to an HTTP/2 or HTTP/3 extended CONNECT (RFC 8441, RFC 9220) that
+    /// failed with `err`, on its stream.
+    #[must_use]
+    pub fn connect(err: &Error) -> Self {
+        Self::new(err.http_status(), err.to_string(), false)
+    }
+
+    /// A refusal with `status` (none, or outside 400..=599: 400) and `body`, closing
+    /// the connection after it when it is HTTP/1.1's.
+    #[cfg_attr(wsengine_size, optimize(size))]
+    fn new(status: Option<u16>, body: String, close: bool) -> Self {
+        let status = status.filter(|s| (400..=599).contains(s)).unwrap_or(400);
+        let reason = match status {
+            426 => "Upgrade Required",
+            431 => "Request Header Fields Too Large",
+            _ => "Bad Request",
+        };
+        let mut headers = vec![HttpHeader::new("Content-Type", "text/plain; charset=utf-8")];
+        if close {
+            headers.push(HttpHeader::new("Connection", "close"));
+        }
+        if status == 426 {
+            headers.push(HttpHeader::new("Sec-WebSocket-Version", "13"));
+        }
+        Self { status, reason, headers, body }
+    }
+
+    /// The response as HTTP/1.1 bytes: its head, with `Content-Length`, and its body.
+    #[must_use]
+    #[cfg_attr(wsengine_size, optimize(size))]
+    pub fn encode(&self) -> Vec<u8> {
+        let len = self.body.len().to_string();
+        let mut headers = self.headers.clone();
+        headers.push(HttpHeader::new("Content-Length", &len));
+        // The status, reason and headers are all writable, so this cannot fail.
+        let mut out = encode_response_head(self.status, self.reason, &headers).unwrap_or_default();
+        out.extend_from_slice(self.body.as_bytes());
+        out
+    }
+}
+
+/// The HTTP/1.1 response a server sends when an upgrade request fails with `err`
+/// ([`Refusal::upgrade`]); the connection should be closed after it.
 #[must_use]
 pub fn encode_rejection(err: &Error) -> Vec<u8> {
-    encode_rejection_status(err.http_status().unwrap_or(400), &err.to_string())
+    Refusal::upgrade(err).encode()
 }
 
 /// [`encode_rejection`] from its parts, for bindings that carry an error as a status and
-/// a message: `status` (426 adds `Sec-WebSocket-Version: 13`) with `message` as the body.
-/// A status outside 400..=599 becomes 400.
+/// a message: `status` (426 adds `Sec-WebSocket-Version: 13`; outside 400..=599, or
+/// none, 400) with `message` as the body.
 #[must_use]
 pub fn encode_rejection_status(status: u16, message: &str) -> Vec<u8> {
-    let status = if (400..=599).contains(&status) { status } else { 400 };
-    let reason = match status {
-        426 => "Upgrade Required",
-        431 => "Request Header Fields Too Large",
-        _ => "Bad Request",
-    };
-    let len = message.len().to_string();
-    let mut headers =
-        vec![HttpHeader::new("Content-Type", "text/plain; charset=utf-8"), HttpHeader::new("Content-Length", &len)];
-    headers.extend(rejection_headers(status));
-    // The status, reason and headers above are all writable, so this cannot fail.
-    let mut out = encode_response_head(status, reason, &headers).unwrap_or_default();
-    out.extend_from_slice(message.as_bytes());
-    out
-}
-
-/// The header fields a refused upgrade's response carries besides its body's, for an
-/// HTTP server that writes the response itself: `Connection: close`, and for 426
-/// `Sec-WebSocket-Version: 13` (RFC 6455 §4.4).
-#[must_use]
-pub fn rejection_headers(status: u16) -> Vec<HttpHeader<'static>> {
-    let mut headers = vec![HttpHeader::new("Connection", "close")];
-    if status == 426 {
-        headers.push(HttpHeader::new("Sec-WebSocket-Version", "13"));
-    }
-    headers
+    Refusal::new(Some(status), message.to_owned(), true).encode()
 }
 
 #[cfg(test)]
@@ -409,5 +451,27 @@ mod tests {
             text.starts_with("HTTP/1.1 400 Bad Request\r\n")
                 && text.ends_with("Sec-WebSocket-Key is missing (E_INVALID_PROTOCOL_FORMAT)")
         );
+        assert!(text.contains("Connection: close\r\n"), "{text}");
+        assert!(encode_rejection_status(0, "?").starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+        assert!(encode_rejection_status(700, "?").starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+        let r = String::from_utf8(encode_rejection(&Error::TooManyHeaders { limit: 2 })).unwrap();
+        assert!(r.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{r}");
+        assert!(r.contains(&format!("Content-Length: {}\r\n", Error::TooManyHeaders { limit: 2 }.to_string().len())));
+    }
+
+    #[test]
+    fn a_refused_extended_connect_has_no_connection_specific_field() {
+        let name = |h: &HttpHeader<'_>| String::from_utf8(h.name.to_vec()).unwrap();
+        let upgrade = Refusal::upgrade(&Error::UnsupportedVersion);
+        let connect = Refusal::connect(&Error::UnsupportedVersion);
+        assert_eq!((upgrade.status, connect.status), (426, 426));
+        assert_eq!(
+            upgrade.headers.iter().map(name).collect::<Vec<_>>(),
+            ["Content-Type", "Connection", "Sec-WebSocket-Version"]
+        );
+        assert_eq!(connect.headers.iter().map(name).collect::<Vec<_>>(), ["Content-Type", "Sec-WebSocket-Version"]);
+        assert_eq!(connect.body, Error::UnsupportedVersion.to_string());
+        // An error that is not about a request is refused with 400.
+        assert_eq!(Refusal::connect(&Error::InvalidUtf8).status, 400);
     }
 }

@@ -141,8 +141,8 @@ pub use frame::{WireFrameHeader, inspect_frame_header};
 pub use handle::{Handle, MIN_CALLER_RECEIVE_BUFFER, Role};
 pub use handshake::{ClientHandshakeOutcome, accept_key, choose_subprotocol, offered_subprotocols};
 pub use http::{
-    DEFAULT_MAX_HEAD_LEN, DEFAULT_MAX_HEADERS, HeadLimits, HeadParser, HttpHeader, RequestHead, ResponseHead,
-    encode_rejection, encode_rejection_status, encode_request_head, encode_response_head, rejection_headers,
+    DEFAULT_MAX_HEAD_LEN, DEFAULT_MAX_HEADERS, HeadLimits, HeadParser, HttpHeader, Refusal, RequestHead, ResponseHead,
+    encode_rejection, encode_rejection_status, encode_request_head, encode_response_head,
 };
 pub use property::{
     CONTROL_AREA_SIZE, DEFAULT_CLIENT_SEND_BUFFER_SIZE, DEFAULT_DEFLATE_LEVEL, DEFAULT_DEFLATE_MEM_LEVEL,

@@ -558,8 +558,8 @@ impl<B: AsRef<[u8]>, C> Handle<B, C> {
     /// response is `:status 200` and the selections, names in lower case.
     ///
     /// A malformed request leaves the handle in [`State::HandshakeFailed`]; answer it
-    /// with [`encode_rejection`](crate::encode_rejection) (or, over HTTP/2 or HTTP/3,
-    /// the status [`Error::http_status`] gives).
+    /// with [`encode_rejection`](crate::encode_rejection) (over HTTP/2 or HTTP/3, with
+    /// [`Refusal::connect`](crate::Refusal::connect)'s status, fields and body).
     pub fn begin_server_handshake(
         &mut self,
         subprotocol: Option<&str>,

@@ -719,7 +719,7 @@ impl wit::Guest for Component {
 
     fn encode_rejection(e: wit::Error) -> Vec<u8> {
         let d = detail(&e);
-        core::encode_rejection_status(d.http_status.unwrap_or(400), &d.message)
+        core::encode_rejection_status(d.http_status.unwrap_or_default(), &d.message)
     }
 
     fn close_reply(status: u16, reason: Vec<u8>) -> Option<wit::CloseFrame> {

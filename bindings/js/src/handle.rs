@@ -623,7 +623,7 @@ pub fn encode_response_head(status: u16, reason: &str, headers: JsValue) -> Resu
 /// Sec-WebSocket-Version: 13) with `message` as the body.
 #[wasm_bindgen(js_name = encodeRejection)]
 pub fn encode_rejection(status: u16, message: &str) -> Vec<u8> {
-    core::encode_rejection_status(if status == 0 { 400 } else { status }, message)
+    core::encode_rejection_status(status, message)
 }
 
 /// The first of `protocols` (the server's order of preference) that the request offers.

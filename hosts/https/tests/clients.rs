@@ -166,6 +166,9 @@ async fn a_bad_extended_connect_is_refused_with_its_status_and_the_client_fails(
     let response = sender.send_request(connect("8", None)).await.unwrap();
     assert_eq!(response.status(), StatusCode::UPGRADE_REQUIRED);
     assert_eq!(response.headers()["sec-websocket-version"], "13");
+    // A plain-text reason, and no connection-specific field (RFC 9113 §8.2.2).
+    assert_eq!(response.headers()["content-type"], "text/plain; charset=utf-8");
+    assert!(response.headers().get("connection").is_none(), "{:?}", response.headers());
     let response = sender.send_request(connect("13", Some("dGhlIHNhbXBsZSBub25jZQ=="))).await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -250,7 +253,8 @@ async fn a_bad_extended_connect_over_http3_is_refused_with_its_status_and_the_cl
     let (status, fields, _) = h3_request(&client, port, "CONNECT", "/echo", &[("sec-websocket-version", "8")]).await;
     assert_eq!(status, 426);
     assert!(fields.contains(&("sec-websocket-version".into(), "13".into())), "{fields:?}");
-    // HTTP/3 carries no connection-specific field, not even the refusal's `Connection`.
+    // A plain-text reason, and no connection-specific field (RFC 9114 §4.2).
+    assert!(fields.contains(&("content-type".into(), "text/plain; charset=utf-8".into())), "{fields:?}");
     assert!(fields.iter().all(|(name, _)| name != "connection"), "{fields:?}");
     let key = [("sec-websocket-version", "13"), ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")];
     let (status, _, body) = h3_request(&client, port, "CONNECT", "/echo", &key).await;

@@ -14,7 +14,7 @@ use http::{Method, Request, Response, StatusCode, Version};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
-use wsengine::{Connection, HttpHeader, Options, RequestHead, rejection_headers};
+use wsengine::{Connection, HttpHeader, Options, Refusal, RequestHead};
 
 use crate::{Error, WebSocketStream};
 
@@ -56,7 +56,8 @@ pub fn upgrade<B, R: From<String>>(
     options: Options,
 ) -> Result<(Response<R>, Upgrade), Response<R>> {
     let epoch = Instant::now();
-    let (accepted, status) = if is_extended_connect(request) {
+    let connect = is_extended_connect(request);
+    let (accepted, status) = if connect {
         (accept_connect(request, options), StatusCode::OK)
     } else {
         (accept_upgrade(request, options), StatusCode::SWITCHING_PROTOCOLS)
@@ -68,9 +69,9 @@ pub fn upgrade<B, R: From<String>>(
             Ok((response, Upgrade { on, conn: Some(conn), epoch }))
         }
         Err(e) => {
-            let status = e.http_status().unwrap_or(400);
-            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            Err(respond(code, &rejection_headers(status), e.to_string()))
+            let refusal = if connect { Refusal::connect(&e) } else { Refusal::upgrade(&e) };
+            let code = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
+            Err(respond(code, &refusal.headers, refusal.body))
         }
     }
 }

@@ -36,7 +36,7 @@ use ring::rand::SystemRandom;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use wsengine_tokio::wsengine::{ClientRequest, Connection, HttpHeader, rejection_headers};
+use wsengine_tokio::wsengine::{ClientRequest, Connection, HttpHeader, Refusal};
 use wsengine_tokio::{Options, WebSocketStream};
 
 use endpoint::{Endpoint, Listening, enlarge_buffers, random_id, transport_config};
@@ -133,8 +133,8 @@ pub fn accept_websocket(request: Request, options: Options) -> Result<WebSocketS
             Ok(WebSocketStream::from_connection(stream, conn, epoch))
         }
         Err(e) => {
-            let status = e.http_status().unwrap_or(400);
-            request.respond_with(status, &rejection_headers(status), e.to_string().as_bytes());
+            let refusal = Refusal::connect(&e);
+            request.respond_with(refusal.status, &refusal.headers, refusal.body.as_bytes());
             Err(e.into())
         }
     }
