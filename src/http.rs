@@ -305,8 +305,8 @@ pub fn encode_response_head(status: u16, reason: &str, headers: &[HttpHeader<'_>
 /// Required for an unsupported version, with `Sec-WebSocket-Version: 13` (RFC 6455
 /// §4.4), 431 for a head over the limits), the header fields besides the body's length,
 /// and the error's message as a plain-text body. For servers whose own HTTP stack writes
-/// the response (hyper, an HTTP/3 library); [`encode_rejection`] writes it as HTTP/1.1
-/// bytes. The WebSocket fails after it.
+/// the response (hyper, an HTTP/3 library); [`encode_rejection`] writes the same as
+/// HTTP/1.1 bytes. The WebSocket fails after it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
     /// 400..=599.
@@ -325,55 +325,48 @@ impl Refusal {
     /// The answer to an HTTP/1.1 upgrade request that failed with `err`.
     #[must_use]
     pub fn upgrade(err: &Error) -> Self {
-        Self::new(err.http_status(), err.to_string(), true)
+        Self::new(err, true)
     }
 
     /// The answer to an HTTP/2 or HTTP/3 extended CONNECT (RFC 8441, RFC 9220) that
     /// failed with `err`, on its stream.
     #[must_use]
     pub fn connect(err: &Error) -> Self {
-        Self::new(err.http_status(), err.to_string(), false)
+        Self::new(err, false)
     }
 
-    /// A refusal with `status` (none, or outside 400..=599: 400) and `body`, closing
-    /// the connection after it when it is HTTP/1.1's.
-    #[cfg_attr(wsengine_size, optimize(size))]
-    fn new(status: Option<u16>, body: String, close: bool) -> Self {
-        let status = status.filter(|s| (400..=599).contains(s)).unwrap_or(400);
-        let reason = match status {
-            426 => "Upgrade Required",
-            431 => "Request Header Fields Too Large",
-            _ => "Bad Request",
-        };
-        let mut headers = vec![HttpHeader::new("Content-Type", "text/plain; charset=utf-8")];
-        if close {
-            headers.push(HttpHeader::new("Connection", "close"));
-        }
-        if status == 426 {
-            headers.push(HttpHeader::new("Sec-WebSocket-Version", "13"));
-        }
-        Self { status, reason, headers, body }
-    }
-
-    /// The response as HTTP/1.1 bytes: its head, with `Content-Length`, and its body.
-    #[must_use]
-    #[cfg_attr(wsengine_size, optimize(size))]
-    pub fn encode(&self) -> Vec<u8> {
-        let len = self.body.len().to_string();
-        let mut headers = self.headers.clone();
-        headers.push(HttpHeader::new("Content-Length", &len));
-        // The status, reason and headers are all writable, so this cannot fail.
-        let mut out = encode_response_head(self.status, self.reason, &headers).unwrap_or_default();
-        out.extend_from_slice(self.body.as_bytes());
-        out
+    fn new(err: &Error, close: bool) -> Self {
+        let (status, reason, headers) = refused(err.http_status(), close);
+        Self { status, reason, headers, body: err.to_string() }
     }
 }
 
+/// A refusal's status (none, or outside 400..=599: 400), reason and fields, with
+/// `Connection: close` when `close`.
+#[cfg_attr(wsengine_size, optimize(size))]
+fn refused(status: Option<u16>, close: bool) -> (u16, &'static str, Vec<HttpHeader<'static>>) {
+    let status = status.filter(|s| (400..=599).contains(s)).unwrap_or(400);
+    let reason = match status {
+        426 => "Upgrade Required",
+        431 => "Request Header Fields Too Large",
+        _ => "Bad Request",
+    };
+    let mut headers = vec![HttpHeader::new("Content-Type", "text/plain; charset=utf-8")];
+    if close {
+        headers.push(HttpHeader::new("Connection", "close"));
+    }
+    if status == 426 {
+        headers.push(HttpHeader::new("Sec-WebSocket-Version", "13"));
+    }
+    (status, reason, headers)
+}
+
 /// The HTTP/1.1 response a server sends when an upgrade request fails with `err`
-/// ([`Refusal::upgrade`]); the connection should be closed after it.
+/// ([`Refusal::upgrade`] with its `Content-Length`, as bytes); the connection should be
+/// closed after it.
 #[must_use]
 pub fn encode_rejection(err: &Error) -> Vec<u8> {
-    Refusal::upgrade(err).encode()
+    encode_refused(err.http_status(), &err.to_string())
 }
 
 /// [`encode_rejection`] from its parts, for bindings that carry an error as a status and
@@ -381,7 +374,19 @@ pub fn encode_rejection(err: &Error) -> Vec<u8> {
 /// none, 400) with `message` as the body.
 #[must_use]
 pub fn encode_rejection_status(status: u16, message: &str) -> Vec<u8> {
-    Refusal::new(Some(status), message.to_owned(), true).encode()
+    encode_refused(Some(status), message)
+}
+
+#[cfg_attr(wsengine_size, optimize(size))]
+fn encode_refused(status: Option<u16>, message: &str) -> Vec<u8> {
+    let (status, reason, headers) = refused(status, true);
+    let len = message.len().to_string();
+    let mut headers: Vec<HttpHeader<'_>> = headers;
+    headers.push(HttpHeader::new("Content-Length", &len));
+    // The status, reason and headers are all writable, so this cannot fail.
+    let mut out = encode_response_head(status, reason, &headers).unwrap_or_default();
+    out.extend_from_slice(message.as_bytes());
+    out
 }
 
 #[cfg(test)]
