@@ -370,8 +370,8 @@ pub fn encode_rejection(err: &Error) -> Vec<u8> {
 }
 
 /// [`encode_rejection`] from its parts, for bindings that carry an error as a status and
-/// a message: `status` (426 adds `Sec-WebSocket-Version: 13`; outside 400..=599, or
-/// none, 400) with `message` as the body.
+/// a message: `status` (426 adds `Sec-WebSocket-Version: 13`; 0 for none, or outside
+/// 400..=599: 400) with `message` as the body.
 #[must_use]
 pub fn encode_rejection_status(status: u16, message: &str) -> Vec<u8> {
     encode_refused(Some(status), message)

@@ -167,14 +167,9 @@ pub(super) struct ConnWake {
 }
 
 impl ConnWake {
-    /// Has the next turn service the connection (called on the endpoint's task).
-    fn queue(self: &Arc<Self>) {
-        if let Some(wakes) = self.wakes.upgrade() {
-            self.queue_in(&wakes);
-        }
-    }
-
-    fn queue_in(self: &Arc<Self>, wakes: &Wakes) {
+    /// Has the next turn of the endpoint whose `wakes` these are service the connection
+    /// (the task passes its own, so needs no upgrade of the weak reference).
+    fn queue(self: &Arc<Self>, wakes: &Wakes) {
         if !self.queued.swap(true, Ordering::AcqRel) {
             wakes.queued.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Arc::clone(self));
         }
@@ -184,7 +179,7 @@ impl ConnWake {
     /// streams: something to send, or room to receive). Nothing once the task ended.
     pub(super) fn wake(self: &Arc<Self>) {
         if let Some(wakes) = self.wakes.upgrade() {
-            self.queue_in(&wakes);
+            self.queue(&wakes);
             wakes.notify.notify_one();
         }
     }
@@ -265,7 +260,7 @@ impl Endpoint {
     pub(super) fn add(&mut self, id: Vec<u8>, quic: quiche::Connection) -> &mut Conn {
         let wake =
             Arc::new(ConnWake { id: id.clone(), queued: AtomicBool::new(false), wakes: Arc::downgrade(&self.wakes) });
-        wake.queue();
+        wake.queue(&self.wakes);
         let conn = Conn {
             quic,
             h3: None,
@@ -290,7 +285,7 @@ impl Endpoint {
             // streams are done.
             let client_gone = self.server.is_none() && opens.is_none();
             if client_gone {
-                self.conns.values().for_each(|conn| conn.wake.queue());
+                self.conns.values().for_each(|conn| conn.wake.queue(&self.wakes));
             }
             let accepted = self.server.as_ref().map(|s| &s.accepted);
             let due = std::mem::take(&mut *self.wakes.queued.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
@@ -355,7 +350,7 @@ impl Endpoint {
                     if let Some(conn) = self.conns.get_mut(expired.get_ref()) {
                         conn.timer = None;
                         conn.quic.on_timeout();
-                        conn.wake.queue();
+                        conn.wake.queue(&self.wakes);
                     }
                 }
                 () = self.wakes.notify.notified() => {}
@@ -364,7 +359,7 @@ impl Endpoint {
                     Some(open) => match self.conns.values_mut().next() {
                         Some(conn) => {
                             conn.queued.push_back(open);
-                            conn.wake.queue();
+                            conn.wake.queue(&self.wakes);
                         }
                         None => { let _ = open.reply.send(Err(gone())); }
                     },
@@ -384,7 +379,7 @@ impl Endpoint {
         // Most packets: to an id we gave.
         if let Some(conn) = self.conns.get_mut(header.dcid.as_ref()) {
             let _ = conn.quic.recv(packet, info);
-            conn.wake.queue();
+            conn.wake.queue(&self.wakes);
             return;
         }
         let Some(server) = &mut self.server else { return };
@@ -430,7 +425,7 @@ impl Endpoint {
         }
         if let Some(conn) = self.conns.get_mut(&id) {
             let _ = conn.quic.recv(packet, info);
-            conn.wake.queue();
+            conn.wake.queue(&self.wakes);
         }
     }
 }
